@@ -1,0 +1,101 @@
+"""The one row type every corpus reader yields and every later stage reads.
+
+A manifest is a JSONL file of these rows. Times are in seconds from the start of the wav.
+`words` are the spoken words only (no silences, no fillers); `phones` are every phone inside
+those words, in time order. Both are optional: a row without them is aligned later.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from wise.errors import WiseError
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A token (word or phone) with start and end time in seconds."""
+
+    token: str
+    start: float
+    end: float
+
+
+@dataclass
+class Utterance:
+    id: str
+    audio: str
+    text: str
+    label: str
+    speaker: str
+    session: str
+    duration: float | None = None
+    words: list[Segment] | None = None
+    phones: list[Segment] | None = None
+    # Where the alignment came from: "gold" (corpus files), "forced" (our aligner) or None.
+    alignment: str | None = None
+    # IEMOCAP: improvised or scripted dialog; scripted lines repeat across sessions.
+    improvised: bool | None = None
+    extra: dict = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        d = asdict(self)
+        for key in ("words", "phones"):
+            if d[key] is not None:
+                d[key] = [[s["token"], round(s["start"], 4), round(s["end"], 4)] for s in d[key]]
+        if not d["extra"]:
+            del d["extra"]
+        return d
+
+    @classmethod
+    def from_json(cls, d: dict) -> Utterance:
+        d = dict(d)
+        for key in ("words", "phones"):
+            if d.get(key) is not None:
+                d[key] = [Segment(str(t), float(s), float(e)) for t, s, e in d[key]]
+        known = {f for f in cls.__dataclass_fields__}
+        extra = {k: v for k, v in d.items() if k not in known}
+        d = {k: v for k, v in d.items() if k in known}
+        if extra:
+            d.setdefault("extra", {}).update(extra)
+        return cls(**d)
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    """Write a file so that a crash never leaves it half-written: temp file, then rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_manifest(path: str | Path, rows: Iterable[Utterance]) -> int:
+    lines = [json.dumps(u.to_json(), ensure_ascii=False) for u in rows]
+    atomic_write_text(path, "".join(line + "\n" for line in lines))
+    return len(lines)
+
+
+def read_manifest(path: str | Path) -> Iterator[Utterance]:
+    """Read a manifest written by `write_manifest` (JSONL)."""
+    path = Path(path)
+    if not path.is_file():
+        raise WiseError(path, "manifest not found")
+    with open(path, encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                yield Utterance.from_json(json.loads(line))
+            except (json.JSONDecodeError, TypeError, ValueError, KeyError) as e:
+                raise WiseError(path, f"line {n}: not a manifest row ({e})") from None
