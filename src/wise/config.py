@@ -32,6 +32,13 @@ class FeatureConfig:
     # Word vectors: "glove-6b-50d" (installed package) or a path to a GloVe-format text file.
     word_vectors: str = "glove-6b-50d"
 
+    def __post_init__(self) -> None:
+        if self.phone_overflow not in ("truncate", "merge"):
+            raise ValueError(f"phone_overflow must be 'truncate' or 'merge', "
+                             f"not {self.phone_overflow!r}")
+        if self.win_ms <= 0 or self.hop_ms <= 0 or self.sample_rate <= 0:
+            raise ValueError("win_ms, hop_ms and sample_rate must be positive")
+
     def key(self) -> str:
         """A short hash of every field: the feature cache is keyed by it."""
         blob = json.dumps(asdict(self), sort_keys=True).encode()

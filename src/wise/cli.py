@@ -1,0 +1,197 @@
+"""The `wise` command. Every expected fault ends as one line `wise: error: <file>: <problem>`
+and exit status 2; progress bars go to stderr, summaries to stdout."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from wise import __version__
+from wise.config import FeatureConfig
+from wise.errors import Skips, WiseError, format_error
+
+DEMO_DIR = "wise-demo"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return args.func(args) or 0
+    except WiseError as e:
+        print(format_error(e), file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("wise: interrupted (finished work is kept; run the same command to resume)",
+              file=sys.stderr)
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="wise", description="WISE speech emotion recognition: word-level fusion of audio "
+        "and text (Shen et al., Interspeech 2020).")
+    p.add_argument("--version", action="version", version=f"wise {__version__}")
+    sub = p.add_subparsers(metavar="COMMAND")
+
+    s = sub.add_parser("synth", help="generate the synthetic emotional speech corpus "
+                       "(IEMOCAP layout)")
+    s.add_argument("out", help="folder to write the corpus into")
+    s.add_argument("--utterances", type=int, default=2000, help="how many (default 2000)")
+    s.add_argument("--seed", type=int, default=0)
+    _common(s, workers=True)
+    s.set_defaults(func=cmd_synth)
+
+    s = sub.add_parser("prepare", help="read a corpus into a manifest (JSONL)")
+    kinds = s.add_subparsers(metavar="KIND")
+    for kind, what in (("iemocap", "IEMOCAP release folder (or `wise synth` output)"),
+                       ("manifest", "CSV/TSV/JSONL list: audio, text, label, speaker[, session]")):
+        k = kinds.add_parser(kind, help=what)
+        k.add_argument("source", help=what)
+        k.add_argument("--out", required=True, help="manifest to write (.jsonl)")
+        k.add_argument("--missing-alignment", choices=("align", "skip"), default="align",
+                       help="rows without word/phone times: force-align them (default) or "
+                       "skip them")
+        _common(k)
+        k.set_defaults(func=cmd_prepare, kind=kind)
+
+    s = sub.add_parser("features", help="compute and cache MFCC frames, the word/phone "
+                       "hierarchy and word vectors for a manifest")
+    s.add_argument("manifest")
+    _features_options(s)
+    s.set_defaults(func=cmd_features)
+
+    s = sub.add_parser("demo", help="the whole pipeline on the synthetic corpus")
+    s.add_argument("--dir", default=DEMO_DIR, help=f"working folder (default ./{DEMO_DIR})")
+    s.add_argument("--utterances", type=int, default=2000)
+    s.add_argument("--seed", type=int, default=0)
+    _features_options(s, cache=False)
+    s.set_defaults(func=cmd_demo)
+    return p
+
+
+def _common(p: argparse.ArgumentParser, workers: bool = False) -> None:
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    if workers:
+        p.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+
+
+def _features_options(p: argparse.ArgumentParser, cache: bool = True) -> None:
+    if cache:
+        p.add_argument("--cache", default=None,
+                       help="cache folder (default: wise-cache/ beside the manifest)")
+    p.add_argument("--word-vectors", default=None, metavar="PATH",
+                   help="GloVe-format text file (e.g. glove.840B.300d.txt); default: the "
+                   "installed GloVe 6B 50-d")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a feature option, e.g. --set phone_overflow=merge")
+    _common(p, workers=True)
+
+
+def feature_config(args: argparse.Namespace) -> FeatureConfig:
+    cfg = FeatureConfig()
+    overrides: dict[str, object] = {}
+    defaults = {f: getattr(cfg, f) for f in cfg.__dataclass_fields__}
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        if not sep or key not in defaults:
+            raise WiseError(None, f"--set {item!r}: expected KEY=VALUE with KEY one of "
+                                  f"{', '.join(defaults)}")
+        try:
+            overrides[key] = type(defaults[key])(value)
+        except ValueError:
+            raise WiseError(None, f"--set {item!r}: {value!r} is not a "
+                                  f"{type(defaults[key]).__name__}") from None
+    if args.word_vectors:
+        overrides["word_vectors"] = str(Path(args.word_vectors).resolve())
+    try:
+        return cfg.with_overrides(**overrides)
+    except ValueError as e:
+        raise WiseError(None, str(e)) from None
+
+
+def cmd_synth(args: argparse.Namespace) -> int:
+    from wise.corpora.synthetic import generate
+
+    if args.utterances < 1:
+        raise WiseError(None, "--utterances must be at least 1")
+    s = generate(args.out, n_utterances=args.utterances, seed=args.seed, workers=args.workers,
+                 progress=not args.quiet)
+    print(f"wrote {args.out}: " + json.dumps(s))
+    return 0
+
+
+def cmd_prepare(args: argparse.Namespace) -> int:
+    from wise.prepare import prepare, summary_lines
+
+    skips = Skips()
+    if args.kind == "iemocap":
+        from wise.corpora.iemocap import read_iemocap
+        rows = read_iemocap(args.source, skips)
+    else:
+        from wise.corpora.manifest import read_manifest_corpus
+        rows = read_manifest_corpus(args.source, skips)
+    summary = prepare(rows, args.out, skips, missing_alignment=args.missing_alignment,
+                      progress=not args.quiet)
+    print(f"wrote {args.out}")
+    print("\n".join(summary_lines(summary, skips)))
+    return 0
+
+
+def cmd_features(args: argparse.Namespace) -> int:
+    cache = args.cache or str(Path(args.manifest).parent / "wise-cache")
+    _features(args.manifest, cache, feature_config(args), args)
+    return 0
+
+
+def _features(manifest: str, cache: str, cfg: FeatureConfig, args: argparse.Namespace) -> dict:
+    from wise.features.cache import build_features
+
+    skips = Skips()
+    s = build_features(manifest, cache, cfg, skips, workers=args.workers,
+                       progress=not args.quiet)
+    oov = s["oov"]
+    print(f"features: {s['pack']}")
+    print(f"  {s['utterances']} utterances ({s['built']} built, {s['reused']} reused), "
+          f"{s['audio_seconds'] / 3600:.2f} h of audio, {s['seconds']:.1f} s")
+    print(f"  {s['words']} words, {s['phones']} phones, {s['frames']} frames; "
+          f"pack {s['cache_bytes'] / 2**20:.1f} MiB")
+    print(f"  word vectors {s['word_vectors']} ({s['word_dim']}-d): OOV "
+          f"{oov['oov_rate']:.2%} of tokens ({oov['oov_tokens']} of {oov['tokens']})")
+    for event, n in s["hierarchy_events"].items():
+        print(f"  {n:6d}  {event}")
+    print(f"skipped {skips.total()}" + (":" if skips.total() else ""))
+    for line in skips.lines():
+        print("  " + line)
+    return s
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from wise.corpora.iemocap import read_iemocap
+    from wise.corpora.synthetic import generate
+    from wise.prepare import prepare, summary_lines
+
+    work = Path(args.dir)
+    corpus, manifest = work / "corpus", work / "manifest.jsonl"
+    if not (corpus / "synthetic_meta.jsonl").is_file():
+        print(f"[1/3] generating {args.utterances} synthetic utterances into {corpus}")
+        generate(corpus, n_utterances=args.utterances, seed=args.seed, workers=args.workers,
+                 progress=not args.quiet)
+    else:
+        print(f"[1/3] using the synthetic corpus in {corpus}")
+    print(f"[2/3] reading it into {manifest}")
+    skips = Skips()
+    summary = prepare(read_iemocap(corpus, skips), manifest, skips, progress=not args.quiet)
+    print("\n".join("      " + line for line in summary_lines(summary, skips)))
+    print("[3/3] building features")
+    _features(str(manifest), str(work / "wise-cache"), feature_config(args), args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,96 @@
+"""corpus -> manifest: read a corpus, align what has no alignment, write the manifest rows.
+
+The manifest is the boundary of the pipeline: everything after this reads only manifests.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from collections.abc import Iterable
+from pathlib import Path
+
+from tqdm import tqdm
+
+from wise.errors import Skips, WiseError
+from wise.utterance import Utterance, atomic_write_text, write_manifest
+
+MISSING_ALIGNMENT = ("align", "skip")
+
+
+def prepare(rows: Iterable[Utterance], out: str | Path, skips: Skips, *,
+            missing_alignment: str = "align", progress: bool = True) -> dict:
+    """Write the manifest `out` (JSONL, atomically) and `<out>.summary.json`; return the summary.
+
+    `missing_alignment`: "align" runs the forced aligner on rows without words (rows it cannot
+    align are skipped with the reason); "skip" drops them with a counted reason.
+    """
+    if missing_alignment not in MISSING_ALIGNMENT:
+        raise WiseError(None, f"--missing-alignment must be one of {', '.join(MISSING_ALIGNMENT)}")
+    t0 = time.perf_counter()
+    kept: list[Utterance] = []
+    to_align: list[Utterance] = []
+    for u in rows:
+        (kept if u.words else to_align).append(u)
+    if to_align and missing_alignment == "skip":
+        for u in to_align:
+            skips.add("no alignment (skipped by --missing-alignment skip)", u.id)
+    elif to_align:
+        kept.extend(_align(to_align, skips, progress))
+    order = {u.id: i for i, u in enumerate(kept)}
+    kept.sort(key=lambda u: (u.session, u.id, order[u.id]))
+    if not kept:
+        raise WiseError(out, "no utterance left to write (see the reasons above)")
+    write_manifest(out, kept)
+    summary = summarize(kept, skips)
+    summary["seconds"] = round(time.perf_counter() - t0, 2)
+    atomic_write_text(f"{out}.summary.json", json.dumps(summary, indent=2) + "\n")
+    return summary
+
+
+def _align(rows: list[Utterance], skips: Skips, progress: bool) -> list[Utterance]:
+    from wise.align.forced import ForcedAligner  # the aligner loads its model: only when needed
+    from wise.audio import load_audio
+
+    aligner = ForcedAligner()
+    done = []
+    for u in tqdm(rows, desc="aligning", unit="utt", disable=not progress):
+        try:
+            a = aligner.align(load_audio(u.audio), u.text, source=u.audio)
+        except WiseError as e:
+            skips.add("could not be aligned", f"{u.id} ({e.message})")
+            continue
+        u.words, u.phones, u.alignment = a.words, a.phones, "forced"
+        done.append(u)
+    return done
+
+
+def summarize(rows: list[Utterance], skips: Skips) -> dict:
+    return {
+        "utterances": len(rows),
+        "hours": round(sum(u.duration or 0.0 for u in rows) / 3600, 3),
+        "labels": dict(sorted(Counter(u.label for u in rows).items())),
+        "sessions": dict(sorted(Counter(u.session for u in rows).items())),
+        "speakers": dict(sorted(Counter(u.speaker for u in rows).items())),
+        "alignment": dict(sorted(Counter(str(u.alignment) for u in rows).items())),
+        "improvised": sum(1 for u in rows if u.improvised),
+        "dropped": skips.total(),
+        "dropped_by_reason": skips.as_dict(),
+    }
+
+
+def summary_lines(s: dict, skips: Skips) -> list[str]:
+    def counts(d: dict) -> str:
+        return "  ".join(f"{k} {v}" for k, v in d.items())
+
+    lines = [f"{s['utterances']} utterances, {s['hours']:.2f} h of audio",
+             f"  classes:   {counts(s['labels'])}",
+             f"  sessions:  {counts(s['sessions'])}",
+             f"  speakers:  {counts(s['speakers'])}",
+             f"  alignment: {counts(s['alignment'])}"]
+    if s["improvised"]:
+        lines.append(f"  improvised: {s['improvised']} of {s['utterances']}")
+    lines.append(f"dropped {skips.total()}" + (":" if skips.total() else ""))
+    lines += ["  " + line for line in skips.lines()]
+    return lines
