@@ -105,8 +105,8 @@ def feature_config(args: argparse.Namespace) -> FeatureConfig:
         try:
             overrides[key] = type(defaults[key])(value)
         except ValueError:
-            raise WiseError(None, f"--set {item!r}: {value!r} is not a "
-                                  f"{type(defaults[key]).__name__}") from None
+            kind = {int: "an integer", float: "a number"}.get(type(defaults[key]), "valid")
+            raise WiseError(None, f"--set {item!r}: {value!r} is not {kind}") from None
     if args.word_vectors:
         overrides["word_vectors"] = str(Path(args.word_vectors).resolve())
     try:

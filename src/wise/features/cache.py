@@ -159,7 +159,7 @@ def _run_tasks(todo: list[_Task], workers: int | None, progress: bool,
         key, err, _ = result
         if err is not None:
             failed.add(key)
-            skips.add(err, by_key[key])
+            skips.add("audio could not be featurised", f"{by_key[key]}: {err}")
         bar.update()
 
     if workers == 1:
