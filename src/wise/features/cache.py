@@ -43,7 +43,7 @@ from wise.audio import load_audio
 from wise.config import FeatureConfig
 from wise.errors import Skips, WiseError
 from wise.features.hierarchy import build_hierarchy
-from wise.features.mfcc import MFCC_DIM, mfcc
+from wise.features.mfcc import mfcc
 from wise.features.words import load_word_vectors, oov_report
 from wise.utterance import Utterance, read_manifest
 
@@ -201,7 +201,7 @@ def _pack(root: Path, ok: list[tuple[Utterance, str]], cfg: FeatureConfig, vecto
     tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{key}-", dir=root / "packs"))
     try:
         out = {
-            "frames": _open(tmp, "frames", (n_f, MFCC_DIM), np.float32),
+            "frames": _open(tmp, "frames", (n_f, 3 * cfg.n_ceps), np.float32),
             "phone_frames": _open(tmp, "phone_frames", (n_p, 2), np.int32),
             "word_phones": _open(tmp, "word_phones", (n_w, 2), np.int32),
             "word_frames": _open(tmp, "word_frames", (n_w, 2), np.int32),
