@@ -292,6 +292,14 @@ class FeatureStore:
     def __len__(self) -> int:
         return len(self.ids)
 
+    @property
+    def frame_dim(self) -> int:
+        return int(self.arrays["frames"].shape[1])
+
+    @property
+    def text_dim(self) -> int:
+        return int(self.arrays["word_vectors"].shape[1])
+
     def __getitem__(self, i: int) -> UtteranceFeatures:
         a, o = self.arrays, self.arrays["offsets"]
         (f0, p0, w0), (f1, p1, w1) = o[i], o[i + 1]

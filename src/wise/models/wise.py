@@ -1,0 +1,258 @@
+"""WISE (Shen et al., Interspeech 2020), read top to bottom: HR -> IM -> DMF.
+
+Hierarchical representation (HR, Sec. 3.2), frames -> phones -> words:
+    phone vector = last real state of phone_gru over the phone's 39-d frames      (eq 6)
+    a_i          = last real state of word_gru over the word's phone vectors
+Interaction mechanism (IM, Sec. 3.1), one step per word i:
+    [h~a_{i-1}; h~t_{i-1}] = [[W_aa, W_ta], [W_at, W_tt]] @ [h_a_{i-1}; h_t_{i-1}]  (eq 3)
+    h_a_i = LSTM_a(a_i, h~a_{i-1});  h_t_i = LSTM_t(t_i, h~t_{i-1})               (eqs 1, 2)
+Deep multimodal fusion (DMF, Sec. 3.3):
+    e_i = tanh(W_a h_a_i + W_t h_t_i);  alpha = softmax_i(e_i . w_c)               (eqs 7, 8)
+    p_c = sum_i alpha_i (W_a h_a_i + W_t h_t_i)                                    (eq 9)
+    FC: dropout -> 200 -> ReLU -> dropout -> 100 -> ReLU -> 4                      (eqs 10-12)
+
+Every ablation and variant of the paper is a field of `WiseConfig`; `builders` below name the
+rows of Tables 1 and 2. With 300-d text vectors the default model has 584,654 parameters.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence
+
+HR_CELLS = ("gru", "lstm", "bigru", "bilstm")
+HIERARCHIES = ("full", "no_phone", "mean")
+MODALITIES = ("both", "audio", "text")
+
+
+@dataclass(frozen=True)
+class WiseConfig:
+    frame_dim: int = 39            # 13 MFCC + deltas + delta-deltas
+    text_dim: int = 300            # GloVe size (the paper: 300; our packaged default: 50)
+    n_classes: int = 4
+    # HR
+    hr_cell: str = "gru"           # Sec. 3.2: LSTM, BiLSTM, BiGRU were also tried
+    hierarchy: str = "full"        # "full" | "no_phone" (HR-) | "mean" (IM+DMF: no HR)
+    phone_hidden: int = 50
+    word_hidden: int = 100
+    rnn_chunk: int = 1000          # sequences per recurrent call (CPU backward slows past ~2k)
+    # IM
+    audio_hidden: int = 100
+    text_hidden: int = 150
+    interaction: bool = True       # False: HR+DMF, the two LSTMs run independently
+    interaction_cell: bool = False  # also mix the cell states (the paper does not say)
+    interaction_init_std: float = 0.05
+    swap_inputs: bool = False      # eqs (4)/(5) as printed: audio LSTM reads t_i, text LSTM a_i
+    modality: str = "both"         # "audio" / "text": one branch alone (Table 1 rows)
+    # DMF
+    attention: bool = True         # False: IM+HR, pool without attention
+    pooling: str = "last"          # without attention: "last" real step or "mean" over steps
+    fusion_dim: int = 200
+    fc_dims: tuple[int, int] = (200, 100)
+    dropout: float = 0.3
+
+    def __post_init__(self) -> None:
+        for name, value, allowed in (("hr_cell", self.hr_cell, HR_CELLS),
+                                     ("hierarchy", self.hierarchy, HIERARCHIES),
+                                     ("modality", self.modality, MODALITIES),
+                                     ("pooling", self.pooling, ("last", "mean"))):
+            if value not in allowed:
+                raise ValueError(f"{name} must be one of {', '.join(allowed)}, not {value!r}")
+        if self.modality != "both" and (self.interaction or self.swap_inputs):
+            raise ValueError("a single-modality model has no interaction: set interaction=false")
+
+
+def _rnn(cell: str, n_in: int, hidden: int) -> nn.RNNBase:
+    kind = nn.GRU if cell.endswith("gru") else nn.LSTM
+    return kind(n_in, hidden, batch_first=True, bidirectional=cell.startswith("bi"))
+
+
+def _out_dim(cell: str, hidden: int) -> int:
+    return hidden * (2 if cell.startswith("bi") else 1)
+
+
+def last_state(rnn: nn.RNNBase, x: torch.Tensor, lengths: torch.Tensor, chunk: int) -> torch.Tensor:
+    """(K, L, in) padded sequences -> (K, out) final state of the real (unpadded) steps.
+
+    Packed, so padding is never read; chunked, because one call over thousands of sequences
+    makes the CPU backward pass several times slower."""
+    outs = []
+    for s in range(0, x.shape[0], chunk):
+        packed = pack_padded_sequence(x[s:s + chunk], lengths[s:s + chunk].cpu(),
+                                      batch_first=True, enforce_sorted=False)
+        _, h = rnn(packed)
+        h = h[0] if isinstance(h, tuple) else h                  # LSTM: (h_n, c_n)
+        # h: (layers*directions, k, hidden) -> (k, directions*hidden)
+        outs.append(h.transpose(0, 1).reshape(h.shape[1], -1))
+    return torch.cat(outs)
+
+
+class Wise(nn.Module):
+    def __init__(self, cfg: WiseConfig):
+        super().__init__()
+        self.cfg = cfg
+        c = cfg
+        use_audio, use_text = c.modality in ("both", "audio"), c.modality in ("both", "text")
+        a_dim = 0
+        # --- HR: frames -> phones -> words (Sec. 3.2)
+        if use_audio:
+            if c.hierarchy == "full":
+                self.phone_gru = _rnn(c.hr_cell, c.frame_dim, c.phone_hidden)
+                self.word_gru = _rnn(c.hr_cell, _out_dim(c.hr_cell, c.phone_hidden),
+                                     c.word_hidden)
+                a_dim = _out_dim(c.hr_cell, c.word_hidden)
+            elif c.hierarchy == "no_phone":                      # HR-: frames straight to words
+                self.word_gru = _rnn(c.hr_cell, c.frame_dim, c.word_hidden)
+                a_dim = _out_dim(c.hr_cell, c.word_hidden)
+            else:                                                # IM+DMF: mean frame per word
+                a_dim = c.frame_dim
+        # --- IM: the two word-level LSTMs (Sec. 3.1), stepped by hand for the interaction
+        a_in = c.text_dim if c.swap_inputs else a_dim
+        t_in = a_dim if c.swap_inputs else c.text_dim
+        if use_audio:
+            self.lstm_a = nn.LSTMCell(a_in, c.audio_hidden)
+        if use_text:
+            self.lstm_t = nn.LSTMCell(t_in, c.text_hidden)
+        if c.interaction:
+            n = c.audio_hidden + c.text_hidden
+            # [[W_aa, W_ta], [W_at, W_tt]], one matrix shared by all steps (eq 3)
+            self.interaction = nn.Parameter(torch.randn(n, n) * c.interaction_init_std)
+        # --- DMF (Sec. 3.3)
+        if use_audio:
+            self.W_a = nn.Linear(c.audio_hidden, c.fusion_dim, bias=False)   # omega_a, eq 7
+        if use_text:
+            self.W_t = nn.Linear(c.text_hidden, c.fusion_dim, bias=False)    # omega_t, eq 7
+        if c.attention:
+            self.w_c = nn.Parameter(torch.empty(c.fusion_dim))             # context vector, eq 8
+            nn.init.normal_(self.w_c, std=c.fusion_dim ** -0.5)
+        d1, d2 = c.fc_dims
+        self.fc = nn.Sequential(
+            nn.Dropout(c.dropout), nn.Linear(c.fusion_dim, d1), nn.ReLU(),
+            nn.Dropout(c.dropout), nn.Linear(d1, d2), nn.ReLU(),
+            nn.Linear(d2, c.n_classes))                                   # eqs 10-12
+
+    # ---------------------------------------------------------------- HR
+    def word_audio(self, b) -> torch.Tensor:
+        """Word-level audio vectors a_i for every word of the batch: (W, a_dim)."""
+        c = self.cfg
+        if c.hierarchy == "mean":
+            return b.word_mean                                                # (W, 39)
+        if c.hierarchy == "no_phone":
+            return last_state(self.word_gru, b.word_frames, b.word_frame_len, c.rnn_chunk)
+        phones = last_state(self.phone_gru, b.phone_frames, b.phone_len, c.rnn_chunk)  # (P, 50)
+        return last_state(self.word_gru, phones[b.word_phones], b.word_len, c.rnn_chunk)
+
+    # ---------------------------------------------------------------- IM
+    def word_states(self, a: torch.Tensor | None, t: torch.Tensor | None,
+                    steps: int) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """Run the audio and text LSTMs over `steps` words, mixing their states through the
+        interaction matrix before every step. a: (B, N, a_in), t: (B, N, t_in).
+        Returns h_a (B, N, 100) and h_t (B, N, 150) (None for an absent branch)."""
+        c = self.cfg
+        if c.swap_inputs:
+            a, t = t, a
+        # Input halves of all gates for all steps at once; only the recurrent half is stepped.
+        xa = F.linear(a, self.lstm_a.weight_ih, self.lstm_a.bias_ih) if a is not None else None
+        xt = F.linear(t, self.lstm_t.weight_ih, self.lstm_t.bias_ih) if t is not None else None
+        ref = xa if xa is not None else xt
+        B = ref.shape[0]
+        Ha, Ht = c.audio_hidden, c.text_hidden
+        h_a = ref.new_zeros(B, Ha) if xa is not None else None
+        c_a = ref.new_zeros(B, Ha) if xa is not None else None
+        h_t = ref.new_zeros(B, Ht) if xt is not None else None
+        c_t = ref.new_zeros(B, Ht) if xt is not None else None
+        out_a, out_t = [], []
+        for i in range(steps):
+            if c.interaction:                                            # eq 3
+                mixed = torch.cat([h_a, h_t], 1) @ self.interaction.T       # (B, 250)
+                h_a, h_t = mixed[:, :Ha], mixed[:, Ha:]
+                if c.interaction_cell:
+                    mixed_c = torch.cat([c_a, c_t], 1) @ self.interaction.T
+                    c_a, c_t = mixed_c[:, :Ha], mixed_c[:, Ha:]
+            if xa is not None:
+                h_a, c_a = _lstm_step(self.lstm_a, xa[:, i], h_a, c_a)    # eq 2 / 4
+                out_a.append(h_a)
+            if xt is not None:
+                h_t, c_t = _lstm_step(self.lstm_t, xt[:, i], h_t, c_t)    # eq 1 / 5
+                out_t.append(h_t)
+        return (torch.stack(out_a, 1) if out_a else None,
+                torch.stack(out_t, 1) if out_t else None)
+
+    # ---------------------------------------------------------------- DMF
+    def forward(self, b) -> tuple[torch.Tensor, torch.Tensor]:
+        """Logits (B, 4) and attention weights alpha (B, N) (uniform/one-hot without attention)."""
+        c = self.cfg
+        B, N = b.utt_words.shape
+        mask = torch.arange(N, device=b.utt_len.device)[None, :] < b.utt_len[:, None]  # (B, N)
+        a = t = None
+        if c.modality in ("both", "audio"):
+            a = self.word_audio(b)[b.utt_words]                                # (B, N, a_dim)
+        if c.modality in ("both", "text"):
+            t = b.text                                                         # (B, N, D)
+        h_a, h_t = self.word_states(a, t, N)
+        joint = 0
+        if h_a is not None:
+            joint = joint + self.W_a(h_a)
+        if h_t is not None:
+            joint = joint + self.W_t(h_t)                                      # (B, N, 200)
+        if c.attention:
+            e = torch.tanh(joint)                                              # eq 7
+            scores = (e @ self.w_c).masked_fill(~mask, float("-inf"))         # eq 8
+            alpha = torch.softmax(scores, dim=1)                               # (B, N)
+        elif c.pooling == "mean":
+            alpha = mask.float() / b.utt_len[:, None].float()
+        else:                                                  # last real word
+            alpha = F.one_hot(b.utt_len - 1, N).float()
+        p_c = (alpha.unsqueeze(-1) * joint).sum(1)                             # eq 9, (B, 200)
+        return self.fc(p_c), alpha
+
+
+def _lstm_step(cell: nn.LSTMCell, x_gates: torch.Tensor, h: torch.Tensor,
+               c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """One LSTM step whose input half `x_gates` = W_ih x + b_ih was computed ahead."""
+    gates = x_gates + F.linear(h, cell.weight_hh, cell.bias_hh)
+    i, f, g, o = gates.chunk(4, 1)                      # torch's gate order
+    c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+    return torch.sigmoid(o) * torch.tanh(c), c
+
+
+def n_params(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+# ------------------------------------------------------------------ builders: one per table row
+def wise_base(**kw) -> WiseConfig:
+    """WISE as in the paper (Table 1, last row)."""
+    return WiseConfig(**kw)
+
+
+def wise_audio_only(**kw) -> WiseConfig:
+    return replace(WiseConfig(**kw), modality="audio", interaction=False)
+
+
+def wise_text_only(**kw) -> WiseConfig:
+    return replace(WiseConfig(**kw), modality="text", interaction=False)
+
+
+def wise_without_hr(**kw) -> WiseConfig:
+    """Table 2, IM+DMF: word audio = mean of its frames' MFCC."""
+    return replace(WiseConfig(**kw), hierarchy="mean")
+
+
+def wise_without_im(**kw) -> WiseConfig:
+    """Table 2, HR+DMF: no interaction between the two LSTMs."""
+    return replace(WiseConfig(**kw), interaction=False)
+
+
+def wise_without_attention(**kw) -> WiseConfig:
+    """Table 2, IM+HR: last real step instead of attention."""
+    return replace(WiseConfig(**kw), attention=False)
+
+
+def wise_hr_minus(**kw) -> WiseConfig:
+    """Table 2, IM+DMF+HR-: no phone level."""
+    return replace(WiseConfig(**kw), hierarchy="no_phone")
