@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -58,3 +59,147 @@ class FeatureConfig:
         if bad:
             raise KeyError(f"unknown feature option(s): {', '.join(bad)}")
         return type(self)(**{**asdict(self), **kw})
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    lr: float = 1e-3
+    lr_decay: float = 1e-3        # Keras "decay": lr_t = lr / (1 + lr_decay * t), t = updates
+    weight_decay: float = 1e-4    # the paper's L2 penalty
+    batch_size: int = 32
+    max_epochs: int = 30
+    patience: int = 6
+    val_fraction: float = 0.1     # of the training rows, stratified by class
+    class_weights: bool = False   # weight the loss by inverse class frequency
+    normalize: str = "corpus"     # MFCC mean/std: "corpus" or "speaker" (training rows only)
+    seed: int = 0
+    device: str = "auto"          # "auto" (CUDA when available), "cpu", "cuda"
+
+    def __post_init__(self) -> None:
+        if self.normalize not in ("corpus", "speaker"):
+            raise ValueError(f"normalize must be 'corpus' or 'speaker', not {self.normalize!r}")
+        if not 0.0 < self.val_fraction < 0.5:
+            raise ValueError("val_fraction must be between 0 and 0.5")
+
+
+@dataclass(frozen=True)
+class CVConfig:
+    protocol: str = "session"     # "session": leave one session out; "random": stratified k-fold
+    folds: int = 5                # for "random" (for "session": one fold per session)
+    subset: str = "all"           # "all" or "improvised" (IEMOCAP's scripted lines repeat
+                                  # across sessions and leak text between folds)
+
+    def __post_init__(self) -> None:
+        if self.protocol not in ("session", "random"):
+            raise ValueError(f"protocol must be 'session' or 'random', not {self.protocol!r}")
+        if self.subset not in ("all", "improvised"):
+            raise ValueError(f"subset must be 'all' or 'improvised', not {self.subset!r}")
+        if self.folds < 2:
+            raise ValueError("folds must be at least 2")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """One row of the paper's tables: a model family with its arguments, and how to train and
+    evaluate it. Written as YAML in configs/ as a diff from the defaults."""
+
+    name: str = "wise"
+    model: str = "wise"                      # model family, see wise.models.build
+    model_args: dict = field(default_factory=dict)
+    features: FeatureConfig = field(default_factory=FeatureConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    cv: CVConfig = field(default_factory=CVConfig)
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "model": self.model, "model_args": dict(self.model_args),
+                "features": asdict(self.features), "train": asdict(self.train),
+                "cv": asdict(self.cv)}
+
+
+SECTIONS = {"features": FeatureConfig, "train": TrainConfig, "cv": CVConfig}
+
+
+def _coerce(value: object, default: object, key: str) -> object:
+    """Turn a YAML/CLI value into the type of the field's default."""
+    if isinstance(default, bool):
+        if isinstance(value, bool):
+            return value
+        if str(value).lower() in ("true", "1", "yes"):
+            return True
+        if str(value).lower() in ("false", "0", "no"):
+            return False
+    elif isinstance(default, int | float) and not isinstance(value, bool):
+        try:
+            return type(default)(value)
+        except (TypeError, ValueError):
+            pass
+    elif isinstance(default, tuple) and isinstance(value, list | tuple):
+        return tuple(value)
+    elif isinstance(default, str):
+        return str(value)
+    else:
+        return value
+    raise ValueError(f"{key}: {value!r} is not a valid {type(default).__name__}")
+
+
+def run_config(data: dict, sets: list[str] = (), source: str = "") -> RunConfig:
+    """Build a RunConfig from a YAML mapping plus `key=value` overrides.
+
+    An override names a field of the model's config, of `train`, `features` or `cv`, either
+    plainly (`lr=0.002`) or with its section (`train.lr=0.002`)."""
+    import yaml
+
+    from wise.models.build import model_config_class
+
+    data = dict(data or {})
+    unknown = set(data) - {"name", "model", "model_args", *SECTIONS}
+    if unknown:
+        raise ValueError(f"{source}: unknown key(s) {', '.join(sorted(unknown))}")
+    model = str(data.get("model", "wise"))
+    model_cls = model_config_class(model)
+    sections = {"model_args": dict(data.get("model_args") or {})}
+    for name in SECTIONS:
+        sections[name] = dict(data.get(name) or {})
+    defaults = {"model_args": {f.name: f.default for f in fields(model_cls)}}
+    for name, cls in SECTIONS.items():
+        defaults[name] = asdict(cls())
+    for item in sets:
+        key, sep, raw = item.partition("=")
+        if not sep:
+            raise ValueError(f"--set {item!r}: expected KEY=VALUE")
+        section, _, field_name = key.rpartition(".")
+        owners = [section] if section else [s for s in defaults if field_name in defaults[s]]
+        if section == "model":
+            owners = ["model_args"]
+        if len(owners) != 1 or field_name not in defaults.get(owners[0], {}):
+            where = "no section has it" if not owners else f"in {', '.join(owners)}"
+            raise ValueError(f"--set {item!r}: unknown or ambiguous option ({where}); "
+                             f"write SECTION.KEY=VALUE")
+        sections[owners[0]][field_name] = yaml.safe_load(raw)
+    for name, values in sections.items():
+        for k, v in values.items():
+            if k not in defaults[name]:
+                raise ValueError(f"{source}: {name}: unknown option {k!r}")
+            values[k] = _coerce(v, defaults[name][k], f"{name}.{k}")
+    model_cls(**sections["model_args"])  # validate now, not at the first fold
+    return RunConfig(name=str(data.get("name", model)), model=model,
+                     model_args=sections["model_args"],
+                     features=FeatureConfig(**sections["features"]),
+                     train=TrainConfig(**sections["train"]), cv=CVConfig(**sections["cv"]))
+
+
+def load_run_config(path: str | Path, sets: list[str] = ()) -> RunConfig:
+    import yaml
+
+    from wise.errors import WiseError
+
+    path = Path(path)
+    if not path.is_file():
+        raise WiseError(path, "config file not found")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        if not isinstance(data, dict):
+            raise ValueError("not a mapping")
+        return run_config(data, sets, source=path.name)
+    except (yaml.YAMLError, ValueError, TypeError) as e:
+        raise WiseError(path, str(e).splitlines()[0]) from None

@@ -292,6 +292,10 @@ class FeatureStore:
     def __len__(self) -> int:
         return len(self.ids)
 
+    def n_words(self, i: int) -> int:
+        o = self.arrays["offsets"]
+        return int(o[i + 1, 2] - o[i, 2])
+
     @property
     def frame_dim(self) -> int:
         return int(self.arrays["frames"].shape[1])

@@ -1,0 +1,158 @@
+"""Speaker-independent cross-validation: one model per fold, scored on the held-out fold only.
+
+Protocols (SPEC §4): "session" (default) holds out one session per fold — both of its speakers
+— so no speaker is in training and test at once; "random" is stratified random k-fold, which
+does put every speaker in both (it is what some papers mean by "5-fold CV"; say so when you
+compare). Model selection (early stopping) uses a validation part of the training folds only.
+
+Each fold writes `fold_K/metrics.json`, `fold_K/predictions.jsonl` and `fold_K/model.wise`;
+a fold whose metrics exist for the same config is not redone, so an interrupted run resumes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+
+from wise import LABELS, __version__
+from wise.checkpoint import save_checkpoint
+from wise.config import RunConfig
+from wise.errors import Skips, WiseError
+from wise.features.cache import FeatureStore, build_features
+from wise.metrics import scores
+from wise.models.build import build_model
+from wise.models.wise import n_params
+from wise.train import Data, predict, train
+from wise.utterance import atomic_write_text, read_manifest
+
+
+def code_version() -> str:
+    """Package version plus the git commit when run from a checkout."""
+    try:
+        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                             text=True, cwd=Path(__file__).parent, timeout=5)
+        if rev.returncode == 0:
+            return f"{__version__}+g{rev.stdout.strip()}"
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return __version__
+
+
+def make_folds(rows: list[int], labels: list[int], sessions: list[str], protocol: str,
+               k: int, seed: int) -> list[tuple[str, list[int]]]:
+    """[(fold name, test rows)] covering every row once."""
+    if protocol == "session":
+        names = sorted({sessions[i] for i in rows})
+        if len(names) < 2:
+            raise WiseError(None, "leave-one-session-out needs at least 2 sessions; "
+                                  "use --set protocol=random")
+        return [(s, [i for i in rows if sessions[i] == s]) for s in names]
+    rng = np.random.default_rng(seed)
+    folds: list[list[int]] = [[] for _ in range(k)]
+    offset = 0
+    for c in sorted({labels[i] for i in rows}):
+        idx = np.array([i for i in rows if labels[i] == c])
+        rng.shuffle(idx)
+        for j, i in enumerate(idx):          # deal round-robin, continuing across classes
+            folds[(j + offset) % k].append(int(i))
+        offset += len(idx)
+    return [(f"fold{j + 1}", sorted(f)) for j, f in enumerate(folds)]
+
+
+def _config_hash(run: RunConfig, manifest_rows: list[str]) -> str:
+    blob = json.dumps({"run": run.to_dict(), "rows": manifest_rows}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def run_cv(run: RunConfig, manifest: str | Path, out_dir: str | Path, *,
+           cache: str | Path | None = None, workers: int | None = None,
+           progress: bool = True, log=print) -> dict:
+    out = Path(out_dir)
+    cache = Path(cache) if cache else Path(manifest).parent / "wise-cache"
+    feats = build_features(manifest, cache, run.features, Skips(), workers=workers,
+                           progress=progress)
+    store = FeatureStore(feats["pack"])
+    meta = {u.id: u for u in read_manifest(manifest)}
+    labels = [LABELS.index(meta[i].label) for i in store.ids]
+    speakers = [meta[i].speaker for i in store.ids]
+    sessions = [meta[i].session for i in store.ids]
+    rows = list(range(len(store)))
+    if run.cv.subset == "improvised":
+        rows = [i for i in rows if meta[store.ids[i]].improvised]
+        if not rows:
+            raise WiseError(manifest, "no improvised utterances (subset=improvised)")
+    folds = make_folds(rows, labels, sessions, run.cv.protocol, run.cv.folds, run.train.seed)
+    model_proto = build_model(run.model, run.model_args, text_dim=store.text_dim,
+                              frame_dim=store.frame_dim)
+    data = Data(store, labels, speakers,
+                word_frames=getattr(model_proto.cfg, "hierarchy", "full") != "full")
+    chash = _config_hash(run, [store.ids[i] for i in rows])
+    fold_results = []
+    y_all, p_all = [], []
+    t_start = time.perf_counter()
+    for k, (name, test_rows) in enumerate(folds, 1):
+        fdir = out / f"fold_{k}"
+        metrics_file = fdir / "metrics.json"
+        if metrics_file.is_file():
+            done = json.loads(metrics_file.read_text())
+            if done.get("config_hash") == chash:
+                log(f"  fold {k}/{len(folds)} ({name}): done earlier, "
+                    f"WA {done['wa']:.3f} UA {done['ua']:.3f}")
+                fold_results.append(done)
+                y_all += done["y_true"]
+                p_all += done["y_pred"]
+                continue
+        test_set = set(test_rows)
+        train_rows = [i for i in rows if i not in test_set]
+        model = build_model(run.model, run.model_args, text_dim=store.text_dim,
+                            frame_dim=store.frame_dim)
+        t0 = time.perf_counter()
+        info = train(model, data, train_rows, run.train, n_classes=len(LABELS),
+                     progress=progress, desc=f"{run.name} fold {k}/{len(folds)}")
+        probs, alphas = predict(model, data, test_rows, info["normalizer"])
+        y_true = [labels[i] for i in test_rows]
+        y_pred = probs.argmax(1).tolist()
+        s = scores(np.array(y_true), np.array(y_pred), LABELS)
+        result = {"fold": k, "test": name, **s, "n_train": info["n_fit"],
+                  "n_val": info["n_val"], "best_epoch": info["best_epoch"],
+                  "best_val_ua": info["best_val_ua"], "history": info["history"],
+                  "seconds": round(time.perf_counter() - t0, 1), "config_hash": chash,
+                  "y_true": y_true, "y_pred": y_pred}
+        fdir.mkdir(parents=True, exist_ok=True)
+        save_checkpoint(fdir / "model.wise", model, run, info["normalizer"],
+                        word_vectors=feats["word_vectors"], extra={"fold": k, "test": name})
+        preds = [json.dumps({"id": store.ids[i], "label": LABELS[labels[i]],
+                             "pred": LABELS[p], "probs": [round(float(x), 5) for x in pr],
+                             "attention": [round(float(x), 4) for x in al]})
+                 for i, p, pr, al in zip(test_rows, y_pred, probs, alphas, strict=True)]
+        atomic_write_text(fdir / "predictions.jsonl", "\n".join(preds) + "\n")
+        atomic_write_text(metrics_file, json.dumps(result) + "\n")
+        log(f"  fold {k}/{len(folds)} ({name}): WA {s['wa']:.3f} UA {s['ua']:.3f} "
+            f"(best epoch {info['best_epoch']}, {result['seconds']:.0f} s)")
+        fold_results.append(result)
+        y_all += y_true
+        p_all += y_pred
+    wa = np.array([f["wa"] for f in fold_results])
+    ua = np.array([f["ua"] for f in fold_results])
+    pooled = scores(np.array(y_all), np.array(p_all), LABELS)
+    summary = {
+        "name": run.name, "config": run.to_dict(), "code_version": code_version(),
+        "manifest": str(manifest), "n_utterances": len(rows),
+        "protocol": run.cv.protocol, "subset": run.cv.subset,
+        "n_params": n_params(model_proto), "labels": list(LABELS),
+        "word_vectors": feats["word_vectors"],
+        "folds": [{k: f[k] for k in ("fold", "test", "wa", "ua", "recall", "n", "best_epoch",
+                                      "seconds")} for f in fold_results],
+        "wa_mean": float(wa.mean()), "wa_std": float(wa.std()),
+        "ua_mean": float(ua.mean()), "ua_std": float(ua.std()),
+        "pooled_wa": pooled["wa"], "pooled_ua": pooled["ua"],
+        "confusion": pooled["confusion"],
+        "seconds": round(time.perf_counter() - t_start, 1),
+    }
+    atomic_write_text(out / "summary.json", json.dumps(summary, indent=2) + "\n")
+    return summary

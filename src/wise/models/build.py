@@ -1,0 +1,30 @@
+"""From a run config's `model` name and arguments to a model instance."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from torch import nn
+
+from wise.models.wise import Wise, WiseConfig
+
+FAMILIES: dict[str, tuple[type, type]] = {
+    "wise": (WiseConfig, Wise),
+}
+
+
+def model_config_class(name: str) -> type:
+    if name not in FAMILIES:
+        raise ValueError(f"unknown model {name!r} (known: {', '.join(FAMILIES)})")
+    return FAMILIES[name][0]
+
+
+def build_model(name: str, args: dict, *, text_dim: int | None = None,
+                frame_dim: int | None = None) -> nn.Module:
+    """Instantiate model `name`; `text_dim`/`frame_dim`, when given, come from the feature
+    pack and override the config (a model must match the vectors it reads)."""
+    cfg_cls, model_cls = FAMILIES[name]
+    cfg = cfg_cls(**args)
+    dims = {k: v for k, v in (("text_dim", text_dim), ("frame_dim", frame_dim))
+            if v is not None and hasattr(cfg, k)}
+    return model_cls(replace(cfg, **dims))
