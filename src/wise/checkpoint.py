@@ -21,7 +21,8 @@ FORMAT = "wise-checkpoint-1"
 
 
 def save_checkpoint(path: str | Path, model: nn.Module, run: RunConfig,
-                    normalizer: Normalizer, *, word_vectors: str, extra: dict | None = None) -> None:
+                    normalizer: Normalizer, *, word_vectors: str,
+                    extra: dict | None = None) -> None:
     model_args = dict(run.model_args)
     for k in ("text_dim", "frame_dim"):      # the dims the model was actually built with
         if hasattr(model.cfg, k):
