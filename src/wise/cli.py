@@ -66,6 +66,23 @@ def _parser() -> argparse.ArgumentParser:
     _features_options(s)
     s.set_defaults(func=cmd_features)
 
+    s = sub.add_parser("cv", help="cross-validate one config (leave one session out by "
+                       "default); resumes an interrupted run")
+    _run_options(s)
+    s.add_argument("--out", default=None, help="results folder (default runs/<config name>)")
+    s.set_defaults(func=cmd_cv)
+
+    s = sub.add_parser("train", help="train one model on a whole manifest and save a "
+                       "checkpoint")
+    _run_options(s)
+    s.add_argument("--out", required=True, help="checkpoint to write, e.g. model.wise")
+    s.set_defaults(func=cmd_train)
+
+    s = sub.add_parser("params", help="print a config's trainable parameters per module")
+    s.add_argument("config", help="YAML in configs/")
+    s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    s.set_defaults(func=cmd_params)
+
     s = sub.add_parser("demo", help="the whole pipeline on the synthetic corpus")
     s.add_argument("--dir", default=DEMO_DIR, help=f"working folder (default ./{DEMO_DIR})")
     s.add_argument("--utterances", type=int, default=2000)
@@ -73,6 +90,17 @@ def _parser() -> argparse.ArgumentParser:
     _features_options(s, cache=False)
     s.set_defaults(func=cmd_demo)
     return p
+
+
+def _run_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", required=True, help="YAML in configs/ (one per table row)")
+    p.add_argument("--manifest", required=True, help="from `wise prepare`")
+    p.add_argument("--cache", default=None,
+                   help="feature cache folder (default: wise-cache/ beside the manifest)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override any config field, e.g. --set max_epochs=10 "
+                   "--set train.lr=0.002 --set protocol=random")
+    _common(p, workers=True)
 
 
 def _common(p: argparse.ArgumentParser, workers: bool = False) -> None:
@@ -169,6 +197,52 @@ def _features(manifest: str, cache: str, cfg: FeatureConfig, args: argparse.Name
     for line in skips.lines():
         print("  " + line)
     return s
+
+
+def cmd_cv(args: argparse.Namespace) -> int:
+    from wise.config import load_run_config
+    from wise.crossval import run_cv
+
+    run = load_run_config(args.config, args.set)
+    out = args.out or str(Path("runs") / run.name)
+    print(f"{run.name}: {run.cv.protocol} cross-validation on {args.manifest} "
+          f"(subset: {run.cv.subset}) -> {out}")
+    s = run_cv(run, args.manifest, out, cache=args.cache, workers=args.workers,
+               progress=not args.quiet)
+    print(f"{run.name}: WA {s['wa_mean']:.3f} ± {s['wa_std']:.3f}  "
+          f"UA {s['ua_mean']:.3f} ± {s['ua_std']:.3f}  ({len(s['folds'])} folds, "
+          f"{s['n_params']:,} parameters) -> {out}/summary.json")
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from wise.config import load_run_config
+    from wise.crossval import train_final
+
+    run = load_run_config(args.config, args.set)
+    s = train_final(run, args.manifest, args.out, cache=args.cache, workers=args.workers,
+                    progress=not args.quiet)
+    print(f"wrote {s['out']}: {run.name}, {s['n_params']:,} parameters, trained on "
+          f"{s['n_fit']} utterances, best validation UA {s['best_val_ua']:.3f} "
+          f"(epoch {s['best_epoch']}, {s['n_val']} held out)")
+    return 0
+
+
+def cmd_params(args: argparse.Namespace) -> int:
+    from wise.config import load_run_config
+    from wise.models.build import build_model
+    from wise.models.wise import n_params
+
+    run = load_run_config(args.config, args.set)
+    model = build_model(run.model, run.model_args)
+    for name, module in model.named_children():
+        print(f"  {name:12s} {n_params(module):>9,}")
+    for name, p in model.named_parameters(recurse=False):
+        print(f"  {name:12s} {p.numel():>9,}")
+    dims = ", ".join(f"{k}={getattr(model.cfg, k)}" for k in ("text_dim", "frame_dim")
+                     if hasattr(model.cfg, k))
+    print(f"{run.name} ({dims}): {n_params(model):,} trainable parameters")
+    return 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

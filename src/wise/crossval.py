@@ -15,9 +15,11 @@ import hashlib
 import json
 import subprocess
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from torch import nn
 
 from wise import LABELS, __version__
 from wise.checkpoint import save_checkpoint
@@ -69,28 +71,79 @@ def _config_hash(run: RunConfig, manifest_rows: list[str]) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def run_cv(run: RunConfig, manifest: str | Path, out_dir: str | Path, *,
-           cache: str | Path | None = None, workers: int | None = None,
-           progress: bool = True, log=print) -> dict:
-    out = Path(out_dir)
+@dataclass
+class Loaded:
+    """A manifest's features and per-row facts, in feature-store order."""
+
+    store: FeatureStore
+    feats: dict
+    labels: list[int]
+    speakers: list[str]
+    sessions: list[str]
+    improvised: list[bool]
+
+    def data(self, model: nn.Module) -> Data:
+        # Only the HR- and no-hierarchy variants read per-word frame blocks.
+        hierarchy = getattr(getattr(model, "cfg", None), "hierarchy", "full")
+        return Data(self.store, self.labels, self.speakers, word_frames=hierarchy != "full")
+
+
+def load(run: RunConfig, manifest: str | Path, cache: str | Path | None, *,
+         workers: int | None, progress: bool) -> Loaded:
+    """Build (or reuse) the feature cache of `manifest` and line its rows up with the store."""
     cache = Path(cache) if cache else Path(manifest).parent / "wise-cache"
     feats = build_features(manifest, cache, run.features, Skips(), workers=workers,
                            progress=progress)
     store = FeatureStore(feats["pack"])
     meta = {u.id: u for u in read_manifest(manifest)}
-    labels = [LABELS.index(meta[i].label) for i in store.ids]
-    speakers = [meta[i].speaker for i in store.ids]
-    sessions = [meta[i].session for i in store.ids]
-    rows = list(range(len(store)))
+    rows = [meta[i] for i in store.ids]
+    return Loaded(store, feats, [LABELS.index(u.label) for u in rows],
+                  [u.speaker for u in rows], [u.session for u in rows],
+                  [bool(u.improvised) for u in rows])
+
+
+def new_model(run: RunConfig, store: FeatureStore) -> nn.Module:
+    return build_model(run.model, run.model_args, text_dim=store.text_dim,
+                       frame_dim=store.frame_dim)
+
+
+def train_final(run: RunConfig, manifest: str | Path, out: str | Path, *,
+                cache: str | Path | None = None, workers: int | None = None,
+                progress: bool = True) -> dict:
+    """Train one model on every row of `manifest` (validation carved from them) and write a
+    self-contained checkpoint to `out`."""
+    d = load(run, manifest, cache, workers=workers, progress=progress)
+    rows = _subset(run, d, manifest)
+    model = new_model(run, d.store)
+    info = train(model, d.data(model), rows, run.train, n_classes=len(LABELS),
+                 progress=progress, desc=run.name)
+    save_checkpoint(out, model, run, info["normalizer"], word_vectors=d.feats["word_vectors"],
+                    extra={"trained_on": str(manifest), "n_train": info["n_fit"],
+                           "n_val": info["n_val"], "best_epoch": info["best_epoch"],
+                           "best_val_ua": info["best_val_ua"], "code_version": code_version()})
+    return {"out": str(out), "n_params": n_params(model), **{
+        k: info[k] for k in ("n_fit", "n_val", "best_epoch", "best_val_ua")}}
+
+
+def _subset(run: RunConfig, d: Loaded, manifest: str | Path) -> list[int]:
+    rows = list(range(len(d.store)))
     if run.cv.subset == "improvised":
-        rows = [i for i in rows if meta[store.ids[i]].improvised]
+        rows = [i for i in rows if d.improvised[i]]
         if not rows:
             raise WiseError(manifest, "no improvised utterances (subset=improvised)")
-    folds = make_folds(rows, labels, sessions, run.cv.protocol, run.cv.folds, run.train.seed)
-    model_proto = build_model(run.model, run.model_args, text_dim=store.text_dim,
-                              frame_dim=store.frame_dim)
-    data = Data(store, labels, speakers,
-                word_frames=getattr(model_proto.cfg, "hierarchy", "full") != "full")
+    return rows
+
+
+def run_cv(run: RunConfig, manifest: str | Path, out_dir: str | Path, *,
+           cache: str | Path | None = None, workers: int | None = None,
+           progress: bool = True, log=print) -> dict:
+    out = Path(out_dir)
+    d = load(run, manifest, cache, workers=workers, progress=progress)
+    store, labels, feats = d.store, d.labels, d.feats
+    rows = _subset(run, d, manifest)
+    folds = make_folds(rows, labels, d.sessions, run.cv.protocol, run.cv.folds, run.train.seed)
+    model_proto = new_model(run, store)
+    data = d.data(model_proto)
     chash = _config_hash(run, [store.ids[i] for i in rows])
     fold_results = []
     y_all, p_all = [], []
@@ -109,8 +162,7 @@ def run_cv(run: RunConfig, manifest: str | Path, out_dir: str | Path, *,
                 continue
         test_set = set(test_rows)
         train_rows = [i for i in rows if i not in test_set]
-        model = build_model(run.model, run.model_args, text_dim=store.text_dim,
-                            frame_dim=store.frame_dim)
+        model = new_model(run, store)
         t0 = time.perf_counter()
         info = train(model, data, train_rows, run.train, n_classes=len(LABELS),
                      progress=progress, desc=f"{run.name} fold {k}/{len(folds)}")
