@@ -1,0 +1,81 @@
+"""Tiny end-to-end runs of `wise cv`, `wise train` and `wise params` on the IEMOCAP miniature."""
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from wise.checkpoint import load_checkpoint
+from wise.cli import main
+from wise.errors import WiseError
+
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+TINY = ["--set", "max_epochs=2", "--set", "batch_size=2", "--quiet", "--workers", "1"]
+
+
+@pytest.fixture
+def manifest(iemocap_mini, tmp_path):
+    m = tmp_path / "m.jsonl"
+    assert main(["prepare", "iemocap", str(iemocap_mini), "--out", str(m),
+                 "--missing-alignment", "skip", "--quiet"]) == 0
+    return m
+
+
+def test_cv_writes_summary_and_resumes(manifest, tmp_path, capsys):
+    out = tmp_path / "run"
+    argv = ["cv", "--config", str(CONFIGS / "wise.yaml"), "--manifest", str(manifest),
+            "--out", str(out), *TINY]
+    assert main(argv) == 0
+    s = json.loads((out / "summary.json").read_text())
+    for key in ("config", "n_params", "labels", "folds", "wa_mean", "wa_std", "ua_mean",
+                "ua_std", "confusion", "protocol", "subset", "code_version"):
+        assert key in s
+    assert s["labels"] == ["ang", "hap", "neu", "sad"]
+    assert [f["test"] for f in s["folds"]] == ["Ses01", "Ses02"]
+    assert sum(map(sum, s["confusion"])) == 6
+    assert s["n_params"] == 434_654          # 50-d packaged vectors
+    assert all(0 <= f["wa"] <= 1 and 0 <= f["ua"] <= 1 for f in s["folds"])
+    preds = (out / "fold_1" / "predictions.jsonl").read_text().splitlines()
+    assert len(preds) == s["folds"][0]["n"]
+    first = (out / "fold_1" / "metrics.json").stat().st_mtime_ns
+    capsys.readouterr()
+    assert main(argv) == 0
+    assert "done earlier" in capsys.readouterr().out
+    assert (out / "fold_1" / "metrics.json").stat().st_mtime_ns == first
+    assert json.loads((out / "summary.json").read_text())["wa_mean"] == s["wa_mean"]
+
+
+def test_a_changed_config_does_not_reuse_folds(manifest, tmp_path, capsys):
+    out = tmp_path / "run"
+    base = ["cv", "--config", str(CONFIGS / "wise.yaml"), "--manifest", str(manifest),
+            "--out", str(out), *TINY]
+    assert main(base) == 0
+    capsys.readouterr()
+    assert main([*base, "--set", "dropout=0.1"]) == 0
+    assert "done earlier" not in capsys.readouterr().out
+
+
+def test_train_writes_a_self_contained_checkpoint(manifest, tmp_path):
+    ckpt = tmp_path / "model.wise"
+    assert main(["train", "--config", str(CONFIGS / "text_only.yaml"), "--manifest", str(manifest),
+                 "--out", str(ckpt), *TINY]) == 0
+    blob = torch.load(ckpt, weights_only=True)
+    assert blob["labels"] == ["ang", "hap", "neu", "sad"]
+    assert blob["word_vectors"] == "glove-6b-50d"
+    assert blob["run"]["features"]["hop_ms"] == 15.0
+    model, run, norm, _ = load_checkpoint(ckpt)
+    assert run.name == "text_only" and model.cfg.text_dim == 50 and not model.training
+
+
+def test_broken_checkpoint_is_a_clear_error(tmp_path):
+    bad = tmp_path / "x.wise"
+    bad.write_bytes(b"not a checkpoint")
+    with pytest.raises(WiseError, match="not a wise checkpoint"):
+        load_checkpoint(bad)
+
+
+def test_params_prints_the_count_last(capsys):
+    assert main(["params", str(CONFIGS / "wise.yaml"), "--set", "text_dim=300"]) == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert last.endswith("584,654 trainable parameters")
