@@ -4,8 +4,6 @@ Python values, so it loads with `torch.load(..., weights_only=True)` (no arbitra
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import torch
@@ -15,6 +13,7 @@ from wise import LABELS, __version__
 from wise.batching import Normalizer
 from wise.config import RunConfig, run_config
 from wise.errors import WiseError
+from wise.fsutil import atomic_file
 from wise.models.build import build_model
 
 FORMAT = "wise-checkpoint-1"
@@ -35,16 +34,8 @@ def save_checkpoint(path: str | Path, model: nn.Module, run: RunConfig,
             "normalizer": normalizer.to_dict(),
             "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
             "extra": extra or {}}
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_file(path) as tmp:
         torch.save(blob, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def load_checkpoint(path: str | Path) -> tuple[nn.Module, RunConfig, Normalizer, dict]:

@@ -26,11 +26,12 @@ from wise.checkpoint import save_checkpoint
 from wise.config import RunConfig
 from wise.errors import Skips, WiseError
 from wise.features.cache import FeatureStore, build_features
+from wise.fsutil import atomic_write_text
 from wise.metrics import scores
 from wise.models.build import build_model
 from wise.models.wise import n_params
 from wise.train import Data, predict, train
-from wise.utterance import atomic_write_text, read_manifest
+from wise.utterance import read_manifest
 
 
 def code_version() -> str:

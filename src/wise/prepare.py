@@ -14,7 +14,8 @@ from pathlib import Path
 from tqdm import tqdm
 
 from wise.errors import Skips, WiseError
-from wise.utterance import Utterance, atomic_write_text, write_manifest
+from wise.fsutil import atomic_write_text
+from wise.utterance import Utterance, write_manifest
 
 MISSING_ALIGNMENT = ("align", "skip")
 

@@ -8,13 +8,12 @@ those words, in time order. Both are optional: a row without them is aligned lat
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from wise.errors import WiseError
+from wise.fsutil import atomic_write_text
 
 
 @dataclass(frozen=True)
@@ -64,20 +63,6 @@ class Utterance:
         if extra:
             d.setdefault("extra", {}).update(extra)
         return cls(**d)
-
-
-def atomic_write_text(path: str | Path, text: str) -> None:
-    """Write a file so that a crash never leaves it half-written: temp file, then rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def write_manifest(path: str | Path, rows: Iterable[Utterance]) -> int:

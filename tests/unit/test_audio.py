@@ -54,3 +54,19 @@ def test_zero_length_audio_is_refused(tmp_path):
     with pytest.raises(WiseError, match="empty"):
         load_audio(tmp_path / "z.wav")
     assert audio_info(tmp_path / "z.wav") == (16000, 1, 0)
+
+
+def test_atomic_writes_get_ordinary_permissions_and_leave_nothing_on_error(tmp_path):
+    import os
+
+    from wise.fsutil import atomic_file, atomic_write_text
+
+    atomic_write_text(tmp_path / "a.txt", "hello")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert (tmp_path / "a.txt").stat().st_mode & 0o777 == 0o666 & ~mask
+    with pytest.raises(RuntimeError), atomic_file(tmp_path / "a.txt") as tmp:
+        tmp.write_text("half")
+        raise RuntimeError("killed")
+    assert (tmp_path / "a.txt").read_text() == "hello"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt"]

@@ -37,7 +37,8 @@ import soundfile as sf
 from wise import LABELS
 from wise.errors import WiseError
 from wise.espeak import Espeak
-from wise.utterance import Segment, atomic_write_text
+from wise.fsutil import atomic_write_bytes, atomic_write_text
+from wise.utterance import Segment
 
 TARGETS = LABELS
 # Class shares of the four target classes, as in IEMOCAP's 4-class set (1103/1636/1708/1084).
@@ -500,14 +501,7 @@ def _write_wav(path: Path, pcm: np.ndarray) -> None:
     file writer syncs to disk on close, which costs more than the synthesis)."""
     buf = io.BytesIO()
     sf.write(buf, pcm, SAMPLE_RATE, subtype="PCM_16", format="WAV")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        tmp.write_bytes(buf.getvalue())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    atomic_write_bytes(path, buf.getvalue())
 
 
 def _alignment_rows(words: list[Segment], phones: list[Segment], phone_word: list[int],

@@ -30,7 +30,6 @@ import json
 import multiprocessing as mp
 import os
 import shutil
-import tempfile
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass
@@ -46,6 +45,7 @@ from wise.errors import Skips, WiseError
 from wise.features.hierarchy import build_hierarchy
 from wise.features.mfcc import mfcc
 from wise.features.words import load_word_vectors, oov_report
+from wise.fsutil import atomic_file, new_temp_dir, publish_dir
 from wise.utterance import Utterance, read_manifest
 
 PACK_ARRAYS = ("frames", "phone_frames", "word_phones", "word_frames", "word_vectors",
@@ -90,15 +90,11 @@ def _build_entry(task: _Task) -> tuple[str, str | None, dict]:
     h = build_hierarchy(u.words or [], u.phones, len(feats), cfg)
     if not h.word_tokens:
         return task.key, "no word inside the audio", {}
-    path = Path(task.path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=path.parent)
-    with os.fdopen(fd, "wb") as f:
+    with atomic_file(task.path) as tmp, open(tmp, "wb") as f:
         np.savez(f, frames=feats, phone_frames=h.phone_frames, word_phones=h.word_phones,
                  word_frames=h.word_frames, word_tokens=np.array(h.word_tokens, dtype=str),
                  phone_tokens=np.array(h.phone_tokens, dtype=str),
                  events=np.array(json.dumps(dict(h.events))))
-    os.replace(tmp, path)
     return task.key, None, {"seconds": len(x) / cfg.sample_rate}
 
 
@@ -205,8 +201,7 @@ def _pack(root: Path, ok: list[tuple[Utterance, str]], cfg: FeatureConfig, vecto
     offsets = np.zeros((len(ok) + 1, 3), np.int64)
     np.cumsum(sizes, axis=0, out=offsets[1:])
     n_f, n_p, n_w = offsets[-1]
-    (root / "packs").mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{key}-", dir=root / "packs"))
+    tmp = new_temp_dir(root / "packs", key)
     try:
         out = {
             "frames": _open(tmp, "frames", (n_f, 3 * cfg.n_ceps), np.float32),
@@ -249,10 +244,7 @@ def _pack(root: Path, ok: list[tuple[Utterance, str]], cfg: FeatureConfig, vecto
                  "word_tokens": words, "phone_tokens": phones, "config": asdict(cfg),
                  "stats": stats}
         (tmp / "index.json").write_text(json.dumps(index))
-        try:
-            os.replace(tmp, final)
-        except OSError:  # another build of the same pack won the race: keep theirs
-            shutil.rmtree(tmp, ignore_errors=True)
+        publish_dir(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

