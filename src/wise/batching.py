@@ -9,6 +9,8 @@ batch (no Python loop over words or phones):
     word_frames   (W, Lw, 39)  frames of every word (the HR- ablation feeds them directly)
     word_mean     (W, 39)      mean frame of every word (the IM+DMF ablation, no hierarchy)
     text          (B, N, D)    word vectors;  utt_len (B,);  labels (B,)
+    utt_frames    (B, T, 39)   all frames of each utterance (utterance-level baselines)
+    phone_ids     (B, Q)       each utterance's phone sequence as ids in PHONES (CNN+Phoneme)
 
 Index padding points at row 0 and is always masked by the lengths, so it never changes a
 result. Frames are normalised here with statistics from the training folds only.
@@ -16,12 +18,18 @@ result. Frames are normalised here with statistics from the training folds only.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
+from wise.espeak import ARPABET
 from wise.features.cache import FeatureStore
+
+PHONES = ("<pad>", "<unk>", *sorted(ARPABET))
+"""Phone vocabulary: 0 pads, 1 is any phone outside ARPAbet (e.g. `<w>`, a word without
+phones)."""
+PHONE_ID = {p: i for i, p in enumerate(PHONES)}
 
 
 @dataclass
@@ -76,6 +84,10 @@ class Normalizer:
                    bool(d["per_speaker"]))
 
 
+def _empty() -> torch.Tensor:
+    return torch.zeros(0)
+
+
 @dataclass
 class Batch:
     phone_frames: torch.Tensor   # (P, Lf, F)
@@ -89,6 +101,10 @@ class Batch:
     utt_len: torch.Tensor        # (B,)  words per utterance
     text: torch.Tensor           # (B, N, D)
     labels: torch.Tensor         # (B,)
+    utt_frames: torch.Tensor = field(default_factory=_empty)     # (B, T, F) when asked for
+    utt_frame_len: torch.Tensor = field(default_factory=_empty)  # (B,)
+    phone_ids: torch.Tensor = field(default_factory=_empty)      # (B, Q) when asked for
+    phone_id_len: torch.Tensor = field(default_factory=_empty)   # (B,)
 
     def to(self, device: torch.device | str) -> Batch:
         return Batch(**{k: v.to(device) for k, v in self.__dict__.items()})
@@ -105,12 +121,14 @@ def _ranges(starts: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.nda
 
 def collate(store: FeatureStore, rows: list[int], labels: list[int],
             normalizer: Normalizer | None, speakers: list[str], *,
-            with_word_frames: bool = False, max_word_frames: int = 14 * 64) -> Batch:
+            with_word_frames: bool = False, with_utterance: bool = False,
+            max_word_frames: int = 14 * 64) -> Batch:
     """Gather utterances `rows` of `store` into one `Batch` (labels given per row).
 
     `with_word_frames` also fills `word_frames`/`word_mean` (only the HR- and no-hierarchy
-    variants read them); otherwise they are empty tensors."""
-    frames, phone_spans, word_phone_spans, word_spans, texts = [], [], [], [], []
+    variants read them); `with_utterance` fills `utt_frames` and `phone_ids` (the
+    utterance-level baselines read them). What is not asked for is an empty tensor."""
+    frames, phone_spans, word_phone_spans, word_spans, texts, phones = [], [], [], [], [], []
     f_off = p_off = 0
     for i in rows:
         u = store[i]
@@ -123,6 +141,8 @@ def collate(store: FeatureStore, rows: list[int], labels: list[int],
         word_phone_spans.append(np.asarray(u.word_phones, np.int64) + p_off)
         word_spans.append(np.asarray(u.word_frames, np.int64) + f_off)
         texts.append(np.asarray(u.word_vectors, np.float32))
+        if with_utterance:
+            phones.append([PHONE_ID.get(p, 1) for p in u.phones])
         f_off += len(x)
         p_off += len(u.phone_frames)
     all_frames = np.concatenate(frames)                                    # (F_total, 39)
@@ -148,7 +168,22 @@ def collate(store: FeatureStore, rows: list[int], labels: list[int],
     text = np.zeros((len(rows), uw_idx.shape[1], texts[0].shape[1]), np.float32)
     for b, t in enumerate(texts):
         text[b, :len(t)] = t
+    utt_frame_len = np.array([len(x) for x in frames])
+    if with_utterance:
+        utt_frames = np.zeros((len(rows), utt_frame_len.max(), all_frames.shape[1]), np.float32)
+        for b, x in enumerate(frames):
+            utt_frames[b, :len(x)] = x
+        phone_id_len = np.array([len(p) for p in phones])
+        phone_ids = np.zeros((len(rows), max(phone_id_len.max(), 1)), np.int64)
+        for b, p in enumerate(phones):
+            phone_ids[b, :len(p)] = p
+    else:
+        utt_frames = np.zeros((len(rows), 0, all_frames.shape[1]), np.float32)
+        phone_ids = np.zeros((len(rows), 0), np.int64)
+        phone_id_len = np.zeros(len(rows), np.int64)
     return Batch(
+        utt_frames=torch.from_numpy(utt_frames), utt_frame_len=torch.from_numpy(utt_frame_len),
+        phone_ids=torch.from_numpy(phone_ids), phone_id_len=torch.from_numpy(phone_id_len),
         phone_frames=torch.from_numpy(phone_frames),
         phone_len=torch.from_numpy(ph[:, 1] - ph[:, 0]),
         word_phones=torch.from_numpy(wp_idx), word_len=torch.from_numpy(wp[:, 1] - wp[:, 0]),

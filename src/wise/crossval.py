@@ -84,9 +84,12 @@ class Loaded:
     improvised: list[bool]
 
     def data(self, model: nn.Module) -> Data:
-        # Only the HR- and no-hierarchy variants read per-word frame blocks.
+        """Batches carrying what `model` reads: a model declares extra inputs with the class
+        attributes `needs_word_frames` / `needs_utterance` (or, for WISE, its hierarchy)."""
         hierarchy = getattr(getattr(model, "cfg", None), "hierarchy", "full")
-        return Data(self.store, self.labels, self.speakers, word_frames=hierarchy != "full")
+        return Data(self.store, self.labels, self.speakers,
+                    word_frames=hierarchy != "full" or getattr(model, "needs_word_frames", False),
+                    utterance=getattr(model, "needs_utterance", False))
 
 
 def load(run: RunConfig, manifest: str | Path, cache: str | Path | None, *,

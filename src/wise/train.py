@@ -39,10 +39,12 @@ class Data:
     labels: list[int]       # class index per store row
     speakers: list[str]     # speaker per store row
     word_frames: bool       # whether batches need per-word frames (HR- / mean variants)
+    utterance: bool = False  # whether batches need whole-utterance frames and phone ids
 
     def batch(self, rows: list[int], normalizer: Normalizer | None):
         return collate(self.store, rows, [self.labels[i] for i in rows], normalizer,
-                       self.speakers, with_word_frames=self.word_frames)
+                       self.speakers, with_word_frames=self.word_frames,
+                       with_utterance=self.utterance)
 
 
 def split_validation(rows: list[int], labels: list[int], fraction: float,
