@@ -63,8 +63,9 @@ class Normalizer:
         return cls(mean, std, per_speaker)
 
     def stats_for(self, speaker: str) -> tuple[np.ndarray, np.ndarray]:
-        # A speaker never seen in training (the test fold's) is normalised with its own
-        # statistics when per_speaker (computed unsupervised, labels unseen), else globally.
+        # A speaker never seen in training (every test speaker under leave-one-session-out)
+        # gets the average of the training speakers' statistics: nothing is ever fitted on
+        # the test fold, not even without labels.
         key = speaker if self.per_speaker else "*"
         if key in self.mean:
             return self.mean[key], self.std[key]

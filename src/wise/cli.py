@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from wise import __version__
-from wise.config import FeatureConfig
+from wise.config import CONFIG_DIR, FeatureConfig
 from wise.errors import Skips, WiseError, format_error
 
 DEMO_DIR = "wise-demo"
@@ -78,8 +78,27 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True, help="checkpoint to write, e.g. model.wise")
     s.set_defaults(func=cmd_train)
 
+    s = sub.add_parser("reproduce", help="cross-validate every table row of the paper and "
+                       "write results.md with plots")
+    s.add_argument("--manifest", required=True)
+    s.add_argument("--corpus", required=True, help="corpus name for the report, e.g. IEMOCAP")
+    s.add_argument("--out", default="results", help="folder for the runs and the report")
+    s.add_argument("--cache", default=None)
+    s.add_argument("--configs", nargs="+", default=None, metavar="YAML",
+                   help="rows to run (default: every config in configs/, in table order)")
+    s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    _common(s, workers=True)
+    s.set_defaults(func=cmd_reproduce)
+
+    s = sub.add_parser("report", help="results.md/json and plots from finished `wise cv` runs")
+    s.add_argument("runs", nargs="+", help="run folders (each with a summary.json)")
+    s.add_argument("--corpus", required=True)
+    s.add_argument("--out", required=True)
+    s.add_argument("--readme", default=None, help="also regenerate this README's results table")
+    s.set_defaults(func=cmd_report)
+
     s = sub.add_parser("params", help="print a config's trainable parameters per module")
-    s.add_argument("config", help="YAML in configs/")
+    s.add_argument("config", help="a row's name (wise, mdre, ...) or a YAML file")
     s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     s.set_defaults(func=cmd_params)
 
@@ -93,7 +112,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _run_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--config", required=True, help="YAML in configs/ (one per table row)")
+    p.add_argument("--config", required=True,
+                   help="a row's name (wise, audio_only, hr_dmf, ...) or a YAML file")
     p.add_argument("--manifest", required=True, help="from `wise prepare`")
     p.add_argument("--cache", default=None,
                    help="feature cache folder (default: wise-cache/ beside the manifest)")
@@ -225,6 +245,26 @@ def cmd_train(args: argparse.Namespace) -> int:
     print(f"wrote {s['out']}: {run.name}, {s['n_params']:,} parameters, trained on "
           f"{s['n_fit']} utterances, best validation UA {s['best_val_ua']:.3f} "
           f"(epoch {s['best_epoch']}, {s['n_val']} held out)")
+    return 0
+
+
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    from wise.report import reproduce, table_configs
+
+    path = reproduce(args.manifest, args.out, args.configs or table_configs(CONFIG_DIR),
+                     sets=args.set, cache=args.cache, workers=args.workers,
+                     progress=not args.quiet, corpus_name=args.corpus)
+    print(f"wrote {path}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from wise.report import update_readme, write_report
+
+    print(f"wrote {write_report(args.runs, args.out, args.corpus)}")
+    if args.readme:
+        changed = update_readme(args.readme, Path(args.out) / "results.json")
+        print(f"{args.readme}: results table {'updated' if changed else 'already current'}")
     return 0
 
 

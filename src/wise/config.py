@@ -116,6 +116,9 @@ class RunConfig:
                 "cv": asdict(self.cv)}
 
 
+CONFIG_DIR = Path(__file__).parent / "configs"
+"""The shipped configs, one YAML per table row (also reachable as configs/ in a checkout)."""
+
 SECTIONS = {"features": FeatureConfig, "train": TrainConfig, "cv": CVConfig}
 
 
@@ -189,13 +192,17 @@ def run_config(data: dict, sets: list[str] = (), source: str = "") -> RunConfig:
 
 
 def load_run_config(path: str | Path, sets: list[str] = ()) -> RunConfig:
+    """Load a YAML file, or a shipped config by name (`wise`, `hr_dmf`, ...)."""
     import yaml
 
     from wise.errors import WiseError
 
     path = Path(path)
+    if not path.is_file() and path.suffix == "" and (CONFIG_DIR / f"{path}.yaml").is_file():
+        path = CONFIG_DIR / f"{path}.yaml"
     if not path.is_file():
-        raise WiseError(path, "config file not found")
+        known = ", ".join(sorted(p.stem for p in CONFIG_DIR.glob("*.yaml")))
+        raise WiseError(path, f"config file not found (shipped configs: {known})")
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         if not isinstance(data, dict):

@@ -1,0 +1,507 @@
+"""Results of `wise cv` runs as the paper's tables, plots and the README's results table.
+
+Input: the `summary.json` of one or more runs (one run = one config = one table row).
+Output: `results.md` (Table 1 rows, then Table 2 rows, then rows beyond the paper, each with
+our WA/UA mean ± std over folds beside the paper's numbers), `results.json` (the same table as
+data: the README's table is generated from it), `rows.png` and `confusions.png`.
+
+Rows are only comparable when they were scored the same way. The report picks a reference
+setting (that of the WISE row when there is one, else the most common one) and flags every row
+whose protocol, subset, manifest, word vectors or training settings differ from it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from wise import LABELS
+from wise.errors import WiseError
+from wise.fsutil import atomic_file, atomic_write_text
+
+
+@dataclass(frozen=True)
+class PaperRow:
+    """One row of the paper's Table 1 or 2 (IEMOCAP, 4 classes, 5-fold CV)."""
+
+    display: str
+    table: int
+    wa: float
+    ua: float
+
+
+# Keyed by our config names (configs/<name>.yaml); in the paper's row order.
+PAPER: dict[str, PaperRow] = {
+    "audio_only": PaperRow("Audio only", 1, 0.665, 0.657),
+    "text_only": PaperRow("Text only", 1, 0.692, 0.701),
+    "lstm_attn": PaperRow("LSTM+Attn (Xu et al. 2019)", 1, 0.725, 0.709),
+    "cnn_phoneme": PaperRow("CNN+Phoneme (Yenigalla et al. 2018)", 1, 0.739, 0.685),
+    "mdre": PaperRow("Dual RNNs / MDRE (Yoon et al. 2018)", 1, 0.737, 0.753),
+    "wise": PaperRow("WISE", 1, 0.759, 0.764),
+    "im_dmf": PaperRow("IM+DMF (no HR)", 2, 0.729, 0.742),
+    "hr_dmf": PaperRow("HR+DMF (no IM)", 2, 0.734, 0.741),
+    "im_hr": PaperRow("IM+HR (no attention)", 2, 0.752, 0.736),
+    "im_dmf_hr_minus": PaperRow("IM+DMF+HR⁻ (no phone level)", 2, 0.743, 0.754),
+}
+
+# Display names of our rows that the paper tried but gives no numbers for (Sec. 3.2), or
+# that test a reading of the paper (SPEC §2).
+EXTRA_NAMES: dict[str, str] = {
+    "hr_lstm": "WISE, HR cell LSTM",
+    "hr_bilstm": "WISE, HR cell BiLSTM",
+    "hr_bigru": "WISE, HR cell BiGRU",
+    "swap_inputs": "WISE, eqs (4)/(5) as printed",
+}
+
+GROUPS = {1: "Table 1: comparison with other models",
+          2: "Table 2: ablations of WISE (compare with the WISE row)",
+          3: "Beyond the paper"}
+
+README_START = "<!-- results:start -->"
+README_END = "<!-- results:end -->"
+
+# What makes two rows' numbers comparable: the same data, split and subset...
+SETTING_KEYS = ("manifest", "n_utterances", "protocol", "subset", "word_vectors")
+# ...and the same training and feature settings (the device only changes rounding).
+IGNORED_CONFIG_KEYS = {"train.device", "cv.protocol", "cv.subset"}
+
+REQUIRED_KEYS = ("name", "wa_mean", "wa_std", "ua_mean", "ua_std", "folds", "confusion",
+                 "protocol", "subset", "manifest", "n_utterances", "n_params")
+
+
+def display_name(name: str) -> str:
+    if name in PAPER:
+        return PAPER[name].display
+    return EXTRA_NAMES.get(name, name)
+
+
+def load_summaries(run_dirs: Iterable[str | Path]) -> list[dict]:
+    """Read each run's `summary.json` (a run folder or the file itself). Each returned dict
+    gains `run_dir`, the folder it came from."""
+    out = []
+    for d in run_dirs:
+        d = Path(d)
+        path = d if d.suffix == ".json" else d / "summary.json"
+        if not path.is_file():
+            raise WiseError(path, "no summary.json here (has `wise cv` finished this run?)")
+        try:
+            s = json.loads(path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise WiseError(path, f"not valid JSON ({e})") from None
+        if not isinstance(s, dict):
+            raise WiseError(path, "not a wise cv summary (not a JSON object)")
+        missing = [k for k in REQUIRED_KEYS if k not in s]
+        if missing:
+            raise WiseError(path, f"not a wise cv summary: missing {', '.join(missing)}")
+        if not isinstance(s["folds"], list) or not s["folds"]:
+            raise WiseError(path, "summary has no folds")
+        out.append({**s, "run_dir": str(path.parent)})
+    return out
+
+
+def _num(x: float | None) -> str:
+    """.759 the way the paper prints it (no leading zero); a dash for a missing number."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "—"
+    s = f"{x:.3f}"
+    return s[1:] if s.startswith("0.") else s
+
+
+def _pm(mean: float | None, std: float | None) -> str:
+    return f"{_num(mean)} ± {_num(std)}"
+
+
+def _flat_config(s: dict) -> dict[str, object]:
+    cfg = s.get("config") or {}
+    flat = {}
+    for section in ("features", "train", "cv"):
+        for k, v in (cfg.get(section) or {}).items():
+            key = f"{section}.{k}"
+            if key not in IGNORED_CONFIG_KEYS:
+                flat[key] = v
+    return flat
+
+
+def _setting(s: dict) -> dict[str, object]:
+    return {**{k: s.get(k) for k in SETTING_KEYS}, **_flat_config(s)}
+
+
+def _frozen(setting: dict) -> str:
+    return json.dumps(setting, sort_keys=True, default=str)
+
+
+def _order(summaries: Sequence[dict]) -> list[dict]:
+    """Paper rows in the paper's order, then the others in the order given."""
+    rank = {name: i for i, name in enumerate(PAPER)}
+    return sorted(summaries, key=lambda s: rank.get(s["name"], len(rank)))
+
+
+def _reference(summaries: Sequence[dict]) -> dict[str, object]:
+    wise = [s for s in summaries if s["name"] == "wise"]
+    if wise:
+        return _setting(wise[0])
+    counts = Counter(_frozen(_setting(s)) for s in summaries)
+    best = max(counts.values())
+    first = next(s for s in summaries if counts[_frozen(_setting(s))] == best)
+    return _setting(first)
+
+
+def _non_default(setting: dict[str, object]) -> list[str]:
+    """Training/feature/CV settings that differ from the project's defaults, so a table made
+    from short runs (say max_epochs=1) says so in its header."""
+    from wise.config import CVConfig, FeatureConfig, TrainConfig
+
+    defaults = {}
+    for section, cls in (("features", FeatureConfig), ("train", TrainConfig), ("cv", CVConfig)):
+        defaults.update({f"{section}.{k}": v for k, v in asdict(cls()).items()})
+    out = []
+    for k, v in setting.items():
+        if k in defaults and _frozen({"v": v}) != _frozen({"v": defaults[k]}):
+            out.append(f"{k}={v}")
+    return out
+
+
+def _is_iemocap(corpus_name: str) -> bool:
+    return re.match(r"\s*iemocap\b", corpus_name, re.IGNORECASE) is not None
+
+
+def _recall(confusion: list[list[int]]) -> dict[str, float | None]:
+    cm = np.asarray(confusion, dtype=float)
+    support = cm.sum(1)
+    return {lab: (float(cm[i, i] / support[i]) if support[i] else None)
+            for i, lab in enumerate(LABELS)}
+
+
+def results_table(summaries: Sequence[dict], corpus_name: str) -> dict:
+    """The table as data (what `results.json` holds): the reference setting, and one row per
+    paper row (run or not) and per extra run, in table order, each with its mismatches."""
+    if not summaries:
+        raise WiseError(None, "no runs to report")
+    ordered = _order(summaries)
+    ref = _reference(ordered)
+    names = Counter(s["name"] for s in ordered)
+    rows = []
+    by_name: dict[str, list[dict]] = {}
+    for s in ordered:
+        by_name.setdefault(s["name"], []).append(s)
+    for name, p in PAPER.items():
+        if name not in by_name:
+            rows.append({"name": name, "display": p.display, "table": p.table, "run": False,
+                         "paper_wa": p.wa, "paper_ua": p.ua})
+            continue
+        rows += [_row(s, ref, names) for s in by_name[name]]
+    rows += [_row(s, ref, names) for s in ordered if s["name"] not in PAPER]
+    versions: dict[str, list[str]] = {}
+    for s in ordered:
+        versions.setdefault(str(s.get("code_version", "unknown")), []).append(s["name"])
+    return {"corpus": corpus_name, "comparable_to_paper": _is_iemocap(corpus_name),
+            "reference": ref, "non_default": _non_default(ref), "code_versions": versions,
+            "rows": rows}
+
+
+def _row(s: dict, ref: dict[str, object], names: Counter) -> dict:
+    setting = _setting(s)
+    mismatch = [f"{k}={setting.get(k)} (reference: {ref.get(k)})"
+                for k in sorted(set(setting) | set(ref))
+                if _frozen({"v": setting.get(k)}) != _frozen({"v": ref.get(k)})]
+    display = display_name(s["name"])
+    if names[s["name"]] > 1:          # the same config run twice: tell the runs apart
+        display += f" ({Path(s['run_dir']).name})"
+    p = PAPER.get(s["name"])
+    return {"name": s["name"], "display": display, "table": p.table if p else 3, "run": True,
+            "run_dir": s["run_dir"], "wa_mean": s["wa_mean"], "wa_std": s["wa_std"],
+            "ua_mean": s["ua_mean"], "ua_std": s["ua_std"],
+            "pooled_wa": s.get("pooled_wa"), "pooled_ua": s.get("pooled_ua"),
+            "paper_wa": p.wa if p else None, "paper_ua": p.ua if p else None,
+            "n_params": s["n_params"], "n_folds": len(s["folds"]),
+            "folds": [{k: f.get(k) for k in ("test", "wa", "ua", "n")} for f in s["folds"]],
+            "recall": _recall(s["confusion"]), "confusion": s["confusion"],
+            "code_version": s.get("code_version"), "mismatch": mismatch,
+            **{k: s.get(k) for k in SETTING_KEYS}}
+
+
+def _header_lines(table: dict) -> list[str]:
+    ref = table["reference"]
+    corpus = table["corpus"]
+    lines = [
+        f"Corpus: **{corpus}** ({ref['n_utterances']} utterances, manifest "
+        f"`{ref['manifest']}`); protocol: **{_protocol_words(ref)}**; subset: "
+        f"**{ref['subset']}**; word vectors: `{ref['word_vectors']}`.",
+    ]
+    versions = table["code_versions"]
+    if len(versions) == 1:
+        lines.append(f"Code version: `{next(iter(versions))}`.")
+    else:
+        lines.append("Code versions differ between rows: " + "; ".join(
+            f"`{v}` ({', '.join(n)})" for v, n in versions.items()) + ".")
+    if table["non_default"]:
+        lines.append("Settings that differ from the defaults: "
+                     + ", ".join(f"`{x}`" for x in table["non_default"]) + ".")
+    lines.append("Ours: mean ± std over folds (std over folds, not a confidence interval). "
+                 "WA = accuracy over utterances; UA = mean per-class recall.")
+    if table["comparable_to_paper"]:
+        lines.append("Paper: Shen et al. 2020 on IEMOCAP, \"5-fold CV\" whose split the paper "
+                     "does not state, 300-d GloVe; compare with care when our protocol or word "
+                     "vectors differ.")
+    else:
+        lines.append(f"The paper's numbers are on IEMOCAP; ours are on {corpus}. The corpora "
+                     "differ, so the two sets of numbers are **not comparable**: the paper "
+                     "columns show the table's shape and the ordering to expect, nothing more.")
+    return lines
+
+
+def _protocol_words(setting: dict) -> str:
+    if setting.get("protocol") == "session":
+        return "leave one session out (speaker-independent)"
+    if setting.get("protocol") == "random":
+        return f"stratified random {setting.get('cv.folds', 5)}-fold (speakers shared)"
+    return str(setting.get("protocol"))
+
+
+def _table_lines(table: dict) -> list[str]:
+    lines = ["| Model | WA (ours) | UA (ours) | WA (paper) | UA (paper) | Parameters |",
+             "|---|---|---|---|---|---|"]
+    notes = []
+    group = None
+    for r in table["rows"]:
+        if r["table"] != group:
+            group = r["table"]
+            lines.append(f"| *{GROUPS[group]}* | | | | | |")
+        model = r["display"]
+        if not r["run"]:
+            lines.append(f"| {model} | not run | — | {_num(r['paper_wa'])} | "
+                         f"{_num(r['paper_ua'])} | — |")
+            continue
+        if r["mismatch"]:
+            notes.append(r)
+            model += f" †{len(notes)}"
+        lines.append(f"| {model} | {_pm(r['wa_mean'], r['wa_std'])} | "
+                     f"{_pm(r['ua_mean'], r['ua_std'])} | {_num(r['paper_wa'])} | "
+                     f"{_num(r['paper_ua'])} | {r['n_params']:,} |")
+    if notes:
+        lines.append("")
+        lines.append("Rows marked † were evaluated differently from the reference setting "
+                     "above; their numbers do not compare directly with the other rows:")
+        lines.append("")
+        for i, r in enumerate(notes, 1):
+            lines.append(f"- †{i} {r['display']}: " + "; ".join(r["mismatch"]))
+    return lines
+
+
+def _markdown(table: dict) -> str:
+    lines = ["# Results", ""]
+    lines += [*(f"- {h}" for h in _header_lines(table)), "", *_table_lines(table), ""]
+    run = [r for r in table["rows"] if r["run"]]
+    lines += ["## Per-class recall (pooled over folds)", "",
+              "| Model | " + " | ".join(LABELS) + " | pooled WA | pooled UA |",
+              "|---|" + "---|" * (len(LABELS) + 2)]
+    for r in run:
+        lines.append(f"| {r['display']} | " + " | ".join(_num(r["recall"][lab])
+                                                       for lab in LABELS)
+                     + f" | {_num(r['pooled_wa'])} | {_num(r['pooled_ua'])} |")
+    lines += ["", "## Per fold (WA / UA)", ""]
+    tests = list(dict.fromkeys(f["test"] for r in run for f in r["folds"]))
+    lines += ["| Model | " + " | ".join(tests) + " |", "|---|" + "---|" * len(tests)]
+    for r in run:
+        cell = {f["test"]: f"{_num(f['wa'])} / {_num(f['ua'])}" for f in r["folds"]}
+        lines.append(f"| {r['display']} | " + " | ".join(cell.get(t, "—") for t in tests) + " |")
+    lines += ["", "## Runs", ""]
+    lines += [f"- {r['display']}: `{r['run_dir']}` ({r['n_folds']} folds, code "
+              f"`{r['code_version']}`)" for r in run]
+    return "\n".join(lines) + "\n"
+
+
+def results_markdown(summaries: Sequence[dict], corpus_name: str) -> str:
+    """`results.md`: the header (corpus, protocol, subset, size, word vectors, code version),
+    the paper-shaped table with flagged mismatches, per-class recall, per-fold scores."""
+    return _markdown(results_table(summaries, corpus_name))
+
+
+def _rows_for_plots(summaries: Sequence[dict]) -> list[dict]:
+    table = results_table(summaries, "")
+    return [r for r in table["rows"] if r["run"]]
+
+
+def _save(fig, out_png: str | Path) -> Path:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    FigureCanvasAgg(fig)             # Agg explicitly: no display, no pyplot global state
+    with atomic_file(out_png) as tmp:
+        fig.savefig(tmp, format="png", dpi=120, bbox_inches="tight")
+    return Path(out_png)
+
+
+def plot_rows(summaries: Sequence[dict], out_png: str | Path) -> Path:
+    """Grouped bars of WA and UA per row (error bars: std over folds); the paper's numbers,
+    where the row has them, as red diamonds."""
+    from matplotlib.figure import Figure
+
+    rows = _rows_for_plots(summaries)
+    x = np.arange(len(rows))
+    w = 0.38
+    fig = Figure(figsize=(max(6.0, 0.9 * len(rows) + 2), 4.2))
+    ax = fig.add_subplot()
+    for off, key, colour in ((-w / 2, "wa", "#4c72b0"), (w / 2, "ua", "#dd8452")):
+        ax.bar(x + off, [r[f"{key}_mean"] for r in rows], w, yerr=[r[f"{key}_std"] for r in rows],
+               capsize=3, color=colour, label=f"{key.upper()} (ours)")
+        paper = [(i + off, r[f"paper_{key}"]) for i, r in enumerate(rows) if r[f"paper_{key}"]]
+        if paper:
+            px, py = zip(*paper, strict=True)
+            ax.scatter(px, py, marker="D", s=28, color="#c0392b", edgecolor="white",
+                       zorder=3, label="paper (IEMOCAP)" if key == "wa" else None)
+    labels = [r["display"] + (" †" if r["mismatch"] else "") for r in rows]
+    ax.set_xticks(x, labels, rotation=30, ha="right", fontsize=8)
+    ax.set_ylim(0, 1.12)             # headroom for the legend above the bars
+    ax.set_yticks(np.linspace(0, 1, 6))
+    ax.set_ylabel("score")
+    ax.set_title("WA and UA per row (mean ± std over folds; † = evaluated differently)",
+                 fontsize=9)
+    ax.legend(fontsize=8, loc="upper center", ncol=3, frameon=False)
+    ax.grid(axis="y", alpha=0.3)
+    return _save(fig, out_png)
+
+
+def plot_confusions(summaries: Sequence[dict], out_png: str | Path) -> Path:
+    """One pooled confusion matrix per row: colour = row-normalised rate (recall on the
+    diagonal), text = count and rate."""
+    from matplotlib.figure import Figure
+
+    rows = _rows_for_plots(summaries)
+    cols = min(4, len(rows))
+    nrows = math.ceil(len(rows) / cols)
+    fig = Figure(figsize=(3.2 * cols, 3.2 * nrows))
+    k = len(LABELS)
+    for i, r in enumerate(rows):
+        ax = fig.add_subplot(nrows, cols, i + 1)
+        cm = np.asarray(r["confusion"], dtype=float)
+        support = cm.sum(1, keepdims=True)
+        rate = np.divide(cm, support, out=np.zeros_like(cm), where=support > 0)
+        ax.imshow(rate, vmin=0, vmax=1, cmap="Blues")
+        for t in range(k):
+            for p in range(k):
+                ax.text(p, t, f"{int(cm[t, p])}\n{_num(rate[t, p])}", ha="center",
+                        va="center", fontsize=7, color="white" if rate[t, p] > 0.5 else "black")
+        ax.set_xticks(range(k), LABELS, fontsize=8)
+        ax.set_yticks(range(k), LABELS, fontsize=8)
+        ax.set_xlabel("predicted", fontsize=8)
+        ax.set_ylabel("true", fontsize=8)
+        ax.set_title(f"{r['display']}{' †' if r['mismatch'] else ''}\nWA {_num(r['pooled_wa'])}"
+                     f"  UA {_num(r['pooled_ua'])}", fontsize=8)
+    fig.tight_layout()
+    return _save(fig, out_png)
+
+
+def write_report(run_dirs: Iterable[str | Path], out_dir: str | Path,
+                 corpus_name: str) -> Path:
+    """Write results.md, results.json, rows.png and confusions.png into `out_dir`; each file
+    replaces its old version only once complete. Returns the path of results.md."""
+    summaries = load_summaries(run_dirs)
+    out = Path(out_dir)
+    table = results_table(summaries, corpus_name)
+    atomic_write_text(out / "results.json", json.dumps(table, indent=2) + "\n")
+    plot_rows(summaries, out / "rows.png")
+    plot_confusions(summaries, out / "confusions.png")
+    atomic_write_text(out / "results.md", _markdown(table))
+    return out / "results.md"
+
+
+def _load_table(results_json: str | Path | dict) -> dict:
+    if isinstance(results_json, dict):
+        return results_json
+    path = Path(results_json)
+    try:
+        table = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise WiseError(path, "not found (write it with `wise report`)") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise WiseError(path, f"not valid JSON ({e})") from None
+    if not isinstance(table, dict) or not {"rows", "reference", "corpus"} <= set(table):
+        raise WiseError(path, "not a wise results.json (no rows/reference/corpus)")
+    return table
+
+
+def readme_table(results_json: str | Path | dict) -> str:
+    """The README's results section: header lines and the table, from a results.json."""
+    table = _load_table(results_json)
+    source = "" if isinstance(results_json, dict) else f" from `{results_json}`"
+    lines = [f"<!-- generated{source} by `wise report`; do not edit by hand -->", "",
+             *(f"- {h}" for h in _header_lines(table)), "", *_table_lines(table)]
+    return "\n".join(lines) + "\n"
+
+
+def update_readme(readme_path: str | Path, results_json: str | Path | dict) -> bool:
+    """Replace what lies between the results markers in the README with `readme_table`.
+    Returns whether the file changed; raises WiseError (and writes nothing) when the markers
+    are absent, repeated or out of order."""
+    path = Path(readme_path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise WiseError(path, "not found") from None
+    starts, ends = text.count(README_START), text.count(README_END)
+    if starts != 1 or ends != 1 or text.index(README_START) > text.index(README_END):
+        raise WiseError(path, f"needs exactly one {README_START} line followed by one "
+                              f"{README_END} line around the results table")
+    head, rest = text.split(README_START)
+    _, tail = rest.split(README_END)
+    new = f"{head}{README_START}\n{readme_table(results_json)}{README_END}{tail}"
+    if new == text:
+        return False
+    atomic_write_text(path, new)
+    return True
+
+
+def table_configs(config_dir: str | Path) -> list[Path]:
+    """The YAML configs of `config_dir` in table order: the paper's rows first, then the
+    rest by name. A paper row without a YAML file is left out (and shows as "not run")."""
+    config_dir = Path(config_dir)
+    found = {p.stem: p for p in sorted(config_dir.glob("*.yaml"))}
+    if not found:
+        raise WiseError(config_dir, "no .yaml configs here")
+    return [found[n] for n in PAPER if n in found] + [p for n, p in found.items()
+                                                       if n not in PAPER]
+
+
+def reproduce(manifest: str | Path, out_dir: str | Path, configs: Sequence[str | Path], *,
+              sets: Sequence[str] = (), cache: str | Path | None = None,
+              workers: int | None = None, progress: bool = True, corpus_name: str,
+              log: Callable[[str], object] = print) -> Path:
+    """Cross-validate every config into `out_dir/<name>` (finished folds are reused, so an
+    interrupted reproduction resumes), then write the report into `out_dir`.
+    Returns the path of results.md."""
+    from wise.config import load_run_config
+    from wise.crossval import run_cv
+
+    # Read every config before training anything: a typo in the last one should not surface
+    # hours later.
+    runs = [load_run_config(c, list(sets)) for c in configs]
+    if not runs:
+        raise WiseError(None, "no configs to run")
+    seen: dict[str, str] = {}
+    for c, run in zip(configs, runs, strict=True):
+        if run.name in seen:
+            raise WiseError(c, f"name {run.name!r} is also the name of {seen[run.name]}; "
+                               "each row needs its own name (its results folder)")
+        seen[run.name] = str(c)
+    out = Path(out_dir)
+    run_dirs = []
+    for i, run in enumerate(runs, 1):
+        rdir = out / run.name
+        log(f"[{i}/{len(runs)}] {run.name} ({display_name(run.name)}): {run.cv.protocol} "
+            f"cross-validation, subset {run.cv.subset} -> {rdir}")
+        s = run_cv(run, manifest, rdir, cache=cache, workers=workers, progress=progress,
+                   log=log)
+        log(f"[{i}/{len(runs)}] {run.name}: WA {_pm(s['wa_mean'], s['wa_std'])}  "
+            f"UA {_pm(s['ua_mean'], s['ua_std'])}  ({len(s['folds'])} folds, "
+            f"{s['n_params']:,} parameters)")
+        run_dirs.append(rdir)
+    path = write_report(run_dirs, out, corpus_name)
+    log(f"report: {path}")
+    return path
