@@ -1,0 +1,89 @@
+"""What the aligner and the recogniser share: audio preparation and pocketsphinx output cleanup.
+
+Both feed pocketsphinx 16-bit PCM at 16 kHz. Before that the audio gets a little dither:
+digitally clean audio (synthetic speech, or digital silence between phrases in a real recording)
+has frames of near-zero energy whose log-spectra are extreme, and the decoder then fails to find
+an alignment at all. Gaussian noise at -60 dBFS removes those frames while staying far below
+any speech level. The noise comes from a fixed seed, so the same audio always gives the same
+result whatever was decoded before it.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+from pocketsphinx import Decoder
+
+from wise.errors import WiseError
+
+SAMPLE_RATE = 16000
+DITHER_DBFS = -60.0
+DITHER_SEED = 0
+# Loudest 25 ms frame below this level means there is nothing to decode: the dither alone sits
+# at -60 dBFS, and the quietest speech worth aligning is well above -45 dBFS.
+SILENCE_DBFS = -45.0
+
+# The 39 ARPAbet phones of the bundled en-us acoustic model (CMUdict without stress). Anything
+# else in an alignment (SIL, +NSN+, +SPN+) is silence or noise, never part of a word.
+ARPABET = frozenset(
+    "AA AE AH AO AW AY B CH D DH EH ER EY F G HH IH IY JH K L M N NG OW OY P R S SH T TH UH "
+    "UW V W Y Z ZH".split()
+)
+
+_VARIANT = re.compile(r"\(\d+\)$")
+
+
+def strip_variant(word: str) -> str:
+    """`the(2)` -> `the`: the dictionary numbers alternative pronunciations of one word."""
+    return _VARIANT.sub("", word)
+
+
+def is_filler(word: str) -> bool:
+    """Silence and noise tokens of the model (`<s>`, `</s>`, `<sil>`, `[NOISE]`, `++X++`)."""
+    return word.startswith(("<", "[", "+"))
+
+
+def check_audio(audio: np.ndarray, source: str) -> np.ndarray:
+    """The audio as 1-D float32, or `WiseError` if it is not usable speech at all."""
+    x = np.asarray(audio)
+    if x.ndim != 1:
+        raise WiseError(source, f"audio must be mono (1-D), got shape {tuple(x.shape)}")
+    if x.size == 0:
+        raise WiseError(source, "audio is empty (zero samples)")
+    if not np.issubdtype(x.dtype, np.floating):
+        raise WiseError(source, f"audio must be float samples in [-1, 1], got {x.dtype}")
+    x = x.astype(np.float32, copy=False)
+    if not np.isfinite(x).all():
+        raise WiseError(source, "audio contains NaN or infinite samples")
+    return x
+
+
+def loudest_frame_dbfs(x: np.ndarray, frame: int = 400) -> float:
+    """RMS level in dBFS of the loudest 25 ms frame (non-overlapping frames)."""
+    n = max(1, len(x) // frame)
+    frames = x[: n * frame].reshape(n, frame) if len(x) >= frame else x[None, :]
+    rms = float(np.sqrt(np.mean(frames.astype(np.float64) ** 2, axis=1)).max())
+    return 20.0 * np.log10(max(rms, 1e-10))
+
+
+def require_speech(x: np.ndarray, source: str) -> None:
+    level = loudest_frame_dbfs(x)
+    if level < SILENCE_DBFS:
+        how = "digital silence" if level < -120 else f"loudest 25 ms at {level:.0f} dBFS"
+        raise WiseError(source, f"no speech in the audio ({how})")
+
+
+def to_pcm(x: np.ndarray) -> bytes:
+    """Dithered 16-bit little-endian PCM, as `Decoder.process_raw` wants it."""
+    rng = np.random.default_rng(DITHER_SEED)
+    noise = rng.standard_normal(len(x), dtype=np.float32) * np.float32(10 ** (DITHER_DBFS / 20))
+    y = np.clip(x + noise, -1.0, 32767 / 32768)
+    return (y * 32768).astype("<i2").tobytes()
+
+
+def decode(decoder: Decoder, pcm: bytes) -> None:
+    """One full-utterance pass; `full_utt` lets cepstral mean normalisation see all of it."""
+    decoder.start_utt()
+    decoder.process_raw(pcm, full_utt=True)
+    decoder.end_utt()
