@@ -183,7 +183,9 @@ def test_interaction_table_no_pivot_and_no_pattern_fixes_the_label():
 def test_interaction_rows_mark_the_pivot_only(corpus):
     root, _ = corpus
     for m in _meta(root):
-        marked = re.findall(r"<prosody [^>]*>(\w+)</prosody>", m["ssml"])
+        marked = re.findall(r"<prosody [^>]*>(\w+)[.,?!]*</prosody>", m["ssml"])
+        # espeak would read a full stop after a closing tag aloud ("dot").
+        assert "</prosody>." not in m["ssml"]
         if m["type"] == "interaction":
             assert m["pivot"] in marked and m["foil"] not in marked
             assert S.INTERACTION[m["pivot_group"]][m["pattern"]] == m["clean_label"]

@@ -439,9 +439,10 @@ def _ssml(tokens: list[str], marks: dict[int, dict[str, int]], breaks: dict[int,
         if i in breaks:
             parts.append(f'<break time="{breaks[i]}ms"/>')
         if i in marks:
-            word = _bare(tok)
+            # The token's punctuation goes inside the element: espeak reads a full stop that
+            # follows a closing tag aloud ("meeting dot"), which would corrupt the gold times.
             attrs = " ".join(f'{k}="{v}%"' for k, v in marks[i].items())
-            tok = tok.replace(word, f"<prosody {attrs}>{word}</prosody>", 1)
+            tok = f"<prosody {attrs}>{tok}</prosody>"
         parts.append(tok)
     return "<speak>" + " ".join(parts) + "</speak>"
 
