@@ -13,6 +13,9 @@ from wise.config import CONFIG_DIR, FeatureConfig
 from wise.errors import Skips, WiseError, format_error
 
 DEMO_DIR = "wise-demo"
+DEMO_ROWS = ("wise", "audio_only", "text_only", "mdre", "im_dmf", "hr_dmf", "im_hr",
+             "im_dmf_hr_minus")
+"""WISE, each modality alone, one utterance-level fusion baseline, and the four ablations."""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -106,6 +109,11 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--dir", default=DEMO_DIR, help=f"working folder (default ./{DEMO_DIR})")
     s.add_argument("--utterances", type=int, default=2000)
     s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--rows", nargs="+", default=None, metavar="CONFIG",
+                   help="table rows to run (default: " + " ".join(DEMO_ROWS) + ")")
+    s.add_argument("--set-run", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a training/model/CV option of every row, "
+                   "e.g. --set-run max_epochs=5")
     _features_options(s, cache=False)
     s.set_defaults(func=cmd_demo)
     return p
@@ -289,21 +297,31 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from wise.corpora.iemocap import read_iemocap
     from wise.corpora.synthetic import generate
     from wise.prepare import prepare, summary_lines
+    from wise.report import reproduce
 
     work = Path(args.dir)
     corpus, manifest = work / "corpus", work / "manifest.jsonl"
     if not (corpus / "synthetic_meta.jsonl").is_file():
-        print(f"[1/3] generating {args.utterances} synthetic utterances into {corpus}")
+        print(f"[1/4] generating {args.utterances} synthetic utterances into {corpus}")
         generate(corpus, n_utterances=args.utterances, seed=args.seed, workers=args.workers,
                  progress=not args.quiet)
     else:
-        print(f"[1/3] using the synthetic corpus in {corpus}")
-    print(f"[2/3] reading it into {manifest}")
+        print(f"[1/4] using the synthetic corpus in {corpus}")
+    print(f"[2/4] reading it into {manifest}")
     skips = Skips()
     summary = prepare(read_iemocap(corpus, skips), manifest, skips, progress=not args.quiet)
     print("\n".join("      " + line for line in summary_lines(summary, skips)))
-    print("[3/3] building features")
+    print("[3/4] building features")
     _features(str(manifest), str(work / "wise-cache"), feature_config(args), args)
+    rows = args.rows or list(DEMO_ROWS)
+    print(f"[4/4] cross-validating {len(rows)} models, leave one session out "
+          f"(finished folds are kept: run again to resume)")
+    report = reproduce(manifest, work / "results", rows, sets=args.set_run,
+                       cache=work / "wise-cache", workers=args.workers,
+                       progress=not args.quiet, corpus_name="the synthetic corpus",
+                       log=lambda line: print("      " + line))
+    print()
+    print(report.read_text(encoding="utf-8"))
     return 0
 
 

@@ -6,10 +6,16 @@ from dataclasses import replace
 
 from torch import nn
 
+from wise.models.baselines.cnn_phoneme import CnnPhoneme, CnnPhonemeConfig
+from wise.models.baselines.lstm_attn import LstmAttn, LstmAttnConfig
+from wise.models.baselines.mdre import Mdre, MdreConfig
 from wise.models.wise import Wise, WiseConfig
 
 FAMILIES: dict[str, tuple[type, type]] = {
     "wise": (WiseConfig, Wise),
+    "mdre": (MdreConfig, Mdre),                      # Table 1, Dual RNNs (Yoon et al. 2018)
+    "lstm_attn": (LstmAttnConfig, LstmAttn),         # Table 1, LSTM+Attn (Xu et al. 2019)
+    "cnn_phoneme": (CnnPhonemeConfig, CnnPhoneme),   # Table 1, CNN+Phoneme (Yenigalla et al.)
 }
 
 
