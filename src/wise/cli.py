@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -73,6 +74,7 @@ def _parser() -> argparse.ArgumentParser:
                        "default); resumes an interrupted run")
     _run_options(s)
     s.add_argument("--out", default=None, help="results folder (default runs/<config name>)")
+    _jobs(s)
     s.set_defaults(func=cmd_cv)
 
     s = sub.add_parser("train", help="train one model on a whole manifest and save a "
@@ -91,6 +93,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="rows to run (default: every config in configs/, in table order)")
     s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     _common(s, workers=True)
+    _jobs(s)
     s.set_defaults(func=cmd_reproduce)
 
     s = sub.add_parser("report", help="results.md/json and plots from finished `wise cv` runs")
@@ -115,6 +118,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="override a training/model/CV option of every row, "
                    "e.g. --set-run max_epochs=5")
     _features_options(s, cache=False)
+    _jobs(s, default=min(2, os.cpu_count() or 1))
     s.set_defaults(func=cmd_demo)
     return p
 
@@ -129,6 +133,12 @@ def _run_options(p: argparse.ArgumentParser) -> None:
                    help="override any config field, e.g. --set max_epochs=10 "
                    "--set train.lr=0.002 --set protocol=random")
     _common(p, workers=True)
+
+
+def _jobs(p: argparse.ArgumentParser, default: int = 1) -> None:
+    p.add_argument("--jobs", type=int, default=default,
+                   help=f"folds trained at once, one process and torch thread each "
+                   f"(default {default}); on a small CPU 2 beats 1 fold with 2 threads")
 
 
 def _common(p: argparse.ArgumentParser, workers: bool = False) -> None:
@@ -236,7 +246,7 @@ def cmd_cv(args: argparse.Namespace) -> int:
     print(f"{run.name}: {run.cv.protocol} cross-validation on {args.manifest} "
           f"(subset: {run.cv.subset}) -> {out}")
     s = run_cv(run, args.manifest, out, cache=args.cache, workers=args.workers,
-               progress=not args.quiet)
+               jobs=args.jobs, progress=not args.quiet)
     print(f"{run.name}: WA {s['wa_mean']:.3f} ± {s['wa_std']:.3f}  "
           f"UA {s['ua_mean']:.3f} ± {s['ua_std']:.3f}  ({len(s['folds'])} folds, "
           f"{s['n_params']:,} parameters) -> {out}/summary.json")
@@ -260,7 +270,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     from wise.report import reproduce, table_configs
 
     path = reproduce(args.manifest, args.out, args.configs or table_configs(CONFIG_DIR),
-                     sets=args.set, cache=args.cache, workers=args.workers,
+                     sets=args.set, cache=args.cache, workers=args.workers, jobs=args.jobs,
                      progress=not args.quiet, corpus_name=args.corpus)
     print(f"wrote {path}")
     return 0
@@ -317,7 +327,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"[4/4] cross-validating {len(rows)} models, leave one session out "
           f"(finished folds are kept: run again to resume)")
     report = reproduce(manifest, work / "results", rows, sets=args.set_run,
-                       cache=work / "wise-cache", workers=args.workers,
+                       cache=work / "wise-cache", workers=args.workers, jobs=args.jobs,
                        progress=not args.quiet, corpus_name="the synthetic corpus",
                        log=lambda line: print("      " + line))
     print()

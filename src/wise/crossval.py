@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing as mp
 import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 from torch import nn
 
 from wise import LABELS, __version__
@@ -84,12 +86,17 @@ class Loaded:
     improvised: list[bool]
 
     def data(self, model: nn.Module) -> Data:
-        """Batches carrying what `model` reads: a model declares extra inputs with the class
-        attributes `needs_word_frames` / `needs_utterance` (or, for WISE, its hierarchy)."""
-        hierarchy = getattr(getattr(model, "cfg", None), "hierarchy", "full")
-        return Data(self.store, self.labels, self.speakers,
-                    word_frames=hierarchy != "full" or getattr(model, "needs_word_frames", False),
-                    utterance=getattr(model, "needs_utterance", False))
+        return data_for(model, self.store, self.labels, self.speakers)
+
+
+def data_for(model: nn.Module, store: FeatureStore, labels: list[int],
+             speakers: list[str]) -> Data:
+    """Batches carrying what `model` reads: a model declares extra inputs with the class
+    attributes `needs_word_frames` / `needs_utterance` (or, for WISE, its hierarchy)."""
+    hierarchy = getattr(getattr(model, "cfg", None), "hierarchy", "full")
+    return Data(store, labels, speakers,
+                word_frames=hierarchy != "full" or getattr(model, "needs_word_frames", False),
+                utterance=getattr(model, "needs_utterance", False))
 
 
 def load(run: RunConfig, manifest: str | Path, cache: str | Path | None, *,
@@ -138,61 +145,108 @@ def _subset(run: RunConfig, d: Loaded, manifest: str | Path) -> list[int]:
     return rows
 
 
+@dataclass
+class FoldJob:
+    """Everything one fold needs, picklable, so folds can train in worker processes."""
+
+    run: RunConfig
+    pack: str
+    labels: list[int]
+    speakers: list[str]
+    rows: list[int]
+    test_rows: list[int]
+    k: int
+    n_folds: int
+    name: str
+    fold_dir: str
+    config_hash: str
+    word_vectors: str
+    threads: int = 0          # torch threads in this fold's process; 0 leaves torch's default
+    progress: bool = False
+
+
+def run_fold(job: FoldJob) -> dict:
+    """Train on every row but the fold's, score the fold, write its files; return metrics."""
+    if job.threads:
+        torch.set_num_threads(job.threads)
+    run = job.run
+    store = FeatureStore(job.pack)
+    model = new_model(run, store)
+    data = data_for(model, store, job.labels, job.speakers)
+    test_set = set(job.test_rows)
+    t0 = time.perf_counter()
+    info = train(model, data, [i for i in job.rows if i not in test_set], run.train,
+                 n_classes=len(LABELS), progress=job.progress,
+                 desc=f"{run.name} fold {job.k}/{job.n_folds}")
+    probs, alphas = predict(model, data, job.test_rows, info["normalizer"])
+    y_true = [job.labels[i] for i in job.test_rows]
+    y_pred = probs.argmax(1).tolist()
+    s = scores(np.array(y_true), np.array(y_pred), LABELS)
+    result = {"fold": job.k, "test": job.name, **s, "n_train": info["n_fit"],
+              "n_val": info["n_val"], "best_epoch": info["best_epoch"],
+              "best_val_ua": info["best_val_ua"], "history": info["history"],
+              "seconds": round(time.perf_counter() - t0, 1), "config_hash": job.config_hash,
+              "y_true": y_true, "y_pred": y_pred}
+    fdir = Path(job.fold_dir)
+    save_checkpoint(fdir / "model.wise", model, run, info["normalizer"],
+                    word_vectors=job.word_vectors, extra={"fold": job.k, "test": job.name})
+    preds = [json.dumps({"id": store.ids[i], "label": LABELS[job.labels[i]],
+                         "pred": LABELS[p], "probs": [round(float(x), 5) for x in pr],
+                         "attention": [round(float(x), 4) for x in al]})
+             for i, p, pr, al in zip(job.test_rows, y_pred, probs, alphas, strict=True)]
+    atomic_write_text(fdir / "predictions.jsonl", "\n".join(preds) + "\n")
+    # Written last: its presence marks the fold as done (see resume in run_cv).
+    atomic_write_text(fdir / "metrics.json", json.dumps(result) + "\n")
+    return result
+
+
 def run_cv(run: RunConfig, manifest: str | Path, out_dir: str | Path, *,
-           cache: str | Path | None = None, workers: int | None = None,
+           cache: str | Path | None = None, workers: int | None = None, jobs: int = 1,
            progress: bool = True, log=print) -> dict:
+    """Cross-validate `run` on `manifest` into `out_dir`. `jobs` > 1 trains that many folds
+    at once in worker processes with one torch thread each: on small CPUs that beats one
+    fold with several threads (these models' operations are too small to split well)."""
     out = Path(out_dir)
     d = load(run, manifest, cache, workers=workers, progress=progress)
-    store, labels, feats = d.store, d.labels, d.feats
+    store, labels = d.store, d.labels
     rows = _subset(run, d, manifest)
     folds = make_folds(rows, labels, d.sessions, run.cv.protocol, run.cv.folds, run.train.seed)
-    model_proto = new_model(run, store)
-    data = d.data(model_proto)
     chash = _config_hash(run, [store.ids[i] for i in rows])
-    fold_results = []
-    y_all, p_all = [], []
-    t_start = time.perf_counter()
+    results: dict[int, dict] = {}
+    todo: list[FoldJob] = []
     for k, (name, test_rows) in enumerate(folds, 1):
-        fdir = out / f"fold_{k}"
-        metrics_file = fdir / "metrics.json"
+        metrics_file = out / f"fold_{k}" / "metrics.json"
         if metrics_file.is_file():
             done = json.loads(metrics_file.read_text())
             if done.get("config_hash") == chash:
                 log(f"  fold {k}/{len(folds)} ({name}): done earlier, "
                     f"WA {done['wa']:.3f} UA {done['ua']:.3f}")
-                fold_results.append(done)
-                y_all += done["y_true"]
-                p_all += done["y_pred"]
+                results[k] = done
                 continue
-        test_set = set(test_rows)
-        train_rows = [i for i in rows if i not in test_set]
-        model = new_model(run, store)
-        t0 = time.perf_counter()
-        info = train(model, data, train_rows, run.train, n_classes=len(LABELS),
-                     progress=progress, desc=f"{run.name} fold {k}/{len(folds)}")
-        probs, alphas = predict(model, data, test_rows, info["normalizer"])
-        y_true = [labels[i] for i in test_rows]
-        y_pred = probs.argmax(1).tolist()
-        s = scores(np.array(y_true), np.array(y_pred), LABELS)
-        result = {"fold": k, "test": name, **s, "n_train": info["n_fit"],
-                  "n_val": info["n_val"], "best_epoch": info["best_epoch"],
-                  "best_val_ua": info["best_val_ua"], "history": info["history"],
-                  "seconds": round(time.perf_counter() - t0, 1), "config_hash": chash,
-                  "y_true": y_true, "y_pred": y_pred}
-        fdir.mkdir(parents=True, exist_ok=True)
-        save_checkpoint(fdir / "model.wise", model, run, info["normalizer"],
-                        word_vectors=feats["word_vectors"], extra={"fold": k, "test": name})
-        preds = [json.dumps({"id": store.ids[i], "label": LABELS[labels[i]],
-                             "pred": LABELS[p], "probs": [round(float(x), 5) for x in pr],
-                             "attention": [round(float(x), 4) for x in al]})
-                 for i, p, pr, al in zip(test_rows, y_pred, probs, alphas, strict=True)]
-        atomic_write_text(fdir / "predictions.jsonl", "\n".join(preds) + "\n")
-        atomic_write_text(metrics_file, json.dumps(result) + "\n")
-        log(f"  fold {k}/{len(folds)} ({name}): WA {s['wa']:.3f} UA {s['ua']:.3f} "
-            f"(best epoch {info['best_epoch']}, {result['seconds']:.0f} s)")
-        fold_results.append(result)
-        y_all += y_true
-        p_all += y_pred
+        todo.append(FoldJob(run, str(store.dir), labels, d.speakers, rows, test_rows, k,
+                            len(folds), name, str(out / f"fold_{k}"), chash,
+                            d.feats["word_vectors"], progress=progress and jobs <= 1))
+
+    def finished(r: dict) -> None:
+        results[r["fold"]] = r
+        log(f"  fold {r['fold']}/{len(folds)} ({r['test']}): WA {r['wa']:.3f} "
+            f"UA {r['ua']:.3f} (best epoch {r['best_epoch']}, {r['seconds']:.0f} s)")
+
+    t_start = time.perf_counter()
+    jobs = max(1, min(jobs, len(todo)))
+    if jobs == 1:
+        for job in todo:
+            finished(run_fold(job))
+    else:
+        for job in todo:
+            job.threads = 1
+        # spawn: a forked child would inherit this process's torch thread pools.
+        with mp.get_context("spawn").Pool(jobs) as pool:
+            for r in pool.imap_unordered(run_fold, todo):
+                finished(r)
+    fold_results = [results[k] for k in sorted(results)]
+    y_all = [y for f in fold_results for y in f["y_true"]]
+    p_all = [p for f in fold_results for p in f["y_pred"]]
     wa = np.array([f["wa"] for f in fold_results])
     ua = np.array([f["ua"] for f in fold_results])
     pooled = scores(np.array(y_all), np.array(p_all), LABELS)
@@ -200,8 +254,8 @@ def run_cv(run: RunConfig, manifest: str | Path, out_dir: str | Path, *,
         "name": run.name, "config": run.to_dict(), "code_version": code_version(),
         "manifest": str(manifest), "n_utterances": len(rows),
         "protocol": run.cv.protocol, "subset": run.cv.subset,
-        "n_params": n_params(model_proto), "labels": list(LABELS),
-        "word_vectors": feats["word_vectors"],
+        "n_params": n_params(new_model(run, store)), "labels": list(LABELS),
+        "word_vectors": d.feats["word_vectors"],
         "folds": [{k: f[k] for k in ("fold", "test", "wa", "ua", "recall", "n", "best_epoch",
                                       "seconds")} for f in fold_results],
         "wa_mean": float(wa.mean()), "wa_std": float(wa.std()),

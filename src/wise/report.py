@@ -471,7 +471,8 @@ def table_configs(config_dir: str | Path) -> list[Path]:
 
 def reproduce(manifest: str | Path, out_dir: str | Path, configs: Sequence[str | Path], *,
               sets: Sequence[str] = (), cache: str | Path | None = None,
-              workers: int | None = None, progress: bool = True, corpus_name: str,
+              workers: int | None = None, jobs: int = 1, progress: bool = True,
+              corpus_name: str,
               log: Callable[[str], object] = print) -> Path:
     """Cross-validate every config into `out_dir/<name>` (finished folds are reused, so an
     interrupted reproduction resumes), then write the report into `out_dir`.
@@ -496,8 +497,8 @@ def reproduce(manifest: str | Path, out_dir: str | Path, configs: Sequence[str |
         rdir = out / run.name
         log(f"[{i}/{len(runs)}] {run.name} ({display_name(run.name)}): {run.cv.protocol} "
             f"cross-validation, subset {run.cv.subset} -> {rdir}")
-        s = run_cv(run, manifest, rdir, cache=cache, workers=workers, progress=progress,
-                   log=log)
+        s = run_cv(run, manifest, rdir, cache=cache, workers=workers, jobs=jobs,
+                   progress=progress, log=log)
         log(f"[{i}/{len(runs)}] {run.name}: WA {_pm(s['wa_mean'], s['wa_std'])}  "
             f"UA {_pm(s['ua_mean'], s['ua_std'])}  ({len(s['folds'])} folds, "
             f"{s['n_params']:,} parameters)")

@@ -79,3 +79,14 @@ def test_params_prints_the_count_last(capsys):
     assert main(["params", str(CONFIGS / "wise.yaml"), "--set", "text_dim=300"]) == 0
     last = capsys.readouterr().out.strip().splitlines()[-1]
     assert last.endswith("584,654 trainable parameters")
+
+
+def test_parallel_folds_write_the_same_files(manifest, tmp_path):
+    out = tmp_path / "par"
+    assert main(["cv", "--config", str(CONFIGS / "text_only.yaml"), "--manifest",
+                 str(manifest), "--out", str(out), "--jobs", "2", *TINY]) == 0
+    s = json.loads((out / "summary.json").read_text())
+    assert [f["fold"] for f in s["folds"]] == [1, 2]
+    for k in (1, 2):
+        assert (out / f"fold_{k}" / "model.wise").is_file()
+        assert (out / f"fold_{k}" / "predictions.jsonl").is_file()
