@@ -31,7 +31,6 @@ import os
 import platform
 import random
 import re
-import subprocess
 import tempfile
 import time
 from dataclasses import dataclass
@@ -39,13 +38,14 @@ from pathlib import Path
 
 import numpy as np
 
-import wise
+from wise import code_version
 from wise.align import ForcedAligner, Recognizer
 from wise.audio import load_audio
 from wise.errors import Skips, WiseError
 from wise.espeak import Espeak
+from wise.fsutil import atomic_write_text
 from wise.text import tokenize
-from wise.utterance import Segment, atomic_write_text
+from wise.utterance import Segment
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -79,15 +79,6 @@ def edit_distance(ref: list[str], hyp: list[str]) -> int:
         for j, h in enumerate(hyp, 1):
             prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (r != h))
     return row[-1]
-
-
-def code_version() -> str:
-    try:
-        out = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=ROOT,
-                             capture_output=True, text=True, timeout=10, check=True)
-        return f"{wise.__version__}+{out.stdout.strip()}"
-    except (OSError, subprocess.SubprocessError):
-        return wise.__version__
 
 
 @dataclass

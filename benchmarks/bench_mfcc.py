@@ -15,14 +15,13 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import argparse  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
-import subprocess  # noqa: E402
 import time  # noqa: E402
 from dataclasses import asdict  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-import wise  # noqa: E402
+from wise import code_version  # noqa: E402
 from wise.config import FeatureConfig  # noqa: E402
 from wise.features.mfcc import mfcc  # noqa: E402
 
@@ -38,15 +37,6 @@ def synthetic_audio(seconds: float, sample_rate: int) -> np.ndarray:
     for f in (150.0, 440.0, 1200.0):
         x += 0.1 * np.sin(2 * np.pi * f * t * (1 + 0.05 * np.sin(2 * np.pi * 0.3 * t)))
     return x.astype(np.float32)
-
-
-def code_version() -> str:
-    try:
-        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                             text=True, check=True, cwd=Path(__file__).parent).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        rev = "unknown"
-    return f"{wise.__version__}+{rev}"
 
 
 def cpu_name() -> str:

@@ -15,24 +15,14 @@ import json
 import os
 import platform
 import shutil
-import subprocess
 import tempfile
 from pathlib import Path
 
-import wise
+from wise import code_version
 from wise.corpora.synthetic import generate
-from wise.utterance import atomic_write_text
+from wise.fsutil import atomic_write_text
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def code_version() -> str:
-    try:
-        out = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=ROOT,
-                             capture_output=True, text=True, timeout=10, check=True)
-        return f"{wise.__version__}+{out.stdout.strip()}"
-    except (OSError, subprocess.SubprocessError):
-        return wise.__version__
 
 
 def main() -> None:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import json
 import multiprocessing as mp
-import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from wise import LABELS, __version__
+from wise import LABELS, code_version
 from wise.checkpoint import save_checkpoint
 from wise.config import RunConfig
 from wise.errors import Skips, WiseError
@@ -34,18 +33,6 @@ from wise.models.build import build_model
 from wise.models.wise import n_params
 from wise.train import Data, predict, train
 from wise.utterance import read_manifest
-
-
-def code_version() -> str:
-    """Package version plus the git commit when run from a checkout."""
-    try:
-        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                             text=True, cwd=Path(__file__).parent, timeout=5)
-        if rev.returncode == 0:
-            return f"{__version__}+g{rev.stdout.strip()}"
-    except (OSError, subprocess.SubprocessError):
-        pass
-    return __version__
 
 
 def make_folds(rows: list[int], labels: list[int], sessions: list[str], protocol: str,

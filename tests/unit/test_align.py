@@ -6,9 +6,8 @@ import numpy as np
 import pytest
 
 from wise.align import Alignment, ForcedAligner, Recognition, recognize
-from wise.align._sphinx import ARPABET
 from wise.errors import WiseError
-from wise.espeak import Espeak
+from wise.espeak import ARPABET, Espeak
 from wise.text import tokenize
 
 SENTENCES = [

@@ -26,10 +26,6 @@ SILENCE_DBFS = -45.0
 
 # The 39 ARPAbet phones of the bundled en-us acoustic model (CMUdict without stress). Anything
 # else in an alignment (SIL, +NSN+, +SPN+) is silence or noise, never part of a word.
-ARPABET = frozenset(
-    "AA AE AH AO AW AY B CH D DH EH ER EY F G HH IH IY JH K L M N NG OW OY P R S SH T TH UH "
-    "UW V W Y Z ZH".split()
-)
 
 _VARIANT = re.compile(r"\(\d+\)$")
 

@@ -21,7 +21,6 @@ import numpy as np
 from pocketsphinx import Decoder
 
 from wise.align._sphinx import (
-    ARPABET,
     SAMPLE_RATE,
     check_audio,
     decode,
@@ -31,7 +30,7 @@ from wise.align._sphinx import (
     to_pcm,
 )
 from wise.errors import WiseError
-from wise.espeak import phonemize_arpabet
+from wise.espeak import ARPABET, phonemize_arpabet
 from wise.text import tokenize
 from wise.utterance import Segment
 
