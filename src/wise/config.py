@@ -68,7 +68,8 @@ class TrainConfig:
     weight_decay: float = 1e-4    # the paper's L2 penalty
     batch_size: int = 32
     max_epochs: int = 30
-    patience: int = 6
+    min_epochs: int = 10          # never stop earlier: the first epochs often plateau
+    patience: int = 6             # then stop after this many epochs without a better val UA
     val_fraction: float = 0.1     # of the training rows, stratified by class
     class_weights: bool = False   # weight the loss by inverse class frequency
     normalize: str = "corpus"     # MFCC mean/std: "corpus" or "speaker" (training rows only)

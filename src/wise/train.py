@@ -78,6 +78,12 @@ def _batches(rows: list[int], n_words: np.ndarray, size: int,
     return out
 
 
+def should_stop(epoch: int, best_epoch: int, cfg: TrainConfig) -> bool:
+    """Early stopping: `patience` epochs without a better validation UA, never before
+    `min_epochs`."""
+    return epoch >= cfg.min_epochs and epoch - best_epoch >= cfg.patience
+
+
 @torch.no_grad()
 def predict(model: nn.Module, data: Data, rows: list[int], normalizer: Normalizer | None,
             batch_size: int = 64) -> tuple[np.ndarray, list[np.ndarray]]:
@@ -145,7 +151,7 @@ def train(model: nn.Module, data: Data, rows: list[int], cfg: TrainConfig, *,
         if val_ua is None or val_ua > best["ua"]:
             best = {"ua": val_ua if val_ua is not None else -1.0, "epoch": epoch,
                     "state": copy.deepcopy(model.state_dict())}
-        elif epoch - best["epoch"] >= cfg.patience:
+        elif should_stop(epoch, best["epoch"], cfg):
             break
     model.load_state_dict(best["state"])
     return {"history": history, "best_epoch": best["epoch"], "best_val_ua": best["ua"],

@@ -70,3 +70,14 @@ def test_run_config_overrides_find_their_section_and_keep_types():
         run_config({}, ["colour=red"])
     with pytest.raises(ValueError, match="hierarchy"):
         run_config({}, ["hierarchy=deep"])
+
+
+def test_early_stopping_waits_for_min_epochs_then_patience():
+    from wise.config import TrainConfig
+    from wise.train import should_stop
+
+    cfg = TrainConfig(min_epochs=10, patience=6)
+    assert not should_stop(8, 2, cfg)      # plateau at the start: keep going
+    assert should_stop(10, 2, cfg)
+    assert not should_stop(15, 12, cfg)
+    assert should_stop(18, 12, cfg)
