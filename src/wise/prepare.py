@@ -39,8 +39,7 @@ def prepare(rows: Iterable[Utterance], out: str | Path, skips: Skips, *,
             skips.add("no alignment (skipped by --missing-alignment skip)", u.id)
     elif to_align:
         kept.extend(_align(to_align, skips, progress))
-    order = {u.id: i for i, u in enumerate(kept)}
-    kept.sort(key=lambda u: (u.session, u.id, order[u.id]))
+    kept.sort(key=lambda u: (u.session, u.id))  # ids are unique: readers skip duplicates
     if not kept:
         raise WiseError(out, "no utterance left to write (see the reasons above)")
     write_manifest(out, kept)
