@@ -87,7 +87,8 @@ def _parser() -> argparse.ArgumentParser:
                        "write results.md with plots")
     s.add_argument("--manifest", required=True)
     s.add_argument("--corpus", required=True, help="corpus name for the report, e.g. IEMOCAP")
-    s.add_argument("--out", default="results", help="folder for the runs and the report")
+    s.add_argument("--out", default="runs/reproduce",
+                   help="folder for the runs and the report (default runs/reproduce)")
     s.add_argument("--cache", default=None)
     s.add_argument("--configs", nargs="+", default=None, metavar="YAML",
                    help="rows to run (default: every config in configs/, in table order)")
