@@ -19,6 +19,7 @@ result. Frames are normalised here with statistics from the training folds only.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import torch
@@ -69,9 +70,13 @@ class Normalizer:
         key = speaker if self.per_speaker else "*"
         if key in self.mean:
             return self.mean[key], self.std[key]
-        g_mean = np.mean(list(self.mean.values()), axis=0)
-        g_std = np.mean(list(self.std.values()), axis=0)
-        return g_mean, g_std
+        return self._average
+
+    @cached_property
+    def _average(self) -> tuple[np.ndarray, np.ndarray]:
+        # Computed once, not per utterance of every batch.
+        return (np.mean(list(self.mean.values()), axis=0),
+                np.mean(list(self.std.values()), axis=0))
 
     def to_dict(self) -> dict:
         return {"per_speaker": self.per_speaker,

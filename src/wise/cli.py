@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from wise import __version__
-from wise.config import CONFIG_DIR, FeatureConfig
+from wise.config import CONFIG_DIR, FeatureConfig, coerce_value
 from wise.errors import Skips, WiseError, format_error
 
 DEMO_DIR = "wise-demo"
@@ -170,7 +170,7 @@ def feature_config(args: argparse.Namespace) -> FeatureConfig:
             raise WiseError(None, f"--set {item!r}: expected KEY=VALUE with KEY one of "
                                   f"{', '.join(defaults)}")
         try:
-            overrides[key] = type(defaults[key])(value)
+            overrides[key] = coerce_value(value, defaults[key], key)
         except ValueError:
             kind = {int: "an integer", float: "a number"}.get(type(defaults[key]), "valid")
             raise WiseError(None, f"--set {item!r}: {value!r} is not {kind}") from None

@@ -123,7 +123,7 @@ CONFIG_DIR = Path(__file__).parent / "configs"
 SECTIONS = {"features": FeatureConfig, "train": TrainConfig, "cv": CVConfig}
 
 
-def _coerce(value: object, default: object, key: str) -> object:
+def coerce_value(value: object, default: object, key: str) -> object:
     """Turn a YAML/CLI value into the type of the field's default."""
     if isinstance(default, bool):
         if isinstance(value, bool):
@@ -184,7 +184,7 @@ def run_config(data: dict, sets: list[str] = (), source: str = "") -> RunConfig:
         for k, v in values.items():
             if k not in defaults[name]:
                 raise ValueError(f"{source}: {name}: unknown option {k!r}")
-            values[k] = _coerce(v, defaults[name][k], f"{name}.{k}")
+            values[k] = coerce_value(v, defaults[name][k], f"{name}.{k}")
     model_cls(**sections["model_args"])  # validate now, not at the first fold
     return RunConfig(name=str(data.get("name", model)), model=model,
                      model_args=sections["model_args"],

@@ -25,6 +25,7 @@ import numpy as np
 from wise import LABELS
 from wise.errors import WiseError
 from wise.fsutil import atomic_file, atomic_write_text
+from wise.metrics import recalls
 
 
 @dataclass(frozen=True)
@@ -173,10 +174,8 @@ def _is_iemocap(corpus_name: str) -> bool:
 
 
 def _recall(confusion: list[list[int]]) -> dict[str, float | None]:
-    cm = np.asarray(confusion, dtype=float)
-    support = cm.sum(1)
-    return {lab: (float(cm[i, i] / support[i]) if support[i] else None)
-            for i, lab in enumerate(LABELS)}
+    r = recalls(np.asarray(confusion, dtype=float))
+    return {lab: (None if np.isnan(x) else float(x)) for lab, x in zip(LABELS, r, strict=True)}
 
 
 def results_table(summaries: Sequence[dict], corpus_name: str) -> dict:
