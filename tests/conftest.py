@@ -59,3 +59,24 @@ def iemocap_mini(tmp_path: Path) -> Path:
     (wav_dir / "Ses01F_impro01_M004.wav").write_bytes(b"RIFF\x10\x00\x00\x00WAVEjunkjunk")
     sf.write(str(wav_dir / "Ses01F_impro01_F005.wav"), np.zeros(0, np.float32), 16000)
     return root
+
+
+@pytest.fixture(scope="session")
+def trained_model(tmp_path_factory) -> dict:
+    """A tiny synthetic corpus and a WISE checkpoint trained on it for one epoch (a few
+    seconds): {"model": checkpoint path, "rows": manifest rows with real speech}. Its
+    predictions are near chance; tests use it for the pipeline, not for accuracy."""
+    from wise.cli import main
+    from wise.utterance import read_manifest
+
+    root = tmp_path_factory.mktemp("trained")
+    assert main(["synth", str(root / "corpus"), "--utterances", "40", "--seed", "3",
+                 "--workers", "1", "--quiet"]) == 0
+    manifest = root / "m.jsonl"
+    assert main(["prepare", "iemocap", str(root / "corpus"), "--out", str(manifest),
+                 "--quiet"]) == 0
+    model = root / "model.wise"
+    assert main(["train", "--config", "wise", "--manifest", str(manifest), "--out", str(model),
+                 "--set", "max_epochs=1", "--set", "min_epochs=1", "--set", "batch_size=8",
+                 "--workers", "1", "--quiet"]) == 0
+    return {"model": model, "manifest": manifest, "rows": list(read_manifest(manifest))}

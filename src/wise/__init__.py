@@ -19,3 +19,13 @@ def code_version() -> str:
         return f"{__version__}+{out.stdout.strip()}"
     except (OSError, subprocess.SubprocessError):
         return __version__
+
+
+def load(checkpoint, **kw):
+    """A `wise.predict.Predictor` for a checkpoint from `wise train` or `wise cv`:
+
+        m = wise.load("model.wise"); r = m.predict("clip.wav", text=None)
+    """
+    from wise.predict import Predictor  # imported here: `import wise` stays light
+
+    return Predictor(checkpoint, **kw)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
@@ -23,26 +24,47 @@ def audio_info(path: str | Path) -> tuple[int, int, int]:
     return int(info.samplerate), int(info.channels), int(info.frames)
 
 
-def load_audio(path: str | Path, sample_rate: int = 16000) -> np.ndarray:
+def load_audio(path: str | Path, sample_rate: int = 16000, *,
+               max_seconds: float | None = None) -> np.ndarray:
     """Load a file as mono float32 at `sample_rate`: mixes channels down, resamples with soxr.
 
-    Raises `WiseError` naming the file for a missing, unreadable, corrupt or empty file.
+    Raises `WiseError` naming the file for a missing, unreadable, corrupt or empty file, and
+    for audio longer than `max_seconds` (checked from the header, before reading samples).
     """
     path = Path(path)
     if not path.is_file():
         raise WiseError(path, "audio file not found")
+    return _read(str(path), path, sample_rate, max_seconds)
+
+
+def decode_audio(data: bytes, sample_rate: int = 16000, *, name: str = "upload",
+                 max_seconds: float | None = None) -> np.ndarray:
+    """`load_audio` for the bytes of an audio file (an HTTP upload): nothing touches the disk.
+    Errors name the audio as `name`."""
+    if not data:
+        raise WiseError(name, "audio is empty (zero bytes)")
+    return _read(io.BytesIO(data), name, sample_rate, max_seconds)
+
+
+def _read(source: str | io.BytesIO, name: str | Path, sample_rate: int,
+          max_seconds: float | None) -> np.ndarray:
     try:
-        data, sr = sf.read(str(path), dtype="float32", always_2d=True)
-    except (sf.LibsndfileError, RuntimeError, ValueError) as e:
-        raise WiseError(path, f"not a readable audio file ({_short(e)})") from None
+        with sf.SoundFile(source) as f:
+            if max_seconds is not None and f.frames > max_seconds * f.samplerate:
+                raise WiseError(name, f"audio is {f.frames / f.samplerate:.1f} s long; the "
+                                      f"limit is {max_seconds:g} s (split it into shorter "
+                                      "clips, e.g. one per sentence)")
+            data, sr = f.read(dtype="float32", always_2d=True), f.samplerate
+    except (sf.LibsndfileError, RuntimeError, ValueError, TypeError) as e:
+        raise WiseError(name, f"not a readable audio file ({_short(e)})") from None
     if data.shape[0] == 0:
-        raise WiseError(path, "audio is empty (zero samples)")
+        raise WiseError(name, "audio is empty (zero samples)")
     x = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
     if sr != sample_rate:
         x = soxr.resample(x, sr, sample_rate)
     x = np.ascontiguousarray(x, dtype=np.float32)
     if not np.isfinite(x).all():
-        raise WiseError(path, "audio contains NaN or infinite samples")
+        raise WiseError(name, "audio contains NaN or infinite samples")
     return x
 
 

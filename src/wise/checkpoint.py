@@ -49,10 +49,23 @@ def load_checkpoint(path: str | Path) -> tuple[nn.Module, RunConfig, Normalizer,
         raise WiseError(path, f"not a wise checkpoint ({type(e).__name__})") from None
     if not isinstance(blob, dict) or blob.get("format") != FORMAT:
         raise WiseError(path, "not a wise checkpoint (unknown format)")
-    d = blob["run"]
-    run = run_config({k: d[k] for k in ("name", "model", "model_args", "features", "train",
-                                        "cv")})
-    model = build_model(run.model, run.model_args)
-    model.load_state_dict(blob["state_dict"])
+    # A checkpoint from another version of this code may name options or layers this one
+    # does not have: say so, rather than fail somewhere inside the model.
+    try:
+        d = blob["run"]
+        run = run_config({k: d[k] for k in ("name", "model", "model_args", "features", "train",
+                                            "cv")})
+    except (KeyError, TypeError, ValueError) as e:
+        raise WiseError(path, f"checkpoint config not usable by wise {__version__} "
+                              f"(made with {blob.get('version', '?')}): {e}") from None
+    try:
+        model = build_model(run.model, run.model_args)
+        model.load_state_dict(blob["state_dict"])
+        normalizer = Normalizer.from_dict(blob["normalizer"])
+    except (KeyError, TypeError, ValueError, RuntimeError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise WiseError(path, f"checkpoint weights do not fit the {run.model} model of wise "
+                              f"{__version__} (made with {blob.get('version', '?')}): "
+                              f"{first[:200]}") from None
     model.eval()
-    return model, run, Normalizer.from_dict(blob["normalizer"]), blob
+    return model, run, normalizer, blob

@@ -109,6 +109,34 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     s.set_defaults(func=cmd_params)
 
+    s = sub.add_parser("predict", help="emotion of new recordings, with each word's "
+                       "attention (ASR when no transcript is given)")
+    s.add_argument("model", help="checkpoint from `wise train` (or a fold of `wise cv`)")
+    s.add_argument("audio", nargs="+", help="audio files (wav, flac, ogg; any rate/channels)")
+    text = s.add_mutually_exclusive_group()
+    text.add_argument("--text", default=None, help="the transcript (one audio file only)")
+    text.add_argument("--transcripts", default=None, metavar="FILE",
+                      help="transcripts for many files: TSV lines `AUDIO<TAB>TEXT`, or JSONL "
+                      "with `audio` and `text`; files not listed get ASR")
+    s.add_argument("--json", action="store_true", help="one JSON object per file on stdout")
+    s.add_argument("--plot", default=None, metavar="DIR",
+                   help="also write DIR/<file>.png: spectrogram with words shaded by "
+                   "attention, and the class probabilities")
+    _predictor_options(s)
+    s.add_argument("--quiet", action="store_true", help="no progress bar")
+    s.set_defaults(func=cmd_predict)
+
+    s = sub.add_parser("serve", help="HTTP service and web page for a checkpoint")
+    s.add_argument("model", help="checkpoint from `wise train`")
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--port", type=int, default=8000)
+    s.add_argument("--workers", type=int, default=None,
+                   help="prediction processes (default: min(2, cores))")
+    s.add_argument("--max-upload-mb", type=float, default=25.0,
+                   help="largest accepted upload (default 25 MB)")
+    _predictor_options(s)
+    s.set_defaults(func=cmd_serve)
+
     s = sub.add_parser("demo", help="the whole pipeline on the synthetic corpus")
     s.add_argument("--dir", default=DEMO_DIR, help=f"working folder (default ./{DEMO_DIR})")
     s.add_argument("--utterances", type=int, default=2000)
@@ -122,6 +150,17 @@ def _parser() -> argparse.ArgumentParser:
     _jobs(s, default=min(2, os.cpu_count() or 1))
     s.set_defaults(func=cmd_demo)
     return p
+
+
+def _predictor_options(p: argparse.ArgumentParser) -> None:
+    from wise.predict import MAX_SECONDS
+
+    p.add_argument("--max-seconds", type=float, default=MAX_SECONDS,
+                   help=f"refuse longer audio (default {MAX_SECONDS:g} s; cut long "
+                   "recordings into sentences)")
+    p.add_argument("--word-vectors", default=None, metavar="PATH",
+                   help="where the checkpoint's word-vector file is on this machine, if "
+                   "not where it was when the model was trained")
 
 
 def _run_options(p: argparse.ArgumentParser) -> None:
@@ -301,6 +340,60 @@ def cmd_params(args: argparse.Namespace) -> int:
     dims = ", ".join(f"{k}={getattr(model.cfg, k)}" for k in ("text_dim", "frame_dim")
                      if hasattr(model.cfg, k))
     print(f"{run.name} ({dims}): {n_params(model):,} trainable parameters")
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from wise.predict import Predictor, format_prediction, read_transcripts
+
+    if args.text is not None and len(args.audio) > 1:
+        raise WiseError(None, "--text gives one transcript: use --transcripts FILE for "
+                              "several audio files")
+    texts = read_transcripts(args.transcripts) if args.transcripts else {}
+    predictor = Predictor(args.model, word_vectors=args.word_vectors,
+                          max_seconds=args.max_seconds)
+    failed = 0
+    bar = tqdm(args.audio, desc="predict", unit="file",
+               disable=args.quiet or len(args.audio) < 2)
+    for path in bar:
+        text = args.text if args.text is not None else _transcript_for(path, texts)
+        try:
+            r = predictor.predict(path, text=text)
+        except WiseError as e:
+            failed += 1
+            bar.clear()
+            print(format_error(e), file=sys.stderr)
+            continue
+        if args.plot:
+            from wise.explain_plot import plot_prediction
+
+            plot_prediction(r, predictor.load(path), Path(args.plot) / f"{Path(path).stem}.png",
+                            sample_rate=predictor.features.sample_rate)
+        bar.clear()
+        print(json.dumps(r.to_dict()) if args.json else format_prediction(r), flush=True)
+    bar.close()
+    if failed:
+        print(f"wise: {failed} of {len(args.audio)} files failed (see above)", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _transcript_for(path: str, texts: dict[str, str]) -> str | None:
+    p = Path(path)
+    for key in (path, str(p.resolve()), p.name, p.stem):
+        if key in texts:
+            return texts[key]
+    return None
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from wise.serve import serve
+
+    serve(args.model, host=args.host, port=args.port, workers=args.workers,
+          max_upload_mb=args.max_upload_mb, max_seconds=args.max_seconds,
+          word_vectors=args.word_vectors)
     return 0
 
 

@@ -29,7 +29,7 @@ from wise.errors import Skips, WiseError
 from wise.features.cache import FeatureStore, build_features
 from wise.fsutil import atomic_write_text
 from wise.metrics import scores
-from wise.models.build import build_model
+from wise.models.build import batch_needs, build_model
 from wise.models.wise import n_params
 from wise.train import Data, predict, train
 from wise.utterance import read_manifest
@@ -78,12 +78,10 @@ class Loaded:
 
 def data_for(model: nn.Module, store: FeatureStore, labels: list[int],
              speakers: list[str]) -> Data:
-    """Batches carrying what `model` reads: a model declares extra inputs with the class
-    attributes `needs_word_frames` / `needs_utterance` (or, for WISE, its hierarchy)."""
-    hierarchy = getattr(getattr(model, "cfg", None), "hierarchy", "full")
-    return Data(store, labels, speakers,
-                word_frames=hierarchy != "full" or getattr(model, "needs_word_frames", False),
-                utterance=getattr(model, "needs_utterance", False))
+    """Batches carrying what `model` reads (see `wise.models.build.batch_needs`)."""
+    needs = batch_needs(model)
+    return Data(store, labels, speakers, word_frames=needs["with_word_frames"],
+                utterance=needs["with_utterance"])
 
 
 def load(run: RunConfig, manifest: str | Path, cache: str | Path | None, *,

@@ -328,7 +328,7 @@ def _rows_for_plots(summaries: Sequence[dict]) -> list[dict]:
     return [r for r in table["rows"] if r["run"]]
 
 
-def _save(fig, out_png: str | Path) -> Path:
+def save_figure(fig, out_png: str | Path) -> Path:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     FigureCanvasAgg(fig)             # Agg explicitly: no display, no pyplot global state
@@ -364,7 +364,7 @@ def plot_rows(summaries: Sequence[dict], out_png: str | Path) -> Path:
                  fontsize=9)
     ax.legend(fontsize=8, loc="upper center", ncol=3, frameon=False)
     ax.grid(axis="y", alpha=0.3)
-    return _save(fig, out_png)
+    return save_figure(fig, out_png)
 
 
 def plot_confusions(summaries: Sequence[dict], out_png: str | Path) -> Path:
@@ -394,7 +394,7 @@ def plot_confusions(summaries: Sequence[dict], out_png: str | Path) -> Path:
         ax.set_title(f"{r['display']}{' †' if r['mismatch'] else ''}\nWA {_num(r['pooled_wa'])}"
                      f"  UA {_num(r['pooled_ua'])}", fontsize=8)
     fig.tight_layout()
-    return _save(fig, out_png)
+    return save_figure(fig, out_png)
 
 
 def write_report(run_dirs: Iterable[str | Path], out_dir: str | Path,

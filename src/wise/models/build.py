@@ -34,3 +34,12 @@ def build_model(name: str, args: dict, *, text_dim: int | None = None,
     dims = {k: v for k, v in (("text_dim", text_dim), ("frame_dim", frame_dim))
             if v is not None and hasattr(cfg, k)}
     return model_cls(replace(cfg, **dims))
+
+
+def batch_needs(model: nn.Module) -> dict[str, bool]:
+    """Which optional batch inputs `model` reads, as keyword arguments of
+    `wise.batching.collate`: a model declares them with the class attributes
+    `needs_word_frames` / `needs_utterance` (WISE: by its hierarchy variant)."""
+    hierarchy = getattr(getattr(model, "cfg", None), "hierarchy", "full")
+    return {"with_word_frames": hierarchy != "full" or getattr(model, "needs_word_frames", False),
+            "with_utterance": getattr(model, "needs_utterance", False)}

@@ -1,0 +1,353 @@
+"""New speech -> emotion, with the words that carried it.
+
+The same one-way flow as training, for one utterance at a time and without a cache:
+
+    audio (any rate/channels) -> 16 kHz mono
+      -> transcript: given, or offline ASR (pocketsphinx's bundled en-us model)
+      -> forced alignment of the transcript: word and phone times
+      -> 39-d MFCC frames, the word/phone/frame hierarchy, word vectors (the checkpoint's
+         feature config and word vectors, so the model sees what it was trained on)
+      -> the model: class probabilities and one attention weight per word (WISE's alpha,
+         eq 8, which is what makes the prediction explainable word by word)
+
+A checkpoint (`wise train`, or a fold of `wise cv`) is the only model format. Audio longer than
+`max_seconds` (60 s by default) is refused before it is decoded: the model was trained on
+utterances of a few seconds and at most 128 words (the paper's cap), so a long recording
+should be cut into sentences first. Audio without speech gives a result with status
+"no_speech" and no label, not an error.
+
+`Predictor` is safe to call from several threads (the aligner and recogniser are used under a
+lock, so calls are serialised there); for parallel throughput use one per process, as
+`wise serve` does.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from wise.align._sphinx import SILENCE_DBFS, loudest_frame_dbfs
+from wise.audio import decode_audio, load_audio
+from wise.batching import collate
+from wise.checkpoint import load_checkpoint
+from wise.config import FeatureConfig
+from wise.errors import WiseError
+from wise.features.cache import UtteranceFeatures
+from wise.features.hierarchy import build_hierarchy
+from wise.features.mfcc import mfcc
+from wise.features.words import PACKAGED, WordVectors, load_word_vectors
+from wise.models.build import batch_needs
+from wise.text import tokenize
+from wise.utterance import Segment
+
+MAX_SECONDS = 60.0
+
+LABEL_NAMES = {"ang": "angry", "hap": "happy", "neu": "neutral", "sad": "sad"}
+
+
+def cache_dir() -> Path:
+    """Where converted word vectors are kept between runs: $WISE_CACHE, else
+    $XDG_CACHE_HOME/wise, else ~/.cache/wise."""
+    if os.environ.get("WISE_CACHE"):
+        return Path(os.environ["WISE_CACHE"])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "wise"
+
+
+@dataclass(frozen=True)
+class WordScore:
+    word: str
+    start: float            # seconds from the start of the audio
+    end: float
+    attention: float        # the model's weight on this word; the weights sum to 1
+    in_vocabulary: bool     # False: no word vector (the text branch saw zeros)
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """One file's result. `to_dict()` is the JSON that `wise predict --json` and `wise serve`
+    return."""
+
+    file: str | None
+    status: str                     # "ok", or "no_speech" (then label is None)
+    label: str | None               # "ang" | "hap" | "neu" | "sad"
+    label_name: str | None          # "angry" | "happy" | "neutral" | "sad"
+    probabilities: dict[str, float]
+    transcript: str
+    transcript_source: str          # "given" | "asr" | "none"
+    asr_confidence: float | None    # mean word posterior of the recogniser, 0..1 (ASR only)
+    words: list[WordScore]
+    word_attention: bool            # True: learned word attention; False: uniform weights
+    duration: float                 # seconds of audio
+    model: str                      # the checkpoint's config name
+    message: str = ""               # why there is no label, or what was capped
+    seconds: dict[str, float] = field(default_factory=dict)  # time spent per stage
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @property
+    def top_words(self) -> list[WordScore]:
+        """Words by attention, highest first."""
+        return sorted(self.words, key=lambda w: -w.attention)
+
+
+def utterance_features(x: np.ndarray, words: list[Segment], phones: list[Segment],
+                       cfg: FeatureConfig, vectors: WordVectors) -> tuple[UtteranceFeatures,
+                                                                            dict]:
+    """One utterance's model inputs, computed as `wise features` computes them for a corpus
+    (same MFCC, hierarchy caps and word lookup); also the hierarchy's capping events."""
+    frames = mfcc(x, cfg)
+    h = build_hierarchy(words, phones, len(frames), cfg)
+    vec, oov = vectors.encode(h.word_tokens)
+    return UtteranceFeatures(id="", frames=frames, phone_frames=h.phone_frames,
+                             word_phones=h.word_phones, word_frames=h.word_frames,
+                             word_vectors=vec, word_oov=oov, words=h.word_tokens,
+                             phones=h.phone_tokens), dict(h.events)
+
+
+class Predictor:
+    """A loaded checkpoint, ready to explain new recordings.
+
+    >>> m = wise.load("model.wise")
+    >>> r = m.predict("clip.wav")               # transcript from ASR
+    >>> r = m.predict("clip.wav", text="I told you so")
+    >>> r.label, r.probabilities, [(w.word, w.attention) for w in r.words]
+    """
+
+    def __init__(self, checkpoint: str | Path, *, word_vectors: str | None = None,
+                 max_seconds: float = MAX_SECONDS, vectors_cache: str | Path | None = None):
+        self.path = Path(checkpoint)
+        self.model, self.run, self.normalizer, blob = load_checkpoint(self.path)
+        self.labels: list[str] = list(blob["labels"])
+        self.info: dict = blob.get("extra", {})
+        self.max_seconds = float(max_seconds)
+        self.features: FeatureConfig = self.run.features
+        self.vectors = _checkpoint_vectors(self.path, blob["word_vectors"], self.features,
+                                           word_vectors, vectors_cache or cache_dir())
+        text_dim = getattr(self.model.cfg, "text_dim", None)
+        if text_dim is not None and text_dim != self.vectors.dim:
+            raise WiseError(self.path, f"the model reads {text_dim}-d word vectors but "
+                                       f"{self.vectors.name} has {self.vectors.dim}")
+        frame_dim = getattr(self.model.cfg, "frame_dim", None)
+        if frame_dim is not None and frame_dim != 3 * self.features.n_ceps:
+            raise WiseError(self.path, f"the model reads {frame_dim}-d frames but its feature "
+                                       f"config makes {3 * self.features.n_ceps}")
+        cfg = getattr(self.model, "cfg", None)
+        self.word_attention = (self.run.model == "wise" and getattr(cfg, "attention", False))
+        self._needs = batch_needs(self.model)
+        self._lock = threading.Lock()
+        self._aligner = None
+        self._recognizer = None
+
+    @property
+    def name(self) -> str:
+        return self.run.name
+
+    def _tools(self):
+        # Loaded on first use: a caller who only scores given alignments never pays for them.
+        from wise.align import ForcedAligner, Recognizer
+
+        if self._aligner is None:
+            self._aligner = ForcedAligner()
+        if self._recognizer is None:
+            self._recognizer = Recognizer()
+        return self._aligner, self._recognizer
+
+    def load(self, audio: str | Path | bytes | np.ndarray, *, sample_rate: int | None = None,
+             name: str | None = None) -> np.ndarray:
+        """Audio as 16 kHz mono float32 from a path, the bytes of a file, or an array (then
+        `sample_rate` is required; 2-D arrays are (samples, channels))."""
+        sr = self.features.sample_rate
+        if isinstance(audio, str | Path):
+            return load_audio(audio, sr, max_seconds=self.max_seconds)
+        if isinstance(audio, bytes | bytearray):
+            return decode_audio(bytes(audio), sr, name=name or "upload",
+                                max_seconds=self.max_seconds)
+        return _from_array(np.asarray(audio), sample_rate, sr, name or "array",
+                           self.max_seconds)
+
+    def predict(self, audio: str | Path | bytes | np.ndarray, text: str | None = None, *,
+                sample_rate: int | None = None, name: str | None = None) -> Prediction:
+        """Label, class probabilities and per-word attention for one recording.
+
+        `text` is its transcript; without one, ASR makes it. Raises `WiseError` naming the
+        file for audio that cannot be read, is too long, or does not match `text`."""
+        t0 = time.perf_counter()
+        source = name or (str(audio) if isinstance(audio, str | Path) else "upload")
+        x = self.load(audio, sample_rate=sample_rate, name=source)
+        seconds = {"load": time.perf_counter() - t0}
+        duration = len(x) / self.features.sample_rate
+        given = text is not None and bool(tokenize(text))
+        base = dict(file=source, duration=round(duration, 3), model=self.name,
+                    word_attention=self.word_attention)
+        level = loudest_frame_dbfs(x)
+        if level < SILENCE_DBFS:
+            how = "digital silence" if level < -120 else f"loudest 25 ms at {level:.0f} dBFS"
+            return self._empty(base, given, text, f"no speech in the audio ({how})", seconds)
+        if text is not None and not given:
+            raise WiseError(source, f"transcript has no words ({text!r})")
+
+        confidence = None
+        with self._lock:
+            aligner, recognizer = self._tools()
+            if not given:
+                t = time.perf_counter()
+                try:
+                    rec = recognizer.recognize(x, source=source)
+                except WiseError as e:
+                    return self._empty(base, False, None, e.message, seconds)
+                seconds["asr"] = time.perf_counter() - t
+                text, confidence = rec.text, round(rec.confidence, 4)
+            t = time.perf_counter()
+            alignment = aligner.align(x, text, source=source)
+            seconds["align"] = time.perf_counter() - t
+        t = time.perf_counter()
+        feats, events = utterance_features(x, alignment.words, alignment.phones, self.features,
+                                           self.vectors)
+        seconds["features"] = time.perf_counter() - t
+        t = time.perf_counter()
+        probs, alpha = self.score(feats)
+        seconds["model"] = time.perf_counter() - t
+        seconds["total"] = time.perf_counter() - t0
+        kept = alignment.words[:len(feats.words)]
+        words = [WordScore(w.token, round(w.start, 3), round(w.end, 3), round(float(a), 5),
+                           not bool(o))
+                 for w, a, o in zip(kept, alpha, feats.word_oov, strict=True)]
+        label = self.labels[int(np.argmax(probs))]
+        return Prediction(
+            **base, status="ok", label=label, label_name=LABEL_NAMES.get(label, label),
+            probabilities={c: round(float(p), 5) for c, p in zip(self.labels, probs,
+                                                                   strict=True)},
+            transcript=" ".join(tokenize(text)), transcript_source="given" if given else "asr",
+            asr_confidence=confidence, words=words, message=_capping_note(events),
+            seconds={k: round(v, 4) for k, v in seconds.items()})
+
+    @torch.inference_mode()
+    def score(self, feats: UtteranceFeatures) -> tuple[np.ndarray, np.ndarray]:
+        """(class probabilities (C,), attention (N,)) for one utterance's features."""
+        # An unknown speaker: a per-speaker normaliser falls back to its training average.
+        batch = collate([feats], [0], [0], self.normalizer, [""], **self._needs)
+        logits, alpha = self.model(batch)
+        return (torch.softmax(logits, dim=1)[0].numpy().astype(np.float64),
+                alpha[0].numpy().astype(np.float64))
+
+    def _empty(self, base: dict, given: bool, text: str | None, why: str,
+               seconds: dict) -> Prediction:
+        return Prediction(**base, status="no_speech", label=None, label_name=None,
+                          probabilities={}, transcript=" ".join(tokenize(text or "")),
+                          transcript_source="given" if given else "none", asr_confidence=None,
+                          words=[], message=why,
+                          seconds={k: round(v, 4) for k, v in seconds.items()})
+
+
+def _capping_note(events: dict) -> str:
+    capped = {k: v for k, v in events.items() if "cap" in k or "after the audio" in k}
+    return "; ".join(f"{k}: {v}" for k, v in sorted(capped.items()))
+
+
+def _from_array(a: np.ndarray, sample_rate: int | None, target: int, name: str,
+                max_seconds: float) -> np.ndarray:
+    import soxr
+
+    if sample_rate is None:
+        raise WiseError(name, "an audio array needs its sample_rate")
+    if a.ndim == 2:
+        a = a.mean(axis=1)
+    if a.ndim != 1 or a.size == 0:
+        raise WiseError(name, f"audio must be a non-empty 1-D or (samples, channels) array, "
+                              f"got shape {tuple(a.shape)}")
+    if a.size > max_seconds * sample_rate:
+        raise WiseError(name, f"audio is {a.size / sample_rate:.1f} s long; the limit is "
+                              f"{max_seconds:g} s")
+    if np.issubdtype(a.dtype, np.integer):
+        a = a / float(np.iinfo(a.dtype).max + 1)
+    x = np.asarray(a, np.float32)
+    if sample_rate != target:
+        x = soxr.resample(x, sample_rate, target).astype(np.float32)
+    if not np.isfinite(x).all():
+        raise WiseError(name, "audio contains NaN or infinite samples")
+    return np.ascontiguousarray(x)
+
+
+def _checkpoint_vectors(path: Path, trained_with: str, cfg: FeatureConfig,
+                        override: str | None, cache: str | Path) -> WordVectors:
+    """The word vectors the checkpoint was trained with, or a clear error why not."""
+    spec = override or cfg.word_vectors
+    if spec != PACKAGED and not Path(spec).is_file():
+        raise WiseError(path, f"trained with the word vectors {spec}, which are not on this "
+                              "machine: pass their path with --word-vectors")
+    vectors = load_word_vectors(spec, Path(cache) / "vectors")
+    # A vector file's identity carries its path, size and time: a copy on another machine is
+    # the same vectors if the file name and the dimension agree.
+    if _base_name(vectors.name) != _base_name(trained_with):
+        raise WiseError(path, f"trained with word vectors {_base_name(trained_with)}, "
+                              f"not {_base_name(vectors.name)}")
+    return vectors
+
+
+def _base_name(name: str) -> str:
+    return name.rsplit(":", 1)[0] if name.startswith("glove:") else name
+
+
+def load(checkpoint: str | Path, **kw) -> Predictor:
+    """`wise.load(path)`: a `Predictor` for a checkpoint from `wise train` or `wise cv`."""
+    return Predictor(checkpoint, **kw)
+
+
+def format_prediction(r: Prediction, top: int = 5) -> str:
+    """A few human-readable lines for one result (what `wise predict` prints without --json)."""
+    head = f"{r.file}  ({r.duration:.1f} s)"
+    if r.status != "ok":
+        return f"{head}\n  no label: {r.message}"
+    probs = "  ".join(f"{c} {p:.0%}" for c, p in r.probabilities.items())
+    lines = [f"{head}\n  {r.label_name} ({r.probabilities[r.label]:.0%})    {probs}"]
+    if r.transcript_source == "asr":
+        lines.append(f"  transcript (ASR, confidence {r.asr_confidence:.2f}): {r.transcript}")
+    else:
+        lines.append(f"  transcript: {r.transcript}")
+    if r.word_attention:
+        best = ", ".join(f"{w.word} {w.attention:.2f}" for w in r.top_words[:top])
+        lines.append(f"  words that carried it: {best}")
+    else:
+        lines.append(f"  ({r.model} has no word attention: every word weighs the same)")
+    if r.message:
+        lines.append(f"  note: {r.message}")
+    return "\n".join(lines)
+
+
+def read_transcripts(path: str | Path) -> dict[str, str]:
+    """{audio as written in the file: transcript} from TSV lines `AUDIO<TAB>TEXT` or JSONL
+    objects with `audio` and `text`."""
+    import json
+
+    path = Path(path)
+    if not path.is_file():
+        raise WiseError(path, "transcripts file not found")
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError:
+        raise WiseError(path, "transcripts file is not UTF-8 text") from None
+    out: dict[str, str] = {}
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        if line.lstrip().startswith("{"):
+            try:
+                row = json.loads(line)
+                out[str(row["audio"])] = str(row["text"])
+            except (ValueError, KeyError, TypeError):
+                raise WiseError(path, f"line {n}: expected a JSON object with 'audio' and "
+                                      "'text'") from None
+        else:
+            audio, sep, text = line.partition("\t")
+            if not sep:
+                raise WiseError(path, f"line {n}: expected AUDIO<TAB>TEXT")
+            out[audio.strip()] = text.strip()
+    return out
