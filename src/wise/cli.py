@@ -137,6 +137,18 @@ def _parser() -> argparse.ArgumentParser:
     _predictor_options(s)
     s.set_defaults(func=cmd_serve)
 
+    s = sub.add_parser("asr-study", help="what ASR costs: cross-validate on gold transcripts, "
+                       "test on gold vs recognised ones (WER per fold)")
+    s.add_argument("--manifest", required=True)
+    s.add_argument("--config", default="wise", help="the row to study (default wise)")
+    s.add_argument("--out", default="runs/asr-study",
+                   help="results folder (default runs/asr-study); resumes")
+    s.add_argument("--cache", default=None)
+    s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    _common(s, workers=True)
+    _jobs(s)
+    s.set_defaults(func=cmd_asr_study)
+
     s = sub.add_parser("demo", help="the whole pipeline on the synthetic corpus")
     s.add_argument("--dir", default=DEMO_DIR, help=f"working folder (default ./{DEMO_DIR})")
     s.add_argument("--utterances", type=int, default=2000)
@@ -397,28 +409,43 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_asr_study(args: argparse.Namespace) -> int:
+    from wise.asr_study import asr_study, study_markdown
+    from wise.config import load_run_config
+
+    run = load_run_config(args.config, args.set)
+    s = asr_study(run, args.manifest, args.out, cache=args.cache, workers=args.workers,
+                  jobs=args.jobs, progress=not args.quiet)
+    print()
+    print(study_markdown(s))
+    print(f"wrote {Path(args.out) / 'results.md'}, results.json, asr_study.png")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
+    from wise.config import load_run_config
     from wise.corpora.iemocap import read_iemocap
     from wise.corpora.synthetic import generate
+    from wise.crossval import train_final
     from wise.prepare import prepare, summary_lines
     from wise.report import reproduce
 
     work = Path(args.dir)
     corpus, manifest = work / "corpus", work / "manifest.jsonl"
     if not (corpus / "synthetic_meta.jsonl").is_file():
-        print(f"[1/4] generating {args.utterances} synthetic utterances into {corpus}")
+        print(f"[1/5] generating {args.utterances} synthetic utterances into {corpus}")
         generate(corpus, n_utterances=args.utterances, seed=args.seed, workers=args.workers,
                  progress=not args.quiet)
     else:
-        print(f"[1/4] using the synthetic corpus in {corpus}")
-    print(f"[2/4] reading it into {manifest}")
+        print(f"[1/5] using the synthetic corpus in {corpus}")
+    print(f"[2/5] reading it into {manifest}")
     skips = Skips()
     summary = prepare(read_iemocap(corpus, skips), manifest, skips, progress=not args.quiet)
     print("\n".join("      " + line for line in summary_lines(summary, skips)))
-    print("[3/4] building features")
+    print("[3/5] building features")
     _features(str(manifest), str(work / "wise-cache"), feature_config(args), args)
     rows = args.rows or list(DEMO_ROWS)
-    print(f"[4/4] cross-validating {len(rows)} models, leave one session out "
+    print(f"[4/5] cross-validating {len(rows)} models, leave one session out "
           f"(finished folds are kept: run again to resume)")
     report = reproduce(manifest, work / "results", rows, sets=args.set_run,
                        cache=work / "wise-cache", workers=args.workers, jobs=args.jobs,
@@ -426,7 +453,34 @@ def cmd_demo(args: argparse.Namespace) -> int:
                        log=lambda line: print("      " + line))
     print()
     print(report.read_text(encoding="utf-8"))
+    model = work / "model.wise"
+    if model.is_file():
+        print(f"[5/5] keeping the trained model {model}")
+    else:
+        print(f"[5/5] training WISE on the whole corpus -> {model}")
+        run = load_run_config("wise", args.set_run)
+        s = train_final(run, manifest, model, cache=work / "wise-cache",
+                        workers=args.workers, progress=not args.quiet)
+        print(f"      best validation UA {s['best_val_ua']:.3f} (epoch {s['best_epoch']})")
+    print(_next_steps(work, manifest))
     return 0
+
+
+def _next_steps(work: Path, manifest: Path) -> str:
+    from wise.utterance import read_manifest
+
+    example = next(iter(read_manifest(manifest)))
+    held_out = work / "results" / "wise" / "fold_1" / "model.wise"
+    return "\n".join([
+        "", "Next: explain a recording with the trained model (ASR makes the transcript "
+        "when none is given):",
+        f"  wise predict {work / 'model.wise'} YOUR_CLIP.wav --plot {work / 'plots'}",
+        f"  wise predict {work / 'model.wise'} YOUR_CLIP.wav --text \"what was said\"",
+        f"  wise predict {held_out} {example.audio}",
+        "      (a fold's model on a session it never saw; the whole-corpus model has seen "
+        "every corpus file)",
+        f"  wise serve {work / 'model.wise'}      # then open http://127.0.0.1:8000",
+    ])
 
 
 if __name__ == "__main__":

@@ -26,6 +26,8 @@ def test_prepare_then_features(iemocap_mini, tmp_path, capsys):
     assert "6 utterances (6 built, 0 reused)" in out
     assert "OOV 0.00% of tokens" in out
     assert (tmp_path / "wise-cache" / "packs").is_dir()
+    assert main(["features", str(m), "--quiet", "--workers", "1"]) == 0
+    assert "6 utterances (0 built, 6 reused)" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("argv,message", [

@@ -191,7 +191,8 @@ def _pack(root: Path, ok: list[tuple[Utterance, str]], cfg: FeatureConfig, vecto
     key = _pack_key(ok, cfg, vectors.name)
     final = root / "packs" / key
     if (final / "index.json").is_file():
-        return final, json.loads((final / "index.json").read_text())["stats"]
+        stats = json.loads((final / "index.json").read_text())["stats"]
+        return final, {**stats, "cache_bytes": _dir_bytes(final)}
     # First pass: sizes only (npz members load lazily), so the arrays can be preallocated.
     sizes = np.zeros((len(ok), 3), np.int64)
     for i, (_, k) in enumerate(ok):

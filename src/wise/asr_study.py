@@ -1,0 +1,286 @@
+"""What ASR costs: WISE trained on gold transcripts, tested on gold vs recognised ones.
+
+The paper evaluates on IEMOCAP's gold transcripts and leaves ASR errors to future work; a
+user with a recording has no transcript. This study measures the gap, fold by fold, with the
+same speaker-independent folds as `wise cv`:
+
+1. cross-validate the model on gold transcripts (`wise cv`, reused if already run);
+2. transcribe every test utterance with the offline recogniser, and force-align both the
+   recognised and the gold transcript (each worker process has its own decoders; results
+   are appended to `transcripts.jsonl`, so an interrupted run resumes);
+3. score every test utterance with its fold's model under three conditions:
+   - gold:        gold transcript, the corpus's word/phone times (what `wise cv` scored);
+   - gold_forced: gold transcript, times from our forced aligner (isolates the aligner);
+   - asr:         recognised transcript, forced-aligned (what `wise predict` does);
+   and compute the word error rate of the recognised transcripts per fold.
+An utterance in which the recogniser finds no words, or whose transcript cannot be aligned,
+gets no label: it counts as wrong, and the count is reported.
+
+Writes `results.json`, `results.md` and `asr_study.png` into the output folder.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from wise import LABELS, code_version
+from wise.audio import load_audio
+from wise.config import RunConfig
+from wise.errors import WiseError
+from wise.fsutil import atomic_write_text
+from wise.metrics import confusion, recalls
+from wise.predict import Predictor, utterance_features
+from wise.text import tokenize
+from wise.utterance import Segment, read_manifest
+
+CONDITIONS = ("gold", "gold_forced", "asr")
+CONDITION_NAMES = {"gold": "gold transcript, corpus times",
+                   "gold_forced": "gold transcript, forced-aligned",
+                   "asr": "ASR transcript, forced-aligned"}
+
+_tools = None
+
+
+def _init_worker() -> None:
+    global _tools
+    from threadpoolctl import threadpool_limits
+
+    from wise.align import ForcedAligner, Recognizer
+
+    threadpool_limits(1)
+    _tools = (ForcedAligner(), Recognizer())
+
+
+def _segments(segs: list[Segment]) -> list[list]:
+    return [[s.token, round(s.start, 4), round(s.end, 4)] for s in segs]
+
+
+def transcribe(task: tuple[str, str, str]) -> dict:
+    """Worker: recognise one utterance and force-align its recognised and gold transcripts."""
+    utt_id, audio, text = task
+    aligner, recognizer = _tools
+    out: dict = {"id": utt_id}
+    try:
+        x = load_audio(audio)
+    except WiseError as e:
+        return {**out, "error": e.message}
+    try:
+        rec = recognizer.recognize(x, source=audio)
+        out.update(asr_text=rec.text, asr_confidence=round(rec.confidence, 4))
+        a = aligner.align(x, rec.text, source=audio)
+        out.update(asr_words=_segments(a.words), asr_phones=_segments(a.phones))
+    except WiseError as e:
+        out.setdefault("asr_text", "")
+        out["asr_error"] = e.message
+    try:
+        a = aligner.align(x, text, source=audio)
+        out.update(forced_words=_segments(a.words), forced_phones=_segments(a.phones))
+    except WiseError as e:
+        out["forced_error"] = e.message
+    return out
+
+
+def _read_done(path: Path) -> dict[str, dict]:
+    done: dict[str, dict] = {}
+    if path.is_file():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                row = json.loads(line)
+            except ValueError:          # a line cut short by an interrupted run: redo it
+                continue
+            done[row["id"]] = row
+    return done
+
+
+def transcribe_all(tasks: list[tuple[str, str, str]], out_file: Path, *, workers: int,
+                   progress: bool) -> dict[str, dict]:
+    done = _read_done(out_file)
+    todo = [t for t in tasks if t[0] not in done]
+    if todo:
+        bar = tqdm(total=len(todo), desc="ASR + alignment", unit="utt", disable=not progress)
+        out_file.parent.mkdir(parents=True, exist_ok=True)
+        # Appended line by line: each line is one finished utterance, so a kill loses at most
+        # the line being written (skipped on resume).
+        with open(out_file, "a", encoding="utf-8") as f:
+            with mp.get_context("spawn").Pool(max(1, workers), initializer=_init_worker) as pool:
+                for row in pool.imap_unordered(transcribe, todo, chunksize=4):
+                    f.write(json.dumps(row) + "\n")
+                    f.flush()
+                    done[row["id"]] = row
+                    bar.update()
+        bar.close()
+    return done
+
+
+def _seg(rows: list | None) -> list[Segment]:
+    return [Segment(t, s, e) for t, s, e in rows or []]
+
+
+def _scores(y_true: list[int], y_pred: list[int]) -> dict:
+    """WA/UA where a prediction of -1 (no label) counts as wrong."""
+    n = len(LABELS)
+    yt = np.array(y_true)
+    yp = np.array([p if p >= 0 else n for p in y_pred])   # an extra "no label" column
+    cm = confusion(yt, yp, n + 1)
+    return {"wa": float((yt == yp).mean()), "ua": float(np.nanmean(recalls(cm)[:n])),
+            "n": len(y_true), "unlabelled": int((yp == n).sum())}
+
+
+def word_error_rate(refs: list[str], hyps: list[str]) -> dict:
+    """Corpus-level WER of `hyps` against `refs` (both as `tokenize` would split them)."""
+    import jiwer
+
+    pairs = [(" ".join(tokenize(r)), " ".join(tokenize(h))) for r, h in zip(refs, hyps,
+                                                                           strict=True)]
+    pairs = [(r, h) for r, h in pairs if r]
+    o = jiwer.process_words([r for r, _ in pairs], [h for _, h in pairs])
+    ref_words = o.hits + o.substitutions + o.deletions
+    return {"wer": round(o.wer, 4), "substitutions": o.substitutions,
+            "deletions": o.deletions, "insertions": o.insertions, "ref_words": ref_words}
+
+
+def asr_study(run: RunConfig, manifest: str | Path, out_dir: str | Path, *,
+              cache: str | Path | None = None, workers: int | None = None, jobs: int = 1,
+              progress: bool = True, log=print) -> dict:
+    from wise.crossval import run_cv
+
+    out = Path(out_dir)
+    log(f"[1/3] {run.name}: cross-validation on gold transcripts -> {out / 'cv'}")
+    cv = run_cv(run, manifest, out / "cv", cache=cache, workers=workers, jobs=jobs,
+                progress=progress, log=lambda line: log("  " + line))
+    rows = {u.id: u for u in read_manifest(manifest)}
+    folds = []
+    for f in cv["folds"]:
+        preds = [json.loads(line) for line in
+                 (out / "cv" / f"fold_{f['fold']}" / "predictions.jsonl").read_text()
+                 .splitlines()]
+        folds.append((f, preds))
+    tasks = [(p["id"], rows[p["id"]].audio, rows[p["id"]].text) for _, ps in folds for p in ps]
+    n_workers = workers or mp.cpu_count() or 1
+    log(f"[2/3] recognising and aligning {len(tasks)} test utterances "
+        f"({n_workers} processes; resumes from {out / 'transcripts.jsonl'})")
+    done = transcribe_all(tasks, out / "transcripts.jsonl", workers=n_workers,
+                          progress=progress)
+
+    log("[3/3] scoring every fold's model on gold and recognised transcripts")
+    results = []
+    for f, preds in folds:
+        p = Predictor(out / "cv" / f"fold_{f['fold']}" / "model.wise")
+        y_true = [LABELS.index(x["label"]) for x in preds]
+        y = {"gold": [LABELS.index(x["pred"]) for x in preds], "gold_forced": [], "asr": []}
+        refs, hyps, conf = [], [], []
+        for x in preds:
+            t, u = done[x["id"]], rows[x["id"]]
+            refs.append(u.text)
+            hyps.append(t.get("asr_text", ""))
+            if "asr_confidence" in t:
+                conf.append(t["asr_confidence"])
+            audio = None
+            for cond, key in (("gold_forced", "forced"), ("asr", "asr")):
+                if f"{key}_words" not in t:
+                    y[cond].append(-1)
+                    continue
+                if audio is None:
+                    audio = load_audio(u.audio, p.features.sample_rate)
+                feats, _ = utterance_features(audio, _seg(t[f"{key}_words"]),
+                                              _seg(t[f"{key}_phones"]), p.features, p.vectors)
+                probs, _ = p.score(feats)
+                y[cond].append(int(np.argmax(probs)))
+        r = {"fold": f["fold"], "test": f["test"], "n": len(preds),
+             "wer": word_error_rate(refs, hyps),
+             "asr_confidence_mean": round(float(np.mean(conf)), 4) if conf else None}
+        for cond in CONDITIONS:
+            r[cond] = _scores(y_true, y[cond])
+        results.append(r)
+        log(f"  fold {f['fold']} ({f['test']}): WER {r['wer']['wer']:.1%}  UA gold "
+            f"{r['gold']['ua']:.3f}  gold+forced {r['gold_forced']['ua']:.3f}  "
+            f"ASR {r['asr']['ua']:.3f}")
+    summary = _summary(run, manifest, cv, results)
+    atomic_write_text(out / "results.json", json.dumps(summary, indent=2) + "\n")
+    atomic_write_text(out / "results.md", study_markdown(summary))
+    plot_study(summary, out / "asr_study.png")
+    return summary
+
+
+def _summary(run: RunConfig, manifest, cv: dict, results: list[dict]) -> dict:
+    def stat(cond: str, key: str) -> dict:
+        v = np.array([r[cond][key] for r in results])
+        return {"mean": float(v.mean()), "std": float(v.std())}
+
+    wer = np.array([r["wer"]["wer"] for r in results])
+    edits = sum(r["wer"][k] for r in results for k in ("substitutions", "deletions",
+                                                        "insertions"))
+    ref_words = sum(r["wer"]["ref_words"] for r in results)
+    return {
+        "name": run.name, "config": run.to_dict(), "manifest": str(manifest),
+        "code_version": code_version(), "protocol": cv["protocol"],
+        "recogniser": "pocketsphinx en-us (bundled acoustic model, dictionary and trigram LM)",
+        "folds": results,
+        "wer": {"mean": float(wer.mean()), "std": float(wer.std()),
+                "pooled": round(edits / max(1, ref_words), 4)},
+        **{cond: {"wa": stat(cond, "wa"), "ua": stat(cond, "ua"),
+                  "unlabelled": sum(r[cond]["unlabelled"] for r in results)}
+           for cond in CONDITIONS},
+    }
+
+
+def study_markdown(s: dict) -> str:
+    lines = [f"# ASR study: {s['name']} trained on gold transcripts, tested on gold vs ASR",
+             "", f"- Manifest: `{s['manifest']}`; protocol: {s['protocol']}; code version "
+             f"`{s['code_version']}`.", f"- Recogniser: {s['recogniser']}.",
+             f"- Word error rate of the recognised transcripts: {s['wer']['pooled']:.1%} "
+             f"pooled over all test utterances ({s['wer']['mean']:.1%} ± "
+             f"{s['wer']['std']:.1%} over folds).",
+             "- Scores are mean ± std over folds. Utterances that get no label (no words "
+             "recognised, or an alignment failure) count as wrong.", "",
+             "| Test transcript | WA | UA | no label |", "|---|---|---|---|"]
+    for cond in CONDITIONS:
+        c = s[cond]
+        lines.append(f"| {CONDITION_NAMES[cond]} | {c['wa']['mean']:.3f} ± {c['wa']['std']:.3f}"
+                     f" | {c['ua']['mean']:.3f} ± {c['ua']['std']:.3f} | {c['unlabelled']} |")
+    lines += ["", "Per fold:", "",
+              "| Fold | Test | N | WER | UA gold | UA gold, forced | UA ASR | ASR confidence |",
+              "|---|---|---|---|---|---|---|---|"]
+    for r in s["folds"]:
+        conf = "" if r["asr_confidence_mean"] is None else f"{r['asr_confidence_mean']:.2f}"
+        lines.append(f"| {r['fold']} | {r['test']} | {r['n']} | {r['wer']['wer']:.1%} | "
+                     f"{r['gold']['ua']:.3f} | {r['gold_forced']['ua']:.3f} | "
+                     f"{r['asr']['ua']:.3f} | {conf} |")
+    return "\n".join(lines) + "\n"
+
+
+def plot_study(s: dict, out_png: str | Path) -> Path:
+    """UA per fold under each condition (bars) and each fold's WER (line, right axis)."""
+    from matplotlib.figure import Figure
+
+    from wise.report import save_figure
+
+    folds = s["folds"]
+    x = np.arange(len(folds))
+    w = 0.26
+    fig = Figure(figsize=(max(6.0, 1.2 * len(folds) + 2), 4.0))
+    ax = fig.add_subplot()
+    for k, (cond, colour) in enumerate(zip(CONDITIONS, ("#4c72b0", "#8fb0d9", "#dd8452"),
+                                           strict=True)):
+        ax.bar(x + (k - 1) * w, [r[cond]["ua"] for r in folds], w, color=colour,
+               label=f"UA, {CONDITION_NAMES[cond]}")
+    ax.axhline(0.25, color="grey", lw=0.8, ls=":", label="chance (4 classes)")
+    ax.set_xticks(x, [f"{r['fold']}: {r['test']}" for r in folds], fontsize=8)
+    ax.set_ylim(0, 1.15)
+    ax.set_ylabel("UA")
+    ax.grid(axis="y", alpha=0.3)
+    right = ax.twinx()
+    right.plot(x, [r["wer"]["wer"] for r in folds], "k.-", label="ASR word error rate")
+    right.set_ylim(0, 1.15)
+    right.set_ylabel("word error rate")
+    handles = ax.get_legend_handles_labels()
+    more = right.get_legend_handles_labels()
+    ax.legend(handles[0] + more[0], handles[1] + more[1], fontsize=7, loc="upper center",
+              ncol=3, frameon=False)
+    ax.set_title(f"{s['name']}: trained on gold transcripts, tested on gold vs ASR", fontsize=9)
+    return save_figure(fig, out_png)
