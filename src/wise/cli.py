@@ -123,6 +123,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="also write DIR/<file>.png: spectrogram with words shaded by "
                    "attention, and the class probabilities")
     _predictor_options(s)
+    s.add_argument("--workers", type=int, default=None,
+                   help="processes, one file each at a time (default: 1, or min(2, cores) "
+                   "for 8 files or more)")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     s.set_defaults(func=cmd_predict)
 
@@ -358,33 +361,29 @@ def cmd_params(args: argparse.Namespace) -> int:
 def cmd_predict(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from wise.predict import Predictor, format_prediction, read_transcripts
+    from wise.predict import format_prediction, predict_files, read_transcripts
 
     if args.text is not None and len(args.audio) > 1:
         raise WiseError(None, "--text gives one transcript: use --transcripts FILE for "
                               "several audio files")
     texts = read_transcripts(args.transcripts) if args.transcripts else {}
-    predictor = Predictor(args.model, word_vectors=args.word_vectors,
-                          max_seconds=args.max_seconds)
+    per_file = [args.text if args.text is not None else _transcript_for(a, texts)
+                for a in args.audio]
+    workers = args.workers or (min(os.cpu_count() or 1, 2) if len(args.audio) >= 8 else 1)
+    results = predict_files(args.model, args.audio, per_file, plot_dir=args.plot,
+                            workers=workers, word_vectors=args.word_vectors,
+                            max_seconds=args.max_seconds)
     failed = 0
-    bar = tqdm(args.audio, desc="predict", unit="file",
+    bar = tqdm(total=len(args.audio), desc="predict", unit="file",
                disable=args.quiet or len(args.audio) < 2)
-    for path in bar:
-        text = args.text if args.text is not None else _transcript_for(path, texts)
-        try:
-            r = predictor.predict(path, text=text)
-        except WiseError as e:
-            failed += 1
-            bar.clear()
-            print(format_error(e), file=sys.stderr)
-            continue
-        if args.plot:
-            from wise.explain_plot import plot_prediction
-
-            plot_prediction(r, predictor.load(path), Path(args.plot) / f"{Path(path).stem}.png",
-                            sample_rate=predictor.features.sample_rate)
+    for _, r in results:
         bar.clear()
-        print(json.dumps(r.to_dict()) if args.json else format_prediction(r), flush=True)
+        if isinstance(r, WiseError):
+            failed += 1
+            print(format_error(r), file=sys.stderr, flush=True)
+        else:
+            print(json.dumps(r.to_dict()) if args.json else format_prediction(r), flush=True)
+        bar.update()
     bar.close()
     if failed:
         print(f"wise: {failed} of {len(args.audio)} files failed (see above)", file=sys.stderr)

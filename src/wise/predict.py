@@ -351,3 +351,55 @@ def read_transcripts(path: str | Path) -> dict[str, str]:
                 raise WiseError(path, f"line {n}: expected AUDIO<TAB>TEXT")
             out[audio.strip()] = text.strip()
     return out
+
+
+_worker: Predictor | None = None
+
+
+def _init_worker(checkpoint: str, kw: dict) -> None:
+    global _worker
+    torch.set_num_threads(1)          # one process per core: the cores are the parallelism
+    _worker = Predictor(checkpoint, **kw)
+
+
+def _predict_one(task: tuple[str, str | None, str | None]) -> Prediction | WiseError:
+    path, text, plot_dir = task
+    assert _worker is not None
+    try:
+        r = _worker.predict(path, text=text)
+        if plot_dir:
+            from wise.explain_plot import plot_prediction
+
+            plot_prediction(r, _worker.load(path), Path(plot_dir) / f"{Path(path).stem}.png",
+                            sample_rate=_worker.features.sample_rate)
+        return r
+    except WiseError as e:
+        return e
+
+
+def predict_files(checkpoint: str | Path, files: list[str], texts: list[str | None], *,
+                  plot_dir: str | Path | None = None, workers: int = 1, **kw):
+    """Yield (file, Prediction or WiseError) in the order of `files`. With `workers` > 1 the
+    files are spread over that many processes, each with its own predictor (ASR and
+    alignment run one file per core). The checkpoint is checked here first, so a bad one
+    fails before any process starts."""
+    tasks = [(str(f), t, str(plot_dir) if plot_dir else None)
+             for f, t in zip(files, texts, strict=True)]
+    if workers <= 1 or len(files) < 2:
+        _init_local(checkpoint, kw)
+        for task in tasks:
+            yield task[0], _predict_one(task)
+        return
+    Predictor(checkpoint, **kw)
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")      # the parent may hold torch thread pools: no fork
+    with ctx.Pool(min(workers, len(files)), initializer=_init_worker,
+                  initargs=(str(checkpoint), kw)) as pool:
+        for task, result in zip(tasks, pool.imap(_predict_one, tasks), strict=True):
+            yield task[0], result
+
+
+def _init_local(checkpoint: str | Path, kw: dict) -> None:
+    global _worker
+    _worker = Predictor(checkpoint, **kw)

@@ -201,3 +201,17 @@ def test_cli_usage_faults(argv, message, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith(message) and "\n" not in err
+
+
+def test_cli_worker_processes_give_the_same_results_in_order(trained_model, capsys):
+    rows = trained_model["rows"][:3]
+    base = ["predict", str(trained_model["model"]), *[u.audio for u in rows], "--json",
+            "--quiet"]
+    outs = []
+    for workers in ("1", "2"):
+        assert main([*base, "--workers", workers]) == 0
+        outs.append([json.loads(line) for line in capsys.readouterr().out.splitlines()])
+    assert [o["file"] for o in outs[1]] == [u.audio for u in rows]
+    for a, b in zip(*outs, strict=True):
+        assert a["transcript"] == b["transcript"] and a["label"] == b["label"]
+        assert a["probabilities"] == pytest.approx(b["probabilities"], abs=1e-5)

@@ -79,7 +79,14 @@ def to_pcm(x: np.ndarray) -> bytes:
 
 
 def decode(decoder: Decoder, pcm: bytes) -> None:
-    """One full-utterance pass; `full_utt` lets cepstral mean normalisation see all of it."""
+    """One full-utterance pass; `full_utt` lets cepstral mean normalisation see all of it.
+
+    The front end starts afresh for every pass: the bundled model's `feat.params` turns on
+    noise removal (`-remove_noise yes`, which overrides the decoder's own config), whose noise
+    estimate otherwise carries over from the previous utterance, so that the same audio
+    could be recognised (11 of 30 synthetic utterances) or aligned differently depending on
+    what was decoded before it."""
+    decoder.reinit_feat()
     decoder.start_utt()
     decoder.process_raw(pcm, full_utt=True)
     decoder.end_utt()
