@@ -36,6 +36,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import jiwer
 import numpy as np
 
 from wise import code_version
@@ -73,12 +74,9 @@ def sentence(rng: random.Random) -> str:
 
 
 def edit_distance(ref: list[str], hyp: list[str]) -> int:
-    row = list(range(len(hyp) + 1))
-    for i, r in enumerate(ref, 1):
-        prev, row[0] = row[0], i
-        for j, h in enumerate(hyp, 1):
-            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (r != h))
-    return row[-1]
+    """Word-level substitutions + deletions + insertions (the WER numerator)."""
+    o = jiwer.process_words(" ".join(ref), " ".join(hyp))
+    return o.substitutions + o.deletions + o.insertions
 
 
 @dataclass

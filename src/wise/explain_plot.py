@@ -30,8 +30,9 @@ def plot_prediction(r: Prediction, audio: np.ndarray, out_png: str | Path, *,
 
     duration = len(audio) / sample_rate
     # 25 ms windows every 10 ms, as the model's own frames (15 ms hop) would look too coarse.
-    spec.specgram(audio, NFFT=400, Fs=sample_rate, noverlap=240, cmap="magma",
-                  scale="dB", vmin=-120)
+    with np.errstate(divide="ignore"):           # digital silence has log(0) bins
+        spec.specgram(audio, NFFT=400, Fs=sample_rate, noverlap=240, cmap="magma",
+                      scale="dB", vmin=-120)
     spec.set_ylim(0, min(sample_rate / 2, 6000))
     spec.set_ylabel("Hz")
     spec.tick_params(labelbottom=False)

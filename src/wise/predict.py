@@ -362,19 +362,24 @@ def _init_worker(checkpoint: str, kw: dict) -> None:
     _worker = Predictor(checkpoint, **kw)
 
 
-def _predict_one(task: tuple[str, str | None, str | None]) -> Prediction | WiseError:
+def _predict_with(p: Predictor, task: tuple[str, str | None, str | None]
+                  ) -> Prediction | WiseError:
     path, text, plot_dir = task
-    assert _worker is not None
     try:
-        r = _worker.predict(path, text=text)
+        r = p.predict(path, text=text)
         if plot_dir:
             from wise.explain_plot import plot_prediction
 
-            plot_prediction(r, _worker.load(path), Path(plot_dir) / f"{Path(path).stem}.png",
-                            sample_rate=_worker.features.sample_rate)
+            plot_prediction(r, p.load(path), Path(plot_dir) / f"{Path(path).stem}.png",
+                            sample_rate=p.features.sample_rate)
         return r
     except WiseError as e:
         return e
+
+
+def _predict_one(task: tuple[str, str | None, str | None]) -> Prediction | WiseError:
+    assert _worker is not None, "called outside a worker process"
+    return _predict_with(_worker, task)
 
 
 def predict_files(checkpoint: str | Path, files: list[str], texts: list[str | None], *,
@@ -385,12 +390,12 @@ def predict_files(checkpoint: str | Path, files: list[str], texts: list[str | No
     fails before any process starts."""
     tasks = [(str(f), t, str(plot_dir) if plot_dir else None)
              for f, t in zip(files, texts, strict=True)]
+    local = Predictor(checkpoint, **kw)
     if workers <= 1 or len(files) < 2:
-        _init_local(checkpoint, kw)
         for task in tasks:
-            yield task[0], _predict_one(task)
+            yield task[0], _predict_with(local, task)
         return
-    Predictor(checkpoint, **kw)
+    del local
     import multiprocessing as mp
 
     ctx = mp.get_context("spawn")      # the parent may hold torch thread pools: no fork
@@ -398,8 +403,3 @@ def predict_files(checkpoint: str | Path, files: list[str], texts: list[str | No
                   initargs=(str(checkpoint), kw)) as pool:
         for task, result in zip(tasks, pool.imap(_predict_one, tasks), strict=True):
             yield task[0], result
-
-
-def _init_local(checkpoint: str | Path, kw: dict) -> None:
-    global _worker
-    _worker = Predictor(checkpoint, **kw)
