@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 
 import numpy as np
@@ -69,4 +70,10 @@ def _read(source: str | io.BytesIO, name: str | Path, sample_rate: int,
 
 
 def _short(e: Exception) -> str:
-    return str(e).strip().splitlines()[-1][:160] if str(e).strip() else type(e).__name__
+    text = str(e).strip()
+    if not text:
+        return type(e).__name__
+    # libsndfile says "Error opening <file or object>: <reason>"; the reason is what matters
+    # (the object is an unhelpful repr for in-memory uploads).
+    text = re.sub(r"^Error opening .*?: ", "", text.splitlines()[-1])
+    return text[:160]

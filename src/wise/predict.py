@@ -150,6 +150,12 @@ class Predictor:
     def name(self) -> str:
         return self.run.name
 
+    def warm_up(self) -> None:
+        """Load the aligner and recogniser now (about 0.6 s) instead of on the first call,
+        e.g. before a server takes requests."""
+        with self._lock:
+            self._tools()
+
     def _tools(self):
         # Loaded on first use: a caller who only scores given alignments never pays for them.
         from wise.align import ForcedAligner, Recognizer
