@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from wise import __version__
-from wise.config import CONFIG_DIR, FeatureConfig, coerce_value
+from wise.config import CONFIG_DIR, MAX_PREDICT_SECONDS, FeatureConfig, coerce_value
 from wise.errors import Skips, WiseError, format_error
 
 DEMO_DIR = "wise-demo"
@@ -168,10 +168,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _predictor_options(p: argparse.ArgumentParser) -> None:
-    from wise.predict import MAX_SECONDS
-
-    p.add_argument("--max-seconds", type=float, default=MAX_SECONDS,
-                   help=f"refuse longer audio (default {MAX_SECONDS:g} s; cut long "
+    p.add_argument("--max-seconds", type=float, default=MAX_PREDICT_SECONDS,
+                   help=f"refuse longer audio (default {MAX_PREDICT_SECONDS:g} s; cut long "
                    "recordings into sentences)")
     p.add_argument("--word-vectors", default=None, metavar="PATH",
                    help="where the checkpoint's word-vector file is on this machine, if "

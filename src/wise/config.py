@@ -117,6 +117,10 @@ class RunConfig:
                 "cv": asdict(self.cv)}
 
 
+MAX_PREDICT_SECONDS = 60.0
+"""Longest audio `wise predict` / `wise serve` accept by default: the model is trained on
+sentence-length utterances, and the paper caps an utterance at 128 words."""
+
 CONFIG_DIR = Path(__file__).parent / "configs"
 """The shipped configs, one YAML per table row (also reachable as configs/ in a checkout)."""
 

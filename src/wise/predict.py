@@ -36,7 +36,7 @@ from wise.align._sphinx import SILENCE_DBFS, loudest_frame_dbfs
 from wise.audio import decode_audio, load_audio
 from wise.batching import collate
 from wise.checkpoint import load_checkpoint
-from wise.config import FeatureConfig
+from wise.config import MAX_PREDICT_SECONDS, FeatureConfig
 from wise.errors import WiseError
 from wise.features.cache import UtteranceFeatures
 from wise.features.hierarchy import build_hierarchy
@@ -46,7 +46,7 @@ from wise.models.build import batch_needs
 from wise.text import tokenize
 from wise.utterance import Segment
 
-MAX_SECONDS = 60.0
+MAX_SECONDS = MAX_PREDICT_SECONDS
 
 LABEL_NAMES = {"ang": "angry", "hap": "happy", "neu": "neutral", "sad": "sad"}
 
