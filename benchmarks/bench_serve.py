@@ -42,7 +42,7 @@ from wise import code_version
 from wise.fsutil import atomic_write_text
 
 ROOT = Path(__file__).resolve().parents[1]
-DEMO = Path("/tmp/demo3")
+DEMO = Path("wise-demo")   # what `wise demo` leaves in the current folder
 
 
 def free_port() -> int:
