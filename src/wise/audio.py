@@ -47,19 +47,44 @@ def decode_audio(data: bytes, sample_rate: int = 16000, *, name: str = "upload",
     return _read(io.BytesIO(data), name, sample_rate, max_seconds)
 
 
+def audio_from_array(a: np.ndarray, sr: int | None, sample_rate: int = 16000, *,
+                     name: str = "array", max_seconds: float | None = None) -> np.ndarray:
+    """`load_audio` for samples already in memory: (samples,) or (samples, channels) at
+    rate `sr`, float in [-1, 1] or integer PCM."""
+    if sr is None:
+        raise WiseError(name, "an audio array needs its sample_rate")
+    if a.ndim not in (1, 2) or a.size == 0:
+        raise WiseError(name, f"audio must be a non-empty 1-D or (samples, channels) array, "
+                              f"got shape {tuple(a.shape)}")
+    _check_length(a.shape[0], sr, max_seconds, name)
+    if np.issubdtype(a.dtype, np.integer):
+        a = a / float(np.iinfo(a.dtype).max + 1)
+    data = np.asarray(a, np.float32)
+    return _to_mono(data if data.ndim == 2 else data[:, None], sr, sample_rate, name)
+
+
+def _check_length(frames: int, sr: int, max_seconds: float | None, name: str | Path) -> None:
+    if max_seconds is not None and frames > max_seconds * sr:
+        raise WiseError(name, f"audio is {frames / sr:.1f} s long; the limit is "
+                              f"{max_seconds:g} s (split it into shorter clips, e.g. one per "
+                              "sentence)")
+
+
 def _read(source: str | io.BytesIO, name: str | Path, sample_rate: int,
           max_seconds: float | None) -> np.ndarray:
     try:
         with sf.SoundFile(source) as f:
-            if max_seconds is not None and f.frames > max_seconds * f.samplerate:
-                raise WiseError(name, f"audio is {f.frames / f.samplerate:.1f} s long; the "
-                                      f"limit is {max_seconds:g} s (split it into shorter "
-                                      "clips, e.g. one per sentence)")
+            _check_length(f.frames, f.samplerate, max_seconds, name)
             data, sr = f.read(dtype="float32", always_2d=True), f.samplerate
     except (sf.LibsndfileError, RuntimeError, ValueError, TypeError) as e:
         raise WiseError(name, f"not a readable audio file ({_short(e)})") from None
     if data.shape[0] == 0:
         raise WiseError(name, "audio is empty (zero samples)")
+    return _to_mono(data, sr, sample_rate, name)
+
+
+def _to_mono(data: np.ndarray, sr: int, sample_rate: int, name: str | Path) -> np.ndarray:
+    """(samples, channels) float32 at `sr` -> (samples,) float32 at `sample_rate`."""
     x = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
     if sr != sample_rate:
         x = soxr.resample(x, sr, sample_rate)

@@ -32,8 +32,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from wise.align._sphinx import SILENCE_DBFS, loudest_frame_dbfs
-from wise.audio import decode_audio, load_audio
+from wise.align._sphinx import no_speech
+from wise.audio import audio_from_array, decode_audio, load_audio
 from wise.batching import collate
 from wise.checkpoint import load_checkpoint
 from wise.config import MAX_PREDICT_SECONDS, FeatureConfig
@@ -176,8 +176,8 @@ class Predictor:
         if isinstance(audio, bytes | bytearray):
             return decode_audio(bytes(audio), sr, name=name or "upload",
                                 max_seconds=self.max_seconds)
-        return _from_array(np.asarray(audio), sample_rate, sr, name or "array",
-                           self.max_seconds)
+        return audio_from_array(np.asarray(audio), sample_rate, sr, name=name or "array",
+                                max_seconds=self.max_seconds)
 
     def predict(self, audio: str | Path | bytes | np.ndarray, text: str | None = None, *,
                 sample_rate: int | None = None, name: str | None = None) -> Prediction:
@@ -193,10 +193,9 @@ class Predictor:
         given = text is not None and bool(tokenize(text))
         base = dict(file=source, duration=round(duration, 3), model=self.name,
                     word_attention=self.word_attention)
-        level = loudest_frame_dbfs(x)
-        if level < SILENCE_DBFS:
-            how = "digital silence" if level < -120 else f"loudest 25 ms at {level:.0f} dBFS"
-            return self._empty(base, given, text, f"no speech in the audio ({how})", seconds)
+        silent = no_speech(x)
+        if silent:
+            return self._empty(base, given, text, silent, seconds)
         if text is not None and not given:
             raise WiseError(source, f"transcript has no words ({text!r})")
 
@@ -256,30 +255,6 @@ class Predictor:
 def _capping_note(events: dict) -> str:
     capped = {k: v for k, v in events.items() if "cap" in k or "after the audio" in k}
     return "; ".join(f"{k}: {v}" for k, v in sorted(capped.items()))
-
-
-def _from_array(a: np.ndarray, sample_rate: int | None, target: int, name: str,
-                max_seconds: float) -> np.ndarray:
-    import soxr
-
-    if sample_rate is None:
-        raise WiseError(name, "an audio array needs its sample_rate")
-    if a.ndim == 2:
-        a = a.mean(axis=1)
-    if a.ndim != 1 or a.size == 0:
-        raise WiseError(name, f"audio must be a non-empty 1-D or (samples, channels) array, "
-                              f"got shape {tuple(a.shape)}")
-    if a.size > max_seconds * sample_rate:
-        raise WiseError(name, f"audio is {a.size / sample_rate:.1f} s long; the limit is "
-                              f"{max_seconds:g} s")
-    if np.issubdtype(a.dtype, np.integer):
-        a = a / float(np.iinfo(a.dtype).max + 1)
-    x = np.asarray(a, np.float32)
-    if sample_rate != target:
-        x = soxr.resample(x, sample_rate, target).astype(np.float32)
-    if not np.isfinite(x).all():
-        raise WiseError(name, "audio contains NaN or infinite samples")
-    return np.ascontiguousarray(x)
 
 
 def _checkpoint_vectors(path: Path, trained_with: str, cfg: FeatureConfig,

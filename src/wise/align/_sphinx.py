@@ -63,11 +63,20 @@ def loudest_frame_dbfs(x: np.ndarray, frame: int = 400) -> float:
     return 20.0 * np.log10(max(rms, 1e-10))
 
 
-def require_speech(x: np.ndarray, source: str) -> None:
+def no_speech(x: np.ndarray) -> str | None:
+    """Why `x` holds no speech ("no speech in the audio (digital silence)"), or None when
+    its loudest 25 ms reach SILENCE_DBFS."""
     level = loudest_frame_dbfs(x)
-    if level < SILENCE_DBFS:
-        how = "digital silence" if level < -120 else f"loudest 25 ms at {level:.0f} dBFS"
-        raise WiseError(source, f"no speech in the audio ({how})")
+    if level >= SILENCE_DBFS:
+        return None
+    how = "digital silence" if level < -120 else f"loudest 25 ms at {level:.0f} dBFS"
+    return f"no speech in the audio ({how})"
+
+
+def require_speech(x: np.ndarray, source: str) -> None:
+    why = no_speech(x)
+    if why:
+        raise WiseError(source, why)
 
 
 def to_pcm(x: np.ndarray) -> bytes:
