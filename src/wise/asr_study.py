@@ -32,6 +32,7 @@ from wise import LABELS, code_version
 from wise.audio import load_audio
 from wise.config import RunConfig
 from wise.errors import WiseError
+from wise.features.mfcc import mfcc
 from wise.fsutil import atomic_write_text
 from wise.metrics import confusion, recalls
 from wise.predict import Predictor, utterance_features
@@ -180,14 +181,14 @@ def asr_study(run: RunConfig, manifest: str | Path, out_dir: str | Path, *,
             hyps.append(t.get("asr_text", ""))
             if "asr_confidence" in t:
                 conf.append(t["asr_confidence"])
-            audio = None
+            frames = None           # one MFCC pass serves both alignments
             for cond, key in (("gold_forced", "forced"), ("asr", "asr")):
                 if f"{key}_words" not in t:
                     y[cond].append(-1)
                     continue
-                if audio is None:
-                    audio = load_audio(u.audio, p.features.sample_rate)
-                feats, _ = utterance_features(audio, _seg(t[f"{key}_words"]),
+                if frames is None:
+                    frames = mfcc(load_audio(u.audio, p.features.sample_rate), p.features)
+                feats, _ = utterance_features(frames, _seg(t[f"{key}_words"]),
                                               _seg(t[f"{key}_phones"]), p.features, p.vectors)
                 probs, _ = p.score(feats)
                 y[cond].append(int(np.argmax(probs)))

@@ -98,12 +98,13 @@ class Prediction:
         return sorted(self.words, key=lambda w: -w.attention)
 
 
-def utterance_features(x: np.ndarray, words: list[Segment], phones: list[Segment],
+def utterance_features(frames: np.ndarray, words: list[Segment], phones: list[Segment],
                        cfg: FeatureConfig, vectors: WordVectors) -> tuple[UtteranceFeatures,
                                                                             dict]:
-    """One utterance's model inputs, computed as `wise features` computes them for a corpus
-    (same MFCC, hierarchy caps and word lookup); also the hierarchy's capping events."""
-    frames = mfcc(x, cfg)
+    """One utterance's model inputs from its MFCC frames (`mfcc(x, cfg)`) and alignment,
+    computed as `wise features` computes them for a corpus (same hierarchy caps and word
+    lookup); also the hierarchy's capping events. Frames are an argument so that several
+    alignments of one recording share one MFCC pass."""
     h = build_hierarchy(words, phones, len(frames), cfg)
     vec, oov = vectors.encode(h.word_tokens)
     return UtteranceFeatures(id="", frames=frames, phone_frames=h.phone_frames,
@@ -214,8 +215,8 @@ class Predictor:
             alignment = aligner.align(x, text, source=source)
             seconds["align"] = time.perf_counter() - t
         t = time.perf_counter()
-        feats, events = utterance_features(x, alignment.words, alignment.phones, self.features,
-                                           self.vectors)
+        feats, events = utterance_features(mfcc(x, self.features), alignment.words,
+                                           alignment.phones, self.features, self.vectors)
         seconds["features"] = time.perf_counter() - t
         t = time.perf_counter()
         probs, alpha = self.score(feats)

@@ -17,6 +17,7 @@ from wise.cli import main
 from wise.config import FeatureConfig
 from wise.errors import Skips, WiseError
 from wise.features.cache import FeatureStore, build_features
+from wise.features.mfcc import mfcc
 from wise.features.words import load_word_vectors
 from wise.predict import Predictor, utterance_features
 from wise.text import tokenize
@@ -73,7 +74,8 @@ def test_predict_sees_what_training_saw(trained_model, tmp_path):
     vectors = load_word_vectors(cfg.word_vectors, tmp_path / "cache" / "vectors")
     p = Predictor(trained_model["model"], vectors_cache=tmp_path / "cache")
     for u in trained_model["rows"][:3]:
-        mine, _ = utterance_features(load_audio(u.audio), u.words, u.phones, cfg, vectors)
+        mine, _ = utterance_features(mfcc(load_audio(u.audio), cfg), u.words, u.phones, cfg,
+                                     vectors)
         theirs = store.by_id(u.id)
         for name in ("frames", "phone_frames", "word_phones", "word_frames", "word_vectors"):
             np.testing.assert_array_equal(getattr(mine, name), getattr(theirs, name))
