@@ -61,18 +61,22 @@ def _align(rows: list[Utterance], skips: Skips, progress: bool) -> list[Utteranc
         except WiseError as e:
             skips.add("could not be aligned", f"{u.id} ({e.message})")
             continue
-        u.words, u.phones, u.alignment = a.words, a.phones, "forced"
+        u.words, u.phones = a.words, a.phones
+        u.alignment = "forced" if a.attempt == "default" else f"forced ({a.attempt})"
         done.append(u)
     return done
 
 
 def summarize(rows: list[Utterance], skips: Skips) -> dict:
+    sex = {u.speaker: u.gender for u in rows if u.gender}
+    by_sex = Counter(sex.get(spk, "unknown") for spk in {u.speaker for u in rows})
     return {
         "utterances": len(rows),
         "hours": round(sum(u.duration or 0.0 for u in rows) / 3600, 3),
         "labels": dict(sorted(Counter(u.label for u in rows).items())),
         "sessions": dict(sorted(Counter(u.session for u in rows).items())),
         "speakers": dict(sorted(Counter(u.speaker for u in rows).items())),
+        "speakers_by_sex": dict(sorted(by_sex.items())) if sex else {},
         "alignment": dict(sorted(Counter(str(u.alignment) for u in rows).items())),
         "improvised": sum(1 for u in rows if u.improvised),
         "dropped": skips.total(),
@@ -91,6 +95,8 @@ def summary_lines(s: dict, skips: Skips) -> list[str]:
              f"  alignment: {counts(s['alignment'])}"]
     if s["improvised"]:
         lines.append(f"  improvised: {s['improvised']} of {s['utterances']}")
+    if s["speakers_by_sex"]:
+        lines.append(f"  speakers by sex: {counts(s['speakers_by_sex'])}")
     lines.append(f"dropped {skips.total()}" + (":" if skips.total() else ""))
     lines += ["  " + line for line in skips.lines()]
     return lines

@@ -36,10 +36,14 @@ class Utterance:
     duration: float | None = None
     words: list[Segment] | None = None
     phones: list[Segment] | None = None
-    # Where the alignment came from: "gold" (corpus files), "forced" (our aligner) or None.
+    # Where the alignment came from: "gold" (corpus files), "forced" (our aligner; "forced (wide
+    # beams)" when it needed its second attempt), "given" (a user's list) or None.
     alignment: str | None = None
     # IEMOCAP: improvised or scripted dialog; scripted lines repeat across sessions.
     improvised: bool | None = None
+    # The speaker's sex, "F" or "M", when the corpus says; the speaker_groups CV protocol
+    # balances it across folds. Written to the manifest only when known.
+    gender: str | None = None
     extra: dict = field(default_factory=dict)
 
     def to_json(self) -> dict:
@@ -47,6 +51,8 @@ class Utterance:
         for key in ("words", "phones"):
             if d[key] is not None:
                 d[key] = [[s["token"], round(s["start"], 4), round(s["end"], 4)] for s in d[key]]
+        if d["gender"] is None:
+            del d["gender"]
         if not d["extra"]:
             del d["extra"]
         return d

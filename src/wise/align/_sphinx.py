@@ -6,6 +6,12 @@ has frames of near-zero energy whose log-spectra are extreme, and the decoder th
 an alignment at all. Gaussian noise at -60 dBFS removes those frames while staying far below
 any speech level. The noise comes from a fixed seed, so the same audio always gives the same
 result whatever was decoded before it.
+
+Before the dither, the gain is normalised: the loudest 25 ms frame is brought to LEVEL_DBFS.
+Real recordings come at any level (quiet sad speech in RAVDESS peaks at -55 dBFS, shouted
+speech at -6), and the decoder is not level-invariant: its noise removal, its log-spectral
+floor and the fixed-level dither all see the absolute level. Without the normalisation 16 of
+448 real clips failed to align, all of them below -42 dBFS; with it none of those did.
 """
 
 from __future__ import annotations
@@ -20,9 +26,13 @@ from wise.errors import WiseError
 SAMPLE_RATE = 16000
 DITHER_DBFS = -60.0
 DITHER_SEED = 0
-# Loudest 25 ms frame below this level means there is nothing to decode: the dither alone sits
-# at -60 dBFS, and the quietest speech worth aligning is well above -45 dBFS.
-SILENCE_DBFS = -45.0
+# Loudest 25 ms frame below this level means there is nothing to decode: -75 dBFS is an RMS of
+# about 6 steps of 16-bit audio, 20 dB under the quietest real speech we have seen (-55 dBFS).
+# Whether a louder signal is speech at all (noise, music) is the recogniser's call, not a level's.
+SILENCE_DBFS = -75.0
+# The gain normalisation's target for the loudest 25 ms frame: speech peaks then stay below
+# full scale (a 25 ms frame's crest factor is rarely over 15 dB).
+LEVEL_DBFS = -20.0
 
 # The 39 ARPAbet phones of the bundled en-us acoustic model (CMUdict without stress). Anything
 # else in an alignment (SIL, +NSN+, +SPN+) is silence or noise, never part of a word.
@@ -79,11 +89,17 @@ def require_speech(x: np.ndarray, source: str) -> None:
         raise WiseError(source, why)
 
 
+def normalize_gain(x: np.ndarray, level_dbfs: float = LEVEL_DBFS) -> np.ndarray:
+    """`x` scaled so that its loudest 25 ms frame is at `level_dbfs` (up or down)."""
+    gain = 10 ** ((level_dbfs - loudest_frame_dbfs(x)) / 20)
+    return (x.astype(np.float64) * gain).astype(np.float32)
+
+
 def to_pcm(x: np.ndarray) -> bytes:
-    """Dithered 16-bit little-endian PCM, as `Decoder.process_raw` wants it."""
+    """Gain-normalised, dithered 16-bit little-endian PCM, as `Decoder.process_raw` wants it."""
     rng = np.random.default_rng(DITHER_SEED)
     noise = rng.standard_normal(len(x), dtype=np.float32) * np.float32(10 ** (DITHER_DBFS / 20))
-    y = np.clip(x + noise, -1.0, 32767 / 32768)
+    y = np.clip(normalize_gain(x) + noise, -1.0, 32767 / 32768)
     return (y * 32768).astype("<i2").tobytes()
 
 
