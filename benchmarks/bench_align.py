@@ -17,8 +17,9 @@ Scored per set:
   phones as the gold (elsewhere phones cannot be paired one to one);
 - alignment real-time factor (processing seconds per audio second, wall clock and CPU;
   decoding uses one core) and failures;
-- recognition (no transcript): word error rate against the text, real-time factor, and the
-  mean confidence of utterances recognised exactly and of the others.
+- recognition (no transcript; `--asr`, Whisper by default): word error rate against the
+  text, real-time factor, and the mean confidence of utterances recognised exactly and of the
+  others. bench_asr.py compares the recognisers, on real speech too.
 
 Writes benchmarks/results/align.json. Usage: python benchmarks/bench_align.py [--n 120]
 """
@@ -40,7 +41,7 @@ import jiwer
 import numpy as np
 
 from wise import code_version
-from wise.align import ForcedAligner, Recognizer
+from wise.align import RECOGNIZERS, ForcedAligner, Recognizer, make_recognizer
 from wise.audio import load_audio
 from wise.errors import Skips, WiseError
 from wise.espeak import Espeak
@@ -250,6 +251,8 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                     help="processes for generating the corpus (scoring runs on one core)")
     ap.add_argument("--no-asr", action="store_true", help="skip the recognition part")
+    ap.add_argument("--asr", choices=RECOGNIZERS, default="whisper",
+                    help="the recogniser (default whisper)")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/align.json")
     args = ap.parse_args()
 
@@ -257,7 +260,9 @@ def main() -> None:
     aligner = ForcedAligner()
     aligner_load_s = time.perf_counter() - t0
     t0 = time.perf_counter()
-    recognizer = None if args.no_asr else Recognizer()
+    recognizer = None if args.no_asr else make_recognizer(args.asr)
+    if recognizer is not None:
+        recognizer.load()
     recognizer_load_s = time.perf_counter() - t0
 
     sets = {"espeak": score(espeak_items(args.n, args.seed), aligner, recognizer)}
@@ -271,7 +276,7 @@ def main() -> None:
         "config": {"n_espeak": args.n, "n_corpus_generated": args.corpus_n, "seed": args.seed,
                    "espeak_voices": VOICES, "espeak_rate_wpm": [140, 210],
                    "espeak_snr_db": [20, 40], "espeak_padding_s": 0.3,
-                   "recognition": not args.no_asr},
+                   "recognition": None if recognizer is None else recognizer.name},
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
         "model_load_s": {"aligner": round(aligner_load_s, 3),
                          "recognizer": round(recognizer_load_s, 3) if recognizer else None},

@@ -1,7 +1,7 @@
 """End-to-end latency of `predict` on real (synthetic) speech, with and without ASR.
 
     python benchmarks/bench_predict.py --model M.wise --manifest M.jsonl [--session Ses01]
-        [--n 40] [--long 10]
+        [--n 40] [--long 10] [--asr whisper|pocketsphinx] [--out predict.json]
 
 Takes `--n` utterances of one session (use a fold's model whose test session it is, so the
 model has not seen them) and `--long` longer clips made by joining 3-8 of them (about 10-30 s,
@@ -9,7 +9,7 @@ transcripts joined likewise), and times `Predictor.predict` on each, warm (after
 warm-up call), once with the transcript given and once without (ASR makes it). Reports
 seconds per second of audio (median, p90), per-stage times, the cold start (load the
 checkpoint, first prediction), and the wall time of one `wise predict` process. Writes
-benchmarks/results/predict.json.
+benchmarks/results/predict.json (or `--out`).
 """
 
 from __future__ import annotations
@@ -67,6 +67,8 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=40)
     ap.add_argument("--long", type=int, default=10)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--asr", choices=("whisper", "pocketsphinx"), default="whisper")
+    ap.add_argument("--out", type=Path, default=RESULTS / "predict.json")
     args = ap.parse_args()
 
     rows = [u for u in read_manifest(args.manifest) if u.session == args.session][:args.n]
@@ -85,7 +87,7 @@ def main() -> None:
 
     load0 = psutil.getloadavg()
     t = time.perf_counter()
-    p = Predictor(args.model)
+    p = Predictor(args.model, asr=args.asr)
     t_load = time.perf_counter() - t
     t = time.perf_counter()
     p.predict(short[0][0])                      # first call: loads the aligner and recogniser
@@ -94,7 +96,8 @@ def main() -> None:
     result = {
         "cores": psutil.cpu_count(), "cpu": platform.processor() or platform.machine(),
         "torch_threads": torch.get_num_threads(), "code_version": code_version(),
-        "model": args.model, "model_name": p.name, "load_average_at_start": list(load0),
+        "model": args.model, "model_name": p.name, "recognizer": p.asr_name,
+        "load_average_at_start": list(load0),
         "cold_start": {"load_checkpoint_seconds": round(t_load, 3),
                        "first_prediction_with_asr_seconds": round(t_first, 3)},
     }
@@ -104,11 +107,11 @@ def main() -> None:
     # The whole command, as a user runs it once: interpreter, imports, load, one prediction.
     t = time.perf_counter()
     subprocess.run([sys.executable, "-m", "wise.cli", "predict", args.model, short[1][0],
-                    "--json"], check=True, capture_output=True)
+                    "--json", "--asr", args.asr], check=True, capture_output=True)
     result["cli_one_file_with_asr_wall_seconds"] = round(time.perf_counter() - t, 2)
     result["load_average_at_end"] = list(psutil.getloadavg())
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "predict.json").write_text(json.dumps(result, indent=2) + "\n")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
 
 

@@ -5,7 +5,8 @@ utterances of the synthetic corpus (a manifest's `audio` and `text`) from `--cli
 threads, each with its own keep-alive connection, for two cases:
 
 * `given_transcript`: the upload with its transcript (alignment, features, model);
-* `asr`: the upload alone (offline speech recognition first, then the same).
+* `asr`: the upload alone (offline speech recognition first, `--asr`, Whisper by default;
+  then the same).
 
 Per case: requests per second over the wall-clock time of the case, latency percentiles as
 the clients saw them, the server's own per-stage seconds, and the CPU time of the server and
@@ -51,10 +52,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(model: Path, port: int, log: Path) -> tuple[subprocess.Popen, float]:
+def start_server(model: Path, port: int, log: Path,
+                 asr: str = "whisper") -> tuple[subprocess.Popen, float]:
     t0 = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "wise.cli", "serve", str(model),
-                             "--port", str(port)],
+                             "--port", str(port), "--asr", asr],
                             stdout=log.open("w"), stderr=subprocess.STDOUT)
     while True:
         try:
@@ -166,6 +168,7 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=120, help="requests per case")
     ap.add_argument("--clients", type=int, default=4)
     ap.add_argument("--warmup", type=int, default=8, help="requests per case not measured")
+    ap.add_argument("--asr", choices=("whisper", "pocketsphinx"), default="whisper")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/serve.json")
     args = ap.parse_args()
 
@@ -177,7 +180,7 @@ def main() -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory(prefix="wise-bench-serve-") as tmp:
-        proc, startup = start_server(args.model, port, Path(tmp, "server.log"))
+        proc, startup = start_server(args.model, port, Path(tmp, "server.log"), args.asr)
         try:
             health = httpx.get(f"{url}/health").json()
             server = psutil.Process(proc.pid)
@@ -195,6 +198,7 @@ def main() -> None:
         "benchmark": "bench_serve",
         "code_version": code_version(),
         "config": {"model": str(args.model), "model_name": health["model"],
+                   "recognizer": health["asr"],
                    "manifest": str(args.manifest), "clips": len(clips),
                    "clip_seconds_mean": round(float(np.mean(audio_s)), 2) if audio_s else None,
                    "requests_per_case": args.requests, "warmup_per_case": args.warmup,

@@ -5,15 +5,16 @@ user with a recording has no transcript. This study measures the gap, fold by fo
 same speaker-independent folds as `wise cv`:
 
 1. cross-validate the model on gold transcripts (`wise cv`, reused if already run);
-2. transcribe every test utterance with the offline recogniser, and force-align both the
-   recognised and the gold transcript (each worker process has its own decoders; results
-   are appended to `transcripts.jsonl`, so an interrupted run resumes);
+2. transcribe every test utterance with the offline recogniser (Whisper by default, or
+   pocketsphinx), and force-align both the recognised and the gold transcript (each worker
+   process has its own decoders; results are appended to `transcripts.jsonl`, each line
+   naming its recogniser, so an interrupted run resumes and another recogniser starts afresh);
 3. score every test utterance with its fold's model under three conditions:
    - gold:        gold transcript, the corpus's word/phone times (what `wise cv` scored);
    - gold_forced: gold transcript, times from our forced aligner (isolates the aligner);
    - asr:         recognised transcript, forced-aligned (what `wise predict` does);
    and compute the word error rate of the recognised transcripts per fold.
-An utterance in which the recogniser finds no words, or whose transcript cannot be aligned,
+An utterance in which the recogniser finds no speech, or whose transcript cannot be aligned,
 gets no label: it counts as wrong, and the count is reported.
 
 Writes `results.json`, `results.md` and `asr_study.png` into the output folder.
@@ -29,10 +30,10 @@ import numpy as np
 from tqdm import tqdm
 
 from wise import LABELS, code_version
+from wise.align.asr import DEFAULT_RECOGNIZER, SphinxRecognizer, make_recognizer
 from wise.audio import load_audio
 from wise.config import RunConfig
 from wise.errors import WiseError
-from wise.features.mfcc import mfcc
 from wise.fsutil import atomic_write_text
 from wise.metrics import confusion, recalls
 from wise.predict import Predictor, utterance_features
@@ -47,14 +48,14 @@ CONDITION_NAMES = {"gold": "gold transcript, corpus times",
 _tools = None
 
 
-def _init_worker() -> None:
+def _init_worker(asr: str, asr_model: str | None) -> None:
     global _tools
     from threadpoolctl import threadpool_limits
 
-    from wise.align import ForcedAligner, Recognizer
+    from wise.align import ForcedAligner
 
     threadpool_limits(1)
-    _tools = (ForcedAligner(), Recognizer())
+    _tools = (ForcedAligner(), make_recognizer(asr, asr_model))
 
 
 def _segments(segs: list[Segment]) -> list[list]:
@@ -65,7 +66,7 @@ def transcribe(task: tuple[str, str, str]) -> dict:
     """Worker: recognise one utterance and force-align its recognised and gold transcripts."""
     utt_id, audio, text = task
     aligner, recognizer = _tools
-    out: dict = {"id": utt_id}
+    out: dict = {"id": utt_id, "asr": recognizer.name}
     try:
         x = load_audio(audio)
     except WiseError as e:
@@ -86,7 +87,9 @@ def transcribe(task: tuple[str, str, str]) -> dict:
     return out
 
 
-def _read_done(path: Path) -> dict[str, dict]:
+def _read_done(path: Path, recognizer: str) -> dict[str, dict]:
+    """The utterances `recognizer` has done already (lines without a recogniser's name were
+    written by pocketsphinx, before there was a choice)."""
     done: dict[str, dict] = {}
     if path.is_file():
         for line in path.read_text(encoding="utf-8").splitlines():
@@ -94,13 +97,15 @@ def _read_done(path: Path) -> dict[str, dict]:
                 row = json.loads(line)
             except ValueError:          # a line cut short by an interrupted run: redo it
                 continue
-            done[row["id"]] = row
+            if row.get("asr", SphinxRecognizer.name) == recognizer:
+                done[row["id"]] = row
     return done
 
 
 def transcribe_all(tasks: list[tuple[str, str, str]], out_file: Path, *, workers: int,
-                   progress: bool) -> dict[str, dict]:
-    done = _read_done(out_file)
+                   progress: bool, asr: str = DEFAULT_RECOGNIZER,
+                   asr_model: str | Path | None = None) -> dict[str, dict]:
+    done = _read_done(out_file, make_recognizer(asr, asr_model).name)
     todo = [t for t in tasks if t[0] not in done]
     if todo:
         bar = tqdm(total=len(todo), desc="ASR + alignment", unit="utt", disable=not progress)
@@ -108,7 +113,9 @@ def transcribe_all(tasks: list[tuple[str, str, str]], out_file: Path, *, workers
         # Appended line by line: each line is one finished utterance, so a kill loses at most
         # the line being written (skipped on resume).
         with open(out_file, "a", encoding="utf-8") as f:
-            with mp.get_context("spawn").Pool(max(1, workers), initializer=_init_worker) as pool:
+            model = None if asr_model is None else str(asr_model)
+            with mp.get_context("spawn").Pool(max(1, workers), initializer=_init_worker,
+                                              initargs=(asr, model)) as pool:
                 for row in pool.imap_unordered(transcribe, todo, chunksize=4):
                     f.write(json.dumps(row) + "\n")
                     f.flush()
@@ -147,9 +154,11 @@ def word_error_rate(refs: list[str], hyps: list[str]) -> dict:
 
 def asr_study(run: RunConfig, manifest: str | Path, out_dir: str | Path, *,
               cache: str | Path | None = None, workers: int | None = None, jobs: int = 1,
-              progress: bool = True, log=print) -> dict:
+              progress: bool = True, log=print, asr: str = DEFAULT_RECOGNIZER,
+              asr_model: str | Path | None = None) -> dict:
     from wise.crossval import run_cv
 
+    recognizer = make_recognizer(asr, asr_model).name     # a bad choice fails before the CV
     out = Path(out_dir)
     log(f"[1/3] {run.name}: cross-validation on gold transcripts -> {out / 'cv'}")
     cv = run_cv(run, manifest, out / "cv", cache=cache, workers=workers, jobs=jobs,
@@ -163,10 +172,10 @@ def asr_study(run: RunConfig, manifest: str | Path, out_dir: str | Path, *,
         folds.append((f, preds))
     tasks = [(p["id"], rows[p["id"]].audio, rows[p["id"]].text) for _, ps in folds for p in ps]
     n_workers = workers or mp.cpu_count() or 1
-    log(f"[2/3] recognising and aligning {len(tasks)} test utterances "
+    log(f"[2/3] recognising ({recognizer}) and aligning {len(tasks)} test utterances "
         f"({n_workers} processes; resumes from {out / 'transcripts.jsonl'})")
     done = transcribe_all(tasks, out / "transcripts.jsonl", workers=n_workers,
-                          progress=progress)
+                          progress=progress, asr=asr, asr_model=asr_model)
 
     log("[3/3] scoring every fold's model on gold and recognised transcripts")
     results = []
@@ -187,9 +196,11 @@ def asr_study(run: RunConfig, manifest: str | Path, out_dir: str | Path, *,
                     y[cond].append(-1)
                     continue
                 if frames is None:
-                    frames = mfcc(load_audio(u.audio, p.features.sample_rate), p.features)
+                    frames, functionals = p.audio_features(
+                        load_audio(u.audio, p.features.sample_rate))
                 feats, _ = utterance_features(frames, _seg(t[f"{key}_words"]),
-                                              _seg(t[f"{key}_phones"]), p.features, p.vectors)
+                                              _seg(t[f"{key}_phones"]), p.features, p.vectors,
+                                              functionals)
                 probs, _ = p.score(feats)
                 y[cond].append(int(np.argmax(probs)))
         r = {"fold": f["fold"], "test": f["test"], "n": len(preds),
@@ -201,14 +212,14 @@ def asr_study(run: RunConfig, manifest: str | Path, out_dir: str | Path, *,
         log(f"  fold {f['fold']} ({f['test']}): WER {r['wer']['wer']:.1%}  UA gold "
             f"{r['gold']['ua']:.3f}  gold+forced {r['gold_forced']['ua']:.3f}  "
             f"ASR {r['asr']['ua']:.3f}")
-    summary = _summary(run, manifest, cv, results)
+    summary = _summary(run, manifest, cv, results, recognizer)
     atomic_write_text(out / "results.json", json.dumps(summary, indent=2) + "\n")
     atomic_write_text(out / "results.md", study_markdown(summary))
     plot_study(summary, out / "asr_study.png")
     return summary
 
 
-def _summary(run: RunConfig, manifest, cv: dict, results: list[dict]) -> dict:
+def _summary(run: RunConfig, manifest, cv: dict, results: list[dict], recognizer: str) -> dict:
     def stat(cond: str, key: str) -> dict:
         v = np.array([r[cond][key] for r in results])
         return {"mean": float(v.mean()), "std": float(v.std())}
@@ -220,7 +231,7 @@ def _summary(run: RunConfig, manifest, cv: dict, results: list[dict]) -> dict:
     return {
         "name": run.name, "config": run.to_dict(), "manifest": str(manifest),
         "code_version": code_version(), "protocol": cv["protocol"],
-        "recogniser": "pocketsphinx en-us (bundled acoustic model, dictionary and trigram LM)",
+        "recogniser": recognizer,
         "folds": results,
         "wer": {"mean": float(wer.mean()), "std": float(wer.std()),
                 "pooled": round(edits / max(1, ref_words), 4)},
@@ -237,7 +248,7 @@ def study_markdown(s: dict) -> str:
              f"- Word error rate of the recognised transcripts: {s['wer']['pooled']:.1%} "
              f"pooled over all test utterances ({s['wer']['mean']:.1%} ± "
              f"{s['wer']['std']:.1%} over folds).",
-             "- Scores are mean ± std over folds. Utterances that get no label (no words "
+             "- Scores are mean ± std over folds. Utterances that get no label (no speech "
              "recognised, or an alignment failure) count as wrong.", "",
              "| Test transcript | WA | UA | no label |", "|---|---|---|---|"]
     for cond in CONDITIONS:

@@ -102,3 +102,24 @@ def _short(e: Exception) -> str:
     # (the object is an unhelpful repr for in-memory uploads).
     text = re.sub(r"^Error opening .*?: ", "", text.splitlines()[-1])
     return text[:160]
+
+
+# The gain normalisation's target for the loudest 25 ms frame: speech peaks then stay below
+# full scale (a 25 ms frame's crest factor is rarely over 15 dB).
+LEVEL_DBFS = -20.0
+
+
+def loudest_frame_dbfs(x: np.ndarray, frame: int = 400) -> float:
+    """RMS level in dBFS of the loudest 25 ms frame (non-overlapping frames at 16 kHz)."""
+    n = max(1, len(x) // frame)
+    frames = x[: n * frame].reshape(n, frame) if len(x) >= frame else x[None, :]
+    rms = float(np.sqrt(np.mean(frames.astype(np.float64) ** 2, axis=1)).max())
+    return 20.0 * np.log10(max(rms, 1e-10))
+
+
+def normalize_gain(x: np.ndarray, level_dbfs: float = LEVEL_DBFS) -> np.ndarray:
+    """`x` scaled so that its loudest 25 ms frame is at `level_dbfs` (up or down). Tools with
+    absolute energy thresholds (the decoders, openSMILE's voicing) then behave the same on a
+    quiet recording as on a loud one."""
+    gain = 10 ** ((level_dbfs - loudest_frame_dbfs(x)) / 20)
+    return (x.astype(np.float64) * gain).astype(np.float32)

@@ -11,6 +11,8 @@ batch (no Python loop over words or phones):
     text          (B, N, D)    word vectors;  utt_len (B,);  labels (B,)
     utt_frames    (B, T, 39)   all frames of each utterance (utterance-level baselines)
     phone_ids     (B, Q)       each utterance's phone sequence as ids in PHONES (CNN+Phoneme)
+    utt_stats     (B, S)       each utterance's normalised frames' mean and std, then its
+                               normalised functionals if the pack has them (S = 2F + K)
 
 Index padding points at row 0 and is always masked by the lengths, so it never changes a
 result. Frames are normalised here with statistics from the training folds only.
@@ -18,6 +20,7 @@ result. Frames are normalised here with statistics from the training folds only.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -33,44 +36,93 @@ phones)."""
 PHONE_ID = {p: i for i, p in enumerate(PHONES)}
 
 
+NORMALIZE_MODES = ("corpus", "speaker", "utterance")
+
+
 @dataclass
 class Normalizer:
-    """Per-dimension mean/std of MFCC frames, per speaker or for the whole corpus."""
+    """Per-dimension mean/std of frames, by `mode` (TrainConfig.normalize):
+
+    - "corpus": one mean/std over the training rows' frames;
+    - "speaker": each speaker's own mean/std. Training speakers' statistics come from their
+      training rows; a speaker the model never saw gets statistics from his or her own
+      utterances through `adapt` (frames only, never labels: unsupervised speaker
+      adaptation), or, when none are given, the average of the training speakers';
+    - "utterance": each utterance standardised by its own frames' mean/std (nothing to fit:
+      works on a single clip of anybody, and removes level and voice offsets along with it).
+
+    Utterance functionals, when the pack has them, are standardised the same way per speaker,
+    and over the corpus under "corpus" and "utterance" (one utterance has one vector).
+    """
 
     mean: dict[str, np.ndarray]
     std: dict[str, np.ndarray]
-    per_speaker: bool
+    mode: str = "corpus"
+    func_mean: dict[str, np.ndarray] = field(default_factory=dict)
+    func_std: dict[str, np.ndarray] = field(default_factory=dict)
 
     @classmethod
     def fit(cls, store: FeatureStore, rows: list[int], speakers: list[str],
-            per_speaker: bool) -> Normalizer:
+            mode: str) -> Normalizer:
         """Statistics over `rows` (training rows only: never fit on a test fold)."""
-        groups: dict[str, list[int]] = {}
-        for i in rows:
-            groups.setdefault(speakers[i] if per_speaker else "*", []).append(i)
-        mean, std = {}, {}
-        for g, idx in groups.items():
-            s = np.zeros(store.frame_dim, np.float64)
-            s2 = np.zeros(store.frame_dim, np.float64)
-            n = 0
-            for i in idx:
-                f = np.asarray(store[i].frames, np.float64)
-                s += f.sum(0)
-                s2 += (f * f).sum(0)
-                n += len(f)
-            mu = s / n
-            mean[g] = mu.astype(np.float32)
-            std[g] = np.sqrt(np.maximum(s2 / n - mu * mu, 1e-8)).astype(np.float32)
-        return cls(mean, std, per_speaker)
+        if mode not in NORMALIZE_MODES:
+            raise ValueError(f"normalize must be one of {NORMALIZE_MODES}, not {mode!r}")
+        by = speakers if mode == "speaker" else None
+        mean, std = _group_stats(store, rows, by) if mode != "utterance" else ({}, {})
+        fmean, fstd = _functional_stats(store, rows, by)
+        return cls(mean, std, mode, fmean, fstd)
+
+    def adapt(self, store: FeatureStore, rows: list[int], speakers: list[str]) -> Normalizer:
+        """Under "speaker": a copy that also knows the speakers of `rows` it had no statistics
+        for, from those rows' frames (no labels are read). Other modes: itself."""
+        if self.mode != "speaker":
+            return self
+        new = [i for i in rows if speakers[i] not in self.mean]
+        if not new:
+            return self
+        mean, std = _group_stats(store, new, speakers)
+        fmean, fstd = _functional_stats(store, new, speakers)
+        return Normalizer({**self.mean, **mean}, {**self.std, **std}, self.mode,
+                          {**self.func_mean, **fmean}, {**self.func_std, **fstd})
+
+    def with_speaker(self, speaker: str, frames: list[np.ndarray],
+                     functionals: list[np.ndarray | None]) -> Normalizer:
+        """Under "speaker": a copy with `speaker`'s statistics from these clips' frames and
+        functionals (prediction: a new speaker's recordings; no labels). Else itself."""
+        if self.mode != "speaker":
+            return self
+        mean, std = _stats(frames)
+        new = Normalizer({**self.mean, speaker: mean}, {**self.std, speaker: std}, self.mode,
+                         dict(self.func_mean), dict(self.func_std))
+        if self.func_mean and all(f is not None for f in functionals):
+            new.func_mean[speaker], new.func_std[speaker] = _nan_stats(np.stack(functionals))
+        return new
 
     def stats_for(self, speaker: str) -> tuple[np.ndarray, np.ndarray]:
-        # A speaker never seen in training (every test speaker under leave-one-session-out)
-        # gets the average of the training speakers' statistics: nothing is ever fitted on
-        # the test fold, not even without labels.
-        key = speaker if self.per_speaker else "*"
+        key = speaker if self.mode == "speaker" else "*"
         if key in self.mean:
             return self.mean[key], self.std[key]
         return self._average
+
+    def apply_functionals(self, v: np.ndarray, speaker: str) -> np.ndarray:
+        """(K,) functionals standardised for `speaker`; a missing value (NaN: a clip too
+        short for openSMILE) becomes 0, the mean."""
+        key = speaker if self.mode == "speaker" else "*"
+        if key in self.func_mean:
+            mu, sd = self.func_mean[key], self.func_std[key]
+        else:
+            mu = np.mean(list(self.func_mean.values()), axis=0)
+            sd = np.mean(list(self.func_std.values()), axis=0)
+        return np.nan_to_num((np.asarray(v, np.float32) - mu) / sd, nan=0.0)
+
+    def apply(self, x: np.ndarray, speaker: str) -> np.ndarray:
+        """`x` (T, F) standardised for `speaker`."""
+        if self.mode == "utterance":
+            mu = x.mean(0)
+            sd = np.sqrt(np.maximum(x.var(0), 1e-8))
+            return ((x - mu) / sd).astype(np.float32)
+        mu, sd = self.stats_for(speaker)
+        return (x - mu) / sd
 
     @cached_property
     def _average(self) -> tuple[np.ndarray, np.ndarray]:
@@ -79,15 +131,71 @@ class Normalizer:
                 np.mean(list(self.std.values()), axis=0))
 
     def to_dict(self) -> dict:
-        return {"per_speaker": self.per_speaker,
-                "mean": {k: v.tolist() for k, v in self.mean.items()},
-                "std": {k: v.tolist() for k, v in self.std.items()}}
+        def lists(d: dict) -> dict:
+            return {k: v.tolist() for k, v in d.items()}
+
+        return {"mode": self.mode, "mean": lists(self.mean), "std": lists(self.std),
+                "func_mean": lists(self.func_mean), "func_std": lists(self.func_std)}
 
     @classmethod
     def from_dict(cls, d: dict) -> Normalizer:
-        return cls({k: np.asarray(v, np.float32) for k, v in d["mean"].items()},
-                   {k: np.asarray(v, np.float32) for k, v in d["std"].items()},
-                   bool(d["per_speaker"]))
+        def arrays(key: str) -> dict:
+            return {k: np.asarray(v, np.float32) for k, v in d.get(key, {}).items()}
+
+        # Checkpoints before the "utterance" mode said per_speaker: true/false.
+        mode = d.get("mode") or ("speaker" if d.get("per_speaker") else "corpus")
+        return cls(arrays("mean"), arrays("std"), mode, arrays("func_mean"), arrays("func_std"))
+
+
+def _groups(rows: list[int], speakers: list[str] | None) -> dict[str, list[int]]:
+    groups: dict[str, list[int]] = {}
+    for i in rows:
+        groups.setdefault(speakers[i] if speakers is not None else "*", []).append(i)
+    return groups
+
+
+def _stats(frames: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Per-dimension mean/std over all the frames of these utterances (each (T, F))."""
+    s = s2 = 0.0
+    n = 0
+    for f in frames:
+        f = np.asarray(f, np.float64)
+        s = s + f.sum(0)
+        s2 = s2 + (f * f).sum(0)
+        n += len(f)
+    mu = s / n
+    return mu.astype(np.float32), np.sqrt(np.maximum(s2 / n - mu * mu, 1e-8)).astype(np.float32)
+
+
+def _nan_stats(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """NaN-aware mean/std of (n, K) functionals (NaN: a clip too short for openSMILE)."""
+    with warnings.catch_warnings():          # a column that is NaN throughout
+        warnings.simplefilter("ignore", RuntimeWarning)
+        mu, sd = np.nanmean(v, 0), np.nanstd(v, 0)
+    return np.nan_to_num(mu).astype(np.float32), np.maximum(np.nan_to_num(sd), 1e-4).astype(
+        np.float32)
+
+
+def _group_stats(store: FeatureStore, rows: list[int],
+                 speakers: list[str] | None) -> tuple[dict, dict]:
+    """Mean/std of the frames of `rows`, per speaker (or all under "*" when None)."""
+    mean, std = {}, {}
+    for g, idx in _groups(rows, speakers).items():
+        mean[g], std[g] = _stats(store[i].frames for i in idx)
+    return mean, std
+
+
+def _functional_stats(store: FeatureStore, rows: list[int],
+                      speakers: list[str] | None) -> tuple[dict, dict]:
+    """Mean/std of the utterance functionals of `rows`, grouped as `_group_stats`; empty when
+    the pack has none."""
+    if not store.n_functionals:
+        return {}, {}
+    values = store.arrays["functionals"]
+    mean, std = {}, {}
+    for g, idx in _groups(rows, speakers).items():
+        mean[g], std[g] = _nan_stats(np.asarray(values[sorted(idx)], np.float64))
+    return mean, std
 
 
 def _empty() -> torch.Tensor:
@@ -111,9 +219,21 @@ class Batch:
     utt_frame_len: torch.Tensor = field(default_factory=_empty)  # (B,)
     phone_ids: torch.Tensor = field(default_factory=_empty)      # (B, Q) when asked for
     phone_id_len: torch.Tensor = field(default_factory=_empty)   # (B,)
+    utt_stats: torch.Tensor = field(default_factory=_empty)      # (B, S) when asked for
 
     def to(self, device: torch.device | str) -> Batch:
         return Batch(**{k: v.to(device) for k, v in self.__dict__.items()})
+
+
+def utterance_stats(x: np.ndarray, functionals: np.ndarray | None,
+                    normalizer: Normalizer | None, speaker: str) -> np.ndarray:
+    """(2F + K,) float32: mean and std over the utterance's (normalised) frames `x` (T, F),
+    then its normalised functionals (K of them, none when the pack has none)."""
+    parts = [x.mean(0), x.std(0)]
+    if functionals is not None:
+        parts.append(normalizer.apply_functionals(functionals, speaker) if normalizer
+                     else np.nan_to_num(np.asarray(functionals, np.float32)))
+    return np.concatenate(parts).astype(np.float32)
 
 
 def _ranges(starts: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -128,20 +248,21 @@ def _ranges(starts: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.nda
 def collate(store: FeatureStore, rows: list[int], labels: list[int],
             normalizer: Normalizer | None, speakers: list[str], *,
             with_word_frames: bool = False, with_utterance: bool = False,
-            max_word_frames: int = 14 * 64) -> Batch:
+            with_utterance_stats: bool = False, max_word_frames: int = 14 * 64) -> Batch:
     """Gather utterances `rows` of `store` into one `Batch` (labels given per row).
 
     `with_word_frames` also fills `word_frames`/`word_mean` (only the HR- and no-hierarchy
     variants read them); `with_utterance` fills `utt_frames` and `phone_ids` (the
-    utterance-level baselines read them). What is not asked for is an empty tensor."""
+    utterance-level baselines read them); `with_utterance_stats` fills `utt_stats` (WISE with
+    `utterance_stats`). What is not asked for is an empty tensor."""
     frames, phone_spans, word_phone_spans, word_spans, texts, phones = [], [], [], [], [], []
+    stats = []
     f_off = p_off = 0
     for i in rows:
         u = store[i]
         x = np.asarray(u.frames, np.float32)
         if normalizer is not None:
-            mu, sd = normalizer.stats_for(speakers[i])
-            x = (x - mu) / sd
+            x = normalizer.apply(x, speakers[i])
         frames.append(x)
         phone_spans.append(np.asarray(u.phone_frames, np.int64) + f_off)
         word_phone_spans.append(np.asarray(u.word_phones, np.int64) + p_off)
@@ -149,6 +270,8 @@ def collate(store: FeatureStore, rows: list[int], labels: list[int],
         texts.append(np.asarray(u.word_vectors, np.float32))
         if with_utterance:
             phones.append([PHONE_ID.get(p, 1) for p in u.phones])
+        if with_utterance_stats:
+            stats.append(utterance_stats(x, u.functionals, normalizer, speakers[i]))
         f_off += len(x)
         p_off += len(u.phone_frames)
     all_frames = np.concatenate(frames)                                    # (F_total, 39)
@@ -188,6 +311,7 @@ def collate(store: FeatureStore, rows: list[int], labels: list[int],
         phone_ids = np.zeros((len(rows), 0), np.int64)
         phone_id_len = np.zeros(len(rows), np.int64)
     return Batch(
+        utt_stats=torch.from_numpy(np.stack(stats)) if stats else _empty(),
         utt_frames=torch.from_numpy(utt_frames), utt_frame_len=torch.from_numpy(utt_frame_len),
         phone_ids=torch.from_numpy(phone_ids), phone_id_len=torch.from_numpy(phone_id_len),
         phone_frames=torch.from_numpy(phone_frames),

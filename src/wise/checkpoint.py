@@ -23,7 +23,7 @@ def save_checkpoint(path: str | Path, model: nn.Module, run: RunConfig,
                     normalizer: Normalizer, *, word_vectors: str,
                     extra: dict | None = None) -> None:
     model_args = dict(run.model_args)
-    for k in ("text_dim", "frame_dim"):      # the dims the model was actually built with
+    for k in ("text_dim", "frame_dim", "utterance_dim"):   # the dims the model was built with
         if hasattr(model.cfg, k):
             model_args[k] = getattr(model.cfg, k)
     run_dict = run.to_dict()

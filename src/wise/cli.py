@@ -54,13 +54,18 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("prepare", help="read a corpus into a manifest (JSONL)")
     kinds = s.add_subparsers(metavar="KIND")
     for kind, what in (("iemocap", "IEMOCAP release folder (or `wise synth` output)"),
-                       ("manifest", "CSV/TSV/JSONL list: audio, text, label, speaker[, session]")):
+                       ("manifest", "CSV/TSV/JSONL list: audio, text, label, speaker[, session]"),
+                       ("ravdess", "RAVDESS folder holding Actor_NN/ (audio-only speech kept)"),
+                       ("crema-d", "CREMA-D release folder holding AudioWAV/")):
         k = kinds.add_parser(kind, help=what)
         k.add_argument("source", help=what)
         k.add_argument("--out", required=True, help="manifest to write (.jsonl)")
         k.add_argument("--missing-alignment", choices=("align", "skip"), default="align",
                        help="rows without word/phone times: force-align them (default) or "
                        "skip them")
+        if kind == "ravdess":
+            k.add_argument("--calm", choices=("drop", "neutral"), default="drop",
+                           help="the 'calm' emotion: drop it (default) or count it as neutral")
         _common(k)
         k.set_defaults(func=cmd_prepare, kind=kind)
 
@@ -123,6 +128,10 @@ def _parser() -> argparse.ArgumentParser:
                    help="also write DIR/<file>.png: spectrogram with words shaded by "
                    "attention, and the class probabilities")
     _predictor_options(s)
+    s.add_argument("--same-speaker", action="store_true",
+                   help="the files are one speaker's: a model trained with normalize=speaker "
+                   "(wise_plus) normalises with their statistics instead of the training "
+                   "speakers' average (docs/real-speech.md)")
     s.add_argument("--workers", type=int, default=None,
                    help="processes, one file each at a time (default: 1, or min(2, cores) "
                    "for 8 files or more)")
@@ -148,6 +157,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="results folder (default runs/asr-study); resumes")
     s.add_argument("--cache", default=None)
     s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    _asr_options(s)
     _common(s, workers=True)
     _jobs(s)
     s.set_defaults(func=cmd_asr_study)
@@ -174,6 +184,15 @@ def _predictor_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--word-vectors", default=None, metavar="PATH",
                    help="where the checkpoint's word-vector file is on this machine, if "
                    "not where it was when the model was trained")
+    _asr_options(p)
+
+
+def _asr_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--asr", choices=("whisper", "pocketsphinx"), default="whisper",
+                   help="speech recogniser for recordings without a transcript (default "
+                   "whisper: Whisper tiny.en, bundled)")
+    p.add_argument("--asr-model", default=None, metavar="DIR",
+                   help="a CTranslate2 Whisper model folder to use instead of tiny.en")
 
 
 def _run_options(p: argparse.ArgumentParser) -> None:
@@ -252,6 +271,12 @@ def cmd_prepare(args: argparse.Namespace) -> int:
     if args.kind == "iemocap":
         from wise.corpora.iemocap import read_iemocap
         rows = read_iemocap(args.source, skips)
+    elif args.kind == "ravdess":
+        from wise.corpora.ravdess import read_ravdess
+        rows = read_ravdess(args.source, skips, calm=args.calm)
+    elif args.kind == "crema-d":
+        from wise.corpora.cremad import read_cremad
+        rows = read_cremad(args.source, skips)
     else:
         from wise.corpora.manifest import read_manifest_corpus
         rows = read_manifest_corpus(args.source, skips)
@@ -324,7 +349,8 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
 
     path = reproduce(args.manifest, args.out, args.configs or table_configs(CONFIG_DIR),
                      sets=args.set, cache=args.cache, workers=args.workers, jobs=args.jobs,
-                     progress=not args.quiet, corpus_name=args.corpus)
+                     progress=not args.quiet, corpus_name=args.corpus,
+                     skip_unavailable=args.configs is None)
     print(f"wrote {path}")
     return 0
 
@@ -345,7 +371,8 @@ def cmd_params(args: argparse.Namespace) -> int:
     from wise.models.wise import n_params
 
     run = load_run_config(args.config, args.set)
-    model = build_model(run.model, run.model_args)
+    model = build_model(run.model, run.model_args, frame_dim=run.features.frame_dim,
+                        n_functionals=run.features.n_functionals)
     for name, module in model.named_children():
         print(f"  {name:12s} {n_params(module):>9,}")
     for name, p in model.named_parameters(recurse=False):
@@ -370,7 +397,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
     workers = args.workers or (min(os.cpu_count() or 1, 2) if len(args.audio) >= 8 else 1)
     results = predict_files(args.model, args.audio, per_file, plot_dir=args.plot,
                             workers=workers, word_vectors=args.word_vectors,
-                            max_seconds=args.max_seconds)
+                            max_seconds=args.max_seconds, asr=args.asr,
+                            asr_model=args.asr_model,
+                            speaker_audio=args.audio if args.same_speaker else None)
     failed = 0
     bar = tqdm(total=len(args.audio), desc="predict", unit="file",
                disable=args.quiet or len(args.audio) < 2)
@@ -402,7 +431,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     serve(args.model, host=args.host, port=args.port, workers=args.workers,
           max_upload_mb=args.max_upload_mb, max_seconds=args.max_seconds,
-          word_vectors=args.word_vectors)
+          word_vectors=args.word_vectors, asr=args.asr, asr_model=args.asr_model)
     return 0
 
 
@@ -412,7 +441,8 @@ def cmd_asr_study(args: argparse.Namespace) -> int:
 
     run = load_run_config(args.config, args.set)
     s = asr_study(run, args.manifest, args.out, cache=args.cache, workers=args.workers,
-                  jobs=args.jobs, progress=not args.quiet)
+                  jobs=args.jobs, progress=not args.quiet, asr=args.asr,
+                  asr_model=args.asr_model)
     print()
     print(study_markdown(s))
     print(f"wrote {Path(args.out) / 'results.md'}, results.json, asr_study.png")

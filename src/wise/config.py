@@ -11,6 +11,9 @@ import json
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
+N_EGEMAPS_LLD = 25             # eGeMAPSv02 low-level descriptors per frame (openSMILE)
+N_EGEMAPS_FUNCTIONALS = 88     # eGeMAPSv02 functionals per utterance
+
 
 @dataclass(frozen=True)
 class FeatureConfig:
@@ -32,6 +35,14 @@ class FeatureConfig:
     phone_overflow: str = "truncate"   # "truncate" | "merge" (fold extra phones into the 14th)
     # Word vectors: "glove-6b-50d" (installed package) or a path to a GloVe-format text file.
     word_vectors: str = "glove-6b-50d"
+    # Beyond the paper, for real speech (docs/real-speech.md); both need the optional openSMILE
+    # extra. "egemaps": the 25 eGeMAPSv02 low-level descriptors (F0 in semitones, loudness,
+    # jitter, shimmer, HNR, formants, spectral slopes ...) appended to every frame, so they
+    # flow through the same frame -> phone -> word hierarchy as the MFCCs.
+    prosody: str = "none"
+    # "egemaps": the 88 eGeMAPSv02 functionals of the whole utterance, for models that read
+    # utterance-level statistics (WiseConfig.utterance_stats).
+    functionals: str = "none"
 
     def __post_init__(self) -> None:
         if self.phone_overflow not in ("truncate", "merge"):
@@ -39,11 +50,33 @@ class FeatureConfig:
                              f"not {self.phone_overflow!r}")
         if self.win_ms <= 0 or self.hop_ms <= 0 or self.sample_rate <= 0:
             raise ValueError("win_ms, hop_ms and sample_rate must be positive")
+        for name in ("prosody", "functionals"):
+            if getattr(self, name) not in ("none", "egemaps"):
+                raise ValueError(f"{name} must be 'none' or 'egemaps', "
+                                 f"not {getattr(self, name)!r}")
+
+    def key_fields(self) -> dict:
+        """Every field, less those added after the first release while at their defaults, so
+        that caches and checkpoints made before them keep their keys."""
+        d = asdict(self)
+        for name in ("prosody", "functionals"):
+            if d[name] == "none":
+                del d[name]
+        return d
 
     def key(self) -> str:
         """A short hash of every field: the feature cache is keyed by it."""
-        blob = json.dumps(asdict(self), sort_keys=True).encode()
+        blob = json.dumps(self.key_fields(), sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
+
+    @property
+    def frame_dim(self) -> int:
+        """Values per frame: 13 cepstra, deltas and delta-deltas, then any prosody LLDs."""
+        return 3 * self.n_ceps + (N_EGEMAPS_LLD if self.prosody == "egemaps" else 0)
+
+    @property
+    def n_functionals(self) -> int:
+        return N_EGEMAPS_FUNCTIONALS if self.functionals == "egemaps" else 0
 
     @property
     def win_length(self) -> int:
@@ -72,27 +105,35 @@ class TrainConfig:
     patience: int = 6             # then stop after this many epochs without a better val UA
     val_fraction: float = 0.1     # of the training rows, stratified by class
     class_weights: bool = False   # weight the loss by inverse class frequency
-    normalize: str = "corpus"     # MFCC mean/std: "corpus" or "speaker" (training rows only)
+    normalize: str = "corpus"     # frame mean/std: "corpus", "speaker" or "utterance" (see
+                                  # wise.batching.Normalizer; statistics never read labels)
     seed: int = 0
     device: str = "auto"          # "auto" (CUDA when available), "cpu", "cuda"
 
     def __post_init__(self) -> None:
-        if self.normalize not in ("corpus", "speaker"):
-            raise ValueError(f"normalize must be 'corpus' or 'speaker', not {self.normalize!r}")
+        if self.normalize not in ("corpus", "speaker", "utterance"):
+            raise ValueError("normalize must be 'corpus', 'speaker' or 'utterance', "
+                             f"not {self.normalize!r}")
         if not 0.0 < self.val_fraction < 0.5:
             raise ValueError("val_fraction must be between 0 and 0.5")
 
 
+PROTOCOLS = ("session", "speaker_groups", "random")
+"""Cross-validation protocols; see wise.crossval.make_folds and docs/evaluation.md."""
+
+
 @dataclass(frozen=True)
 class CVConfig:
-    protocol: str = "session"     # "session": leave one session out; "random": stratified k-fold
-    folds: int = 5                # for "random" (for "session": one fold per session)
+    protocol: str = "session"     # "session": leave one session out; "speaker_groups": k folds
+                                  # of whole speakers; "random": stratified k-fold
+    folds: int = 5                # for "speaker_groups" and "random" ("session": one per session)
     subset: str = "all"           # "all" or "improvised" (IEMOCAP's scripted lines repeat
                                   # across sessions and leak text between folds)
 
     def __post_init__(self) -> None:
-        if self.protocol not in ("session", "random"):
-            raise ValueError(f"protocol must be 'session' or 'random', not {self.protocol!r}")
+        if self.protocol not in PROTOCOLS:
+            raise ValueError(f"protocol must be one of {', '.join(PROTOCOLS)}, "
+                             f"not {self.protocol!r}")
         if self.subset not in ("all", "improvised"):
             raise ValueError(f"subset must be 'all' or 'improvised', not {self.subset!r}")
         if self.folds < 2:

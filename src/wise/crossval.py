@@ -5,8 +5,9 @@ Protocols (SPEC §4): "session" (default) holds out one session per fold — bot
 does put every speaker in both (it is what some papers mean by "5-fold CV"; say so when you
 compare). Model selection (early stopping) uses a validation part of the training folds only.
 
-Each fold writes `fold_K/metrics.json`, `fold_K/predictions.jsonl` and `fold_K/model.wise`;
-a fold whose metrics exist for the same config is not redone, so an interrupted run resumes.
+Each fold writes `fold_K/metrics.json`, `fold_K/predictions.jsonl` and `fold_K/model.wise`
+(a scikit-learn row, `wise.models.build.CLASSIC`, writes no checkpoint); a fold whose metrics
+exist for the same config is not redone, so an interrupted run resumes.
 """
 
 from __future__ import annotations
@@ -27,17 +28,24 @@ from wise.checkpoint import save_checkpoint
 from wise.config import RunConfig
 from wise.errors import Skips, WiseError
 from wise.features.cache import FeatureStore, build_features
+from wise.features.functionals import build_functionals, require_opensmile
 from wise.fsutil import atomic_write_text
 from wise.metrics import scores
-from wise.models.build import batch_needs, build_model
+from wise.models.build import CLASSIC, batch_needs, build_classic, build_model
 from wise.models.wise import n_params
 from wise.train import Data, predict, train
 from wise.utterance import read_manifest
 
 
 def make_folds(rows: list[int], labels: list[int], sessions: list[str], protocol: str,
-               k: int, seed: int) -> list[tuple[str, list[int]]]:
-    """[(fold name, test rows)] covering every row once."""
+               k: int, seed: int, *, speakers: list[str] | None = None,
+               genders: list[str | None] | None = None) -> list[tuple[str, list[int]]]:
+    """[(fold name, test rows)] covering every row once. "speaker_groups" needs `speakers`
+    (and balances `genders` when given); see `speaker_group_folds`."""
+    if protocol == "speaker_groups":
+        if speakers is None:
+            raise ValueError("protocol speaker_groups needs the rows' speakers")
+        return speaker_group_folds(rows, labels, speakers, genders, k, seed)
     if protocol == "session":
         names = sorted({sessions[i] for i in rows})
         if len(names) < 2:
@@ -56,6 +64,82 @@ def make_folds(rows: list[int], labels: list[int], sessions: list[str], protocol
     return [(f"fold{j + 1}", sorted(f)) for j, f in enumerate(folds)]
 
 
+def speaker_group_folds(rows: list[int], labels: list[int], speakers: list[str],
+                        genders: list[str | None] | None, k: int,
+                        seed: int) -> list[tuple[str, list[int]]]:
+    """k folds of whole speakers, for corpora whose sessions do not make folds (RAVDESS,
+    CREMA-D, a user's list): no speaker is in two folds.
+
+    Each fold gets floor(n/k) or ceil(n/k) of the n speakers of each sex (speakers of unknown
+    sex are one more group), the remainders spread so that fold sizes in speakers differ by at
+    most one. Within that, speakers are placed so that every fold's class counts come as close
+    to 1/k of the corpus's as whole speakers allow: largest speakers first, each into the fold
+    it brings closest to the target (cost: sum over folds and classes of the squared relative
+    shortfall or excess), then swaps of same-sex speakers between folds while any lowers the
+    cost. `seed` only breaks ties between equally large speakers; the same seed gives the same
+    folds.
+    """
+    by_speaker: dict[str, list[int]] = {}
+    for i in rows:
+        by_speaker.setdefault(speakers[i], []).append(i)
+    names = sorted(by_speaker)
+    if len(names) < k:
+        raise WiseError(None, f"speaker_groups with {k} folds needs at least {k} speakers, the "
+                              f"manifest has {len(names)}; lower it with --set folds=N")
+    n_classes = max(labels[i] for i in rows) + 1
+    counts = np.array([np.bincount([labels[i] for i in by_speaker[s]], minlength=n_classes)
+                       for s in names], dtype=float)                     # (S, C)
+    sex = [next((genders[i] for i in by_speaker[s] if genders and genders[i]), "unknown")
+           for s in names]
+    target = counts.sum(0) / k                                            # (C,)
+    weight = np.divide(1.0, target ** 2, out=np.zeros_like(target), where=target > 0)
+
+    def cost(fold_counts: np.ndarray) -> np.ndarray:                      # (..., C) -> (...)
+        return ((fold_counts - target) ** 2 * weight).sum(-1)
+
+    # sex -> (k,) how many more speakers of that sex each fold takes; the remainders of the
+    # sexes go to successive folds, so fold sizes differ by at most one speaker.
+    room: dict[str, np.ndarray] = {}
+    start = 0
+    for g in sorted(set(sex)):
+        n = sex.count(g)
+        room[g] = np.full(k, n // k)
+        room[g][(start + np.arange(n % k)) % k] += 1
+        start += n % k
+    rng = np.random.default_rng(seed)
+    tie = rng.permutation(len(names))
+    order = sorted(range(len(names)), key=lambda s: (-counts[s].sum(), tie[s]))
+    fold_of = np.zeros(len(names), dtype=int)
+    fold_counts = np.zeros((k, n_classes))
+    for s in order:
+        open_folds = np.flatnonzero(room[sex[s]] > 0)
+        gain = cost(fold_counts[open_folds] + counts[s]) - cost(fold_counts[open_folds])
+        j = int(open_folds[np.argmin(gain)])
+        fold_of[s] = j
+        room[sex[s]][j] -= 1
+        fold_counts[j] += counts[s]
+    improved = True  # swap pairs of same-sex speakers while a swap lowers the cost
+    while improved:
+        improved = False
+        for a in order:
+            same = np.array([b for b in order if sex[b] == sex[a] and fold_of[b] != fold_of[a]])
+            if not len(same):
+                continue
+            fa, fb = fold_of[a], fold_of[same]
+            diff = counts[same] - counts[a]                               # (B, C)
+            change = (cost(fold_counts[fa] + diff) + cost(fold_counts[fb] - diff)
+                      - cost(fold_counts[fa]) - cost(fold_counts[fb]))
+            best = int(np.argmin(change))
+            if change[best] < -1e-12:
+                b = int(same[best])
+                fold_counts[fa] += diff[best]
+                fold_counts[fold_of[b]] -= diff[best]
+                fold_of[a], fold_of[b] = fold_of[b], fa
+                improved = True
+    return [(f"fold{j + 1}", sorted(i for s in np.flatnonzero(fold_of == j)
+                                    for i in by_speaker[names[s]])) for j in range(k)]
+
+
 def _config_hash(run: RunConfig, manifest_rows: list[str]) -> str:
     blob = json.dumps({"run": run.to_dict(), "rows": manifest_rows}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
@@ -71,6 +155,7 @@ class Loaded:
     speakers: list[str]
     sessions: list[str]
     improvised: list[bool]
+    genders: list[str | None]
 
     def data(self, model: nn.Module) -> Data:
         return data_for(model, self.store, self.labels, self.speakers)
@@ -81,13 +166,14 @@ def data_for(model: nn.Module, store: FeatureStore, labels: list[int],
     """Batches carrying what `model` reads (see `wise.models.build.batch_needs`)."""
     needs = batch_needs(model)
     return Data(store, labels, speakers, word_frames=needs["with_word_frames"],
-                utterance=needs["with_utterance"])
+                utterance=needs["with_utterance"],
+                utterance_stats=needs["with_utterance_stats"])
 
 
 def load(run: RunConfig, manifest: str | Path, cache: str | Path | None, *,
          workers: int | None, progress: bool) -> Loaded:
     """Build (or reuse) the feature cache of `manifest` and line its rows up with the store."""
-    cache = Path(cache) if cache else Path(manifest).parent / "wise-cache"
+    cache = _cache_root(manifest, cache)
     feats = build_features(manifest, cache, run.features, Skips(), workers=workers,
                            progress=progress)
     store = FeatureStore(feats["pack"])
@@ -95,12 +181,16 @@ def load(run: RunConfig, manifest: str | Path, cache: str | Path | None, *,
     rows = [meta[i] for i in store.ids]
     return Loaded(store, feats, [LABELS.index(u.label) for u in rows],
                   [u.speaker for u in rows], [u.session for u in rows],
-                  [bool(u.improvised) for u in rows])
+                  [bool(u.improvised) for u in rows], [u.gender for u in rows])
+
+
+def _cache_root(manifest: str | Path, cache: str | Path | None) -> Path:
+    return Path(cache) if cache else Path(manifest).parent / "wise-cache"
 
 
 def new_model(run: RunConfig, store: FeatureStore) -> nn.Module:
     return build_model(run.model, run.model_args, text_dim=store.text_dim,
-                       frame_dim=store.frame_dim)
+                       frame_dim=store.frame_dim, n_functionals=store.n_functionals)
 
 
 def train_final(run: RunConfig, manifest: str | Path, out: str | Path, *,
@@ -108,6 +198,9 @@ def train_final(run: RunConfig, manifest: str | Path, out: str | Path, *,
                 progress: bool = True) -> dict:
     """Train one model on every row of `manifest` (validation carved from them) and write a
     self-contained checkpoint to `out`."""
+    if run.model in CLASSIC:
+        raise WiseError(None, f"{run.name}: `wise train` makes checkpoints of the neural rows "
+                              f"only; cross-validate this row with `wise cv --config {run.name}`")
     d = load(run, manifest, cache, workers=workers, progress=progress)
     rows = _subset(run, d, manifest)
     model = new_model(run, d.store)
@@ -148,6 +241,7 @@ class FoldJob:
     word_vectors: str
     threads: int = 0          # torch threads in this fold's process; 0 leaves torch's default
     progress: bool = False
+    functionals: str = ""     # scikit-learn rows: the store rows' utterance functionals (.npy)
 
 
 def run_fold(job: FoldJob) -> dict:
@@ -163,7 +257,10 @@ def run_fold(job: FoldJob) -> dict:
     info = train(model, data, [i for i in job.rows if i not in test_set], run.train,
                  n_classes=len(LABELS), progress=job.progress,
                  desc=f"{run.name} fold {job.k}/{job.n_folds}")
-    probs, alphas = predict(model, data, job.test_rows, info["normalizer"])
+    # Under normalize=speaker the held-out speakers get their own statistics from their own
+    # frames (never their labels); other modes are unchanged by `adapt`.
+    adapted = info["normalizer"].adapt(store, job.test_rows, job.speakers)
+    probs, alphas = predict(model, data, job.test_rows, adapted)
     y_true = [job.labels[i] for i in job.test_rows]
     y_pred = probs.argmax(1).tolist()
     s = scores(np.array(y_true), np.array(y_pred), LABELS)
@@ -172,9 +269,40 @@ def run_fold(job: FoldJob) -> dict:
               "best_val_ua": info["best_val_ua"], "history": info["history"],
               "seconds": round(time.perf_counter() - t0, 1), "config_hash": job.config_hash,
               "y_true": y_true, "y_pred": y_pred}
-    fdir = Path(job.fold_dir)
-    save_checkpoint(fdir / "model.wise", model, run, info["normalizer"],
+    save_checkpoint(Path(job.fold_dir) / "model.wise", model, run, info["normalizer"],
                     word_vectors=job.word_vectors, extra={"fold": job.k, "test": job.name})
+    return _write_fold(job, store, y_pred, probs, alphas, result)
+
+
+def run_classic_fold(job: FoldJob) -> dict:
+    """`run_fold` for a scikit-learn row (`wise.models.build.CLASSIC`): fit on every row but
+    the fold's utterance functionals, score the fold; the same files but no checkpoint."""
+    store = FeatureStore(job.pack)
+    x = np.load(job.functionals)                                           # (U, 88)
+    y = np.array(job.labels)
+    test_set = set(job.test_rows)
+    train_rows = [i for i in job.rows if i not in test_set]
+    t0 = time.perf_counter()
+    try:
+        model = build_classic(job.run.model, job.run.model_args).fit(x[train_rows],
+                                                                     y[train_rows])
+    except WiseError as e:
+        raise WiseError(None, f"fold {job.k} ({job.name}): {e.message}") from None
+    y_pred, probs = model.predict(x[job.test_rows])
+    y_true = y[job.test_rows].tolist()
+    s = scores(np.array(y_true), y_pred, LABELS)
+    result = {"fold": job.k, "test": job.name, **s, "n_train": len(train_rows), "n_val": 0,
+              "best_epoch": None, "best_val_ua": None, "history": [],
+              "n_params": model.n_params(), "seconds": round(time.perf_counter() - t0, 1),
+              "config_hash": job.config_hash, "y_true": y_true, "y_pred": y_pred.tolist()}
+    # It weighs no words: uniform weights over the real words, like the neural baselines.
+    alphas = [np.full(n, 1.0 / n) for n in map(store.n_words, job.test_rows)]
+    return _write_fold(job, store, y_pred, probs, alphas, result)
+
+
+def _write_fold(job: FoldJob, store: FeatureStore, y_pred, probs: np.ndarray, alphas: list,
+                result: dict) -> dict:
+    fdir = Path(job.fold_dir)
     preds = [json.dumps({"id": store.ids[i], "label": LABELS[job.labels[i]],
                          "pred": LABELS[p], "probs": [round(float(x), 5) for x in pr],
                          "attention": [round(float(x), 4) for x in al]})
@@ -185,6 +313,18 @@ def run_fold(job: FoldJob) -> dict:
     return result
 
 
+def _functionals(run: RunConfig, manifest: str | Path, cache: str | Path | None,
+                 store: FeatureStore, workers: int | None, progress: bool, log) -> str:
+    """Scikit-learn rows: the store rows' openSMILE functionals, built once for every fold."""
+    audio = {u.id: u.audio for u in read_manifest(manifest)}
+    f = build_functionals([audio[i] for i in store.ids], _cache_root(manifest, cache),
+                          run.features.sample_rate, workers=workers, progress=progress)
+    log(f"  eGeMAPS functionals of {len(store)} utterances: {f['built']} built, "
+        f"{f['reused']} reused ({f['seconds']:.1f} s)"
+        + (f"; {f['missing']} too short, set to the training mean" if f["missing"] else ""))
+    return f["path"]
+
+
 def run_cv(run: RunConfig, manifest: str | Path, out_dir: str | Path, *,
            cache: str | Path | None = None, workers: int | None = None, jobs: int = 1,
            progress: bool = True, log=print) -> dict:
@@ -192,11 +332,20 @@ def run_cv(run: RunConfig, manifest: str | Path, out_dir: str | Path, *,
     at once in worker processes with one torch thread each: on small CPUs that beats one
     fold with several threads (these models' operations are too small to split well)."""
     out = Path(out_dir)
+    classic = run.model in CLASSIC
+    if classic:
+        require_opensmile()          # before the MFCC cache: a missing extra fails at once
     d = load(run, manifest, cache, workers=workers, progress=progress)
     store, labels = d.store, d.labels
     rows = _subset(run, d, manifest)
-    folds = make_folds(rows, labels, d.sessions, run.cv.protocol, run.cv.folds, run.train.seed)
+    folds = make_folds(rows, labels, d.sessions, run.cv.protocol, run.cv.folds, run.train.seed,
+                       speakers=d.speakers, genders=d.genders)
+    # Which speakers each fold tests on, so a reader can check the protocol.
+    atomic_write_text(out / "folds.json", json.dumps({"protocol": run.cv.protocol, "folds": {
+        name: sorted({d.speakers[i] for i in test}) for name, test in folds}}, indent=2) + "\n")
     chash = _config_hash(run, [store.ids[i] for i in rows])
+    functionals = _functionals(run, manifest, cache, store, workers, progress,
+                               log) if classic else ""
     results: dict[int, dict] = {}
     todo: list[FoldJob] = []
     for k, (name, test_rows) in enumerate(folds, 1):
@@ -210,24 +359,27 @@ def run_cv(run: RunConfig, manifest: str | Path, out_dir: str | Path, *,
                 continue
         todo.append(FoldJob(run, str(store.dir), labels, d.speakers, rows, test_rows, k,
                             len(folds), name, str(out / f"fold_{k}"), chash,
-                            d.feats["word_vectors"], progress=progress and jobs <= 1))
+                            d.feats["word_vectors"], progress=progress and jobs <= 1,
+                            functionals=functionals))
 
     def finished(r: dict) -> None:
         results[r["fold"]] = r
+        epoch = "" if r["best_epoch"] is None else f"best epoch {r['best_epoch']}, "
         log(f"  fold {r['fold']}/{len(folds)} ({r['test']}): WA {r['wa']:.3f} "
-            f"UA {r['ua']:.3f} (best epoch {r['best_epoch']}, {r['seconds']:.0f} s)")
+            f"UA {r['ua']:.3f} ({epoch}{r['seconds']:.0f} s)")
 
     t_start = time.perf_counter()
+    fold_fn = run_classic_fold if classic else run_fold
     jobs = max(1, min(jobs, len(todo)))
     if jobs == 1:
         for job in todo:
-            finished(run_fold(job))
+            finished(fold_fn(job))
     else:
         for job in todo:
             job.threads = 1
         # spawn: a forked child would inherit this process's torch thread pools.
         with mp.get_context("spawn").Pool(jobs) as pool:
-            for r in pool.imap_unordered(run_fold, todo):
+            for r in pool.imap_unordered(fold_fn, todo):
                 finished(r)
     fold_results = [results[k] for k in sorted(results)]
     y_all = [y for f in fold_results for y in f["y_true"]]
@@ -239,7 +391,8 @@ def run_cv(run: RunConfig, manifest: str | Path, out_dir: str | Path, *,
         "name": run.name, "config": run.to_dict(), "code_version": code_version(),
         "manifest": str(manifest), "n_utterances": len(rows),
         "protocol": run.cv.protocol, "subset": run.cv.subset,
-        "n_params": n_params(new_model(run, store)), "labels": list(LABELS),
+        "n_params": (int(round(np.mean([f["n_params"] for f in fold_results]))) if classic
+                     else n_params(new_model(run, store))), "labels": list(LABELS),
         "word_vectors": d.feats["word_vectors"],
         "folds": [{k: f[k] for k in ("fold", "test", "wa", "ua", "recall", "n", "best_epoch",
                                       "seconds")} for f in fold_results],

@@ -3,7 +3,7 @@
 The same one-way flow as training, for one utterance at a time and without a cache:
 
     audio (any rate/channels) -> 16 kHz mono
-      -> transcript: given, or offline ASR (pocketsphinx's bundled en-us model)
+      -> transcript: given, or offline ASR (Whisper tiny.en by default; wise.align.asr)
       -> forced alignment of the transcript: word and phone times
       -> 39-d MFCC frames, the word/phone/frame hierarchy, word vectors (the checkpoint's
          feature config and word vectors, so the model sees what it was trained on)
@@ -33,6 +33,7 @@ import numpy as np
 import torch
 
 from wise.align._sphinx import no_speech
+from wise.align.asr import DEFAULT_RECOGNIZER, make_recognizer
 from wise.audio import audio_from_array, decode_audio, load_audio
 from wise.batching import collate
 from wise.checkpoint import load_checkpoint
@@ -40,7 +41,7 @@ from wise.config import MAX_PREDICT_SECONDS, FeatureConfig
 from wise.errors import WiseError
 from wise.features.cache import UtteranceFeatures
 from wise.features.hierarchy import build_hierarchy
-from wise.features.mfcc import mfcc
+from wise.features.prosody import Prosody, frame_features
 from wise.features.words import PACKAGED, WordVectors, load_word_vectors
 from wise.models.build import batch_needs
 from wise.text import tokenize
@@ -81,7 +82,7 @@ class Prediction:
     probabilities: dict[str, float]
     transcript: str
     transcript_source: str          # "given" | "asr" | "none"
-    asr_confidence: float | None    # mean word posterior of the recogniser, 0..1 (ASR only)
+    asr_confidence: float | None    # the recogniser's confidence, 0..1 (ASR only)
     words: list[WordScore]
     word_attention: bool            # True: learned word attention; False: uniform weights
     duration: float                 # seconds of audio
@@ -99,18 +100,19 @@ class Prediction:
 
 
 def utterance_features(frames: np.ndarray, words: list[Segment], phones: list[Segment],
-                       cfg: FeatureConfig, vectors: WordVectors) -> tuple[UtteranceFeatures,
-                                                                            dict]:
-    """One utterance's model inputs from its MFCC frames (`mfcc(x, cfg)`) and alignment,
-    computed as `wise features` computes them for a corpus (same hierarchy caps and word
-    lookup); also the hierarchy's capping events. Frames are an argument so that several
-    alignments of one recording share one MFCC pass."""
+                       cfg: FeatureConfig, vectors: WordVectors,
+                       functionals: np.ndarray | None = None) -> tuple[UtteranceFeatures,
+                                                                         dict]:
+    """One utterance's model inputs from its frames (`Predictor.audio_features`) and
+    alignment, computed as `wise features` computes them for a corpus (same hierarchy caps and
+    word lookup); also the hierarchy's capping events. Frames are an argument so that several
+    alignments of one recording share one pass over the audio."""
     h = build_hierarchy(words, phones, len(frames), cfg)
     vec, oov = vectors.encode(h.word_tokens)
     return UtteranceFeatures(id="", frames=frames, phone_frames=h.phone_frames,
                              word_phones=h.word_phones, word_frames=h.word_frames,
                              word_vectors=vec, word_oov=oov, words=h.word_tokens,
-                             phones=h.phone_tokens), dict(h.events)
+                             phones=h.phone_tokens, functionals=functionals), dict(h.events)
 
 
 class Predictor:
@@ -120,10 +122,16 @@ class Predictor:
     >>> r = m.predict("clip.wav")               # transcript from ASR
     >>> r = m.predict("clip.wav", text="I told you so")
     >>> r.label, r.probabilities, [(w.word, w.attention) for w in r.words]
+
+    `asr` chooses the recogniser ("whisper" or "pocketsphinx"), `asr_model` a CTranslate2
+    Whisper model folder in place of the bundled tiny.en; the recogniser is loaded only when
+    a recording comes without a transcript.
     """
 
     def __init__(self, checkpoint: str | Path, *, word_vectors: str | None = None,
-                 max_seconds: float = MAX_SECONDS, vectors_cache: str | Path | None = None):
+                 max_seconds: float = MAX_SECONDS, vectors_cache: str | Path | None = None,
+                 asr: str = DEFAULT_RECOGNIZER, asr_model: str | Path | None = None,
+                 speaker_audio: list[str | Path] | None = None):
         self.path = Path(checkpoint)
         self.model, self.run, self.normalizer, blob = load_checkpoint(self.path)
         self.labels: list[str] = list(blob["labels"])
@@ -137,35 +145,39 @@ class Predictor:
             raise WiseError(self.path, f"the model reads {text_dim}-d word vectors but "
                                        f"{self.vectors.name} has {self.vectors.dim}")
         frame_dim = getattr(self.model.cfg, "frame_dim", None)
-        if frame_dim is not None and frame_dim != 3 * self.features.n_ceps:
+        if frame_dim is not None and frame_dim != self.features.frame_dim:
             raise WiseError(self.path, f"the model reads {frame_dim}-d frames but its feature "
-                                       f"config makes {3 * self.features.n_ceps}")
+                                       f"config makes {self.features.frame_dim}")
         cfg = getattr(self.model, "cfg", None)
         self.word_attention = (self.run.model == "wise" and getattr(cfg, "attention", False))
         self._needs = batch_needs(self.model)
         self._lock = threading.Lock()
         self._aligner = None
-        self._recognizer = None
+        self._recognizer = make_recognizer(asr, asr_model)    # checked now, loaded when needed
+        self.asr_name: str = self._recognizer.name
+        self._prosody: Prosody | None = None
+        self._speaker = ""            # "": an unknown speaker (see `adapt_speaker`)
+        if speaker_audio:
+            self.adapt_speaker(speaker_audio)
 
     @property
     def name(self) -> str:
         return self.run.name
 
     def warm_up(self) -> None:
-        """Load the aligner and recogniser now (about 0.6 s) instead of on the first call,
-        e.g. before a server takes requests."""
+        """Load the aligner and recogniser now (about half a second) instead of on the first
+        call, e.g. before a server takes requests."""
         with self._lock:
-            self._tools()
+            self._aligner_tool()
+            self._recognizer.load()
 
-    def _tools(self):
-        # Loaded on first use: a caller who only scores given alignments never pays for them.
-        from wise.align import ForcedAligner, Recognizer
+    def _aligner_tool(self):
+        # Loaded on first use: a caller who only scores given alignments never pays for it.
+        from wise.align import ForcedAligner
 
         if self._aligner is None:
             self._aligner = ForcedAligner()
-        if self._recognizer is None:
-            self._recognizer = Recognizer()
-        return self._aligner, self._recognizer
+        return self._aligner
 
     def load(self, audio: str | Path | bytes | np.ndarray, *, sample_rate: int | None = None,
              name: str | None = None) -> np.ndarray:
@@ -202,11 +214,12 @@ class Predictor:
 
         confidence = None
         with self._lock:
-            aligner, recognizer = self._tools()
+            aligner = self._aligner_tool()
             if not given:
+                self._recognizer.load()     # a model that cannot load is an error, not silence
                 t = time.perf_counter()
                 try:
-                    rec = recognizer.recognize(x, source=source)
+                    rec = self._recognizer.recognize(x, source=source)
                 except WiseError as e:
                     return self._empty(base, False, None, e.message, seconds)
                 seconds["asr"] = time.perf_counter() - t
@@ -215,8 +228,9 @@ class Predictor:
             alignment = aligner.align(x, text, source=source)
             seconds["align"] = time.perf_counter() - t
         t = time.perf_counter()
-        feats, events = utterance_features(mfcc(x, self.features), alignment.words,
-                                           alignment.phones, self.features, self.vectors)
+        frames, functionals = self.audio_features(x)
+        feats, events = utterance_features(frames, alignment.words, alignment.phones,
+                                           self.features, self.vectors, functionals)
         seconds["features"] = time.perf_counter() - t
         t = time.perf_counter()
         probs, alpha = self.score(feats)
@@ -235,11 +249,40 @@ class Predictor:
             asr_confidence=confidence, words=words, message=_capping_note(events),
             seconds={k: round(v, 4) for k, v in seconds.items()})
 
+    def audio_features(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """The frames (T, frame_dim) and utterance functionals (or None) of 16 kHz audio `x`,
+        as the checkpoint's feature config computes them for training."""
+        cfg = self.features
+        if (cfg.prosody != "none" or cfg.n_functionals) and self._prosody is None:
+            self._prosody = Prosody(cfg)
+        frames = frame_features(x, cfg, self._prosody)
+        return frames, self._prosody.functionals(x) if cfg.n_functionals else None
+
+    def adapt_speaker(self, audio: list[str | Path]) -> None:
+        """Tell a model trained with `normalize: speaker` who is speaking: every later
+        prediction is normalised with the statistics of these recordings of one speaker
+        (audio only; the more clips, the better the estimate). Without it, an unknown
+        speaker gets the training speakers' average, which on real speech costs accuracy
+        (docs/real-speech.md). Models trained otherwise ignore it."""
+        if self.normalizer.mode != "speaker" or not audio:
+            return
+        feats = []
+        for a in audio:
+            try:
+                feats.append(self.audio_features(self.load(a)))
+            except WiseError:       # an unreadable file fails on its own when predicted
+                continue
+        if not feats:
+            return
+        self._speaker = "<adapted>"
+        self.normalizer = self.normalizer.with_speaker(self._speaker, [f for f, _ in feats],
+                                                       [v for _, v in feats])
+
     @torch.inference_mode()
     def score(self, feats: UtteranceFeatures) -> tuple[np.ndarray, np.ndarray]:
         """(class probabilities (C,), attention (N,)) for one utterance's features."""
         # An unknown speaker: a per-speaker normaliser falls back to its training average.
-        batch = collate([feats], [0], [0], self.normalizer, [""], **self._needs)
+        batch = collate([feats], [0], [0], self.normalizer, [self._speaker], **self._needs)
         logits, alpha = self.model(batch)
         return (torch.softmax(logits, dim=1)[0].numpy().astype(np.float64),
                 alpha[0].numpy().astype(np.float64))

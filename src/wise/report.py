@@ -59,6 +59,8 @@ EXTRA_NAMES: dict[str, str] = {
     "hr_bilstm": "WISE, HR cell BiLSTM",
     "hr_bigru": "WISE, HR cell BiGRU",
     "swap_inputs": "WISE, eqs (4)/(5) as printed",
+    "egemaps_svm": "eGeMAPS + SVM (classic baseline, audio only)",
+    "wise_plus": "WISE+ (per-speaker normalisation, eGeMAPS; docs/real-speech.md)",
 }
 
 GROUPS = {1: "Table 1: comparison with other models",
@@ -259,6 +261,9 @@ def _header_lines(table: dict) -> list[str]:
 def _protocol_words(setting: dict) -> str:
     if setting.get("protocol") == "session":
         return "leave one session out (speaker-independent)"
+    if setting.get("protocol") == "speaker_groups":
+        return (f"{setting.get('cv.folds', 5)} folds of whole speakers, balanced by class and "
+                "sex (speaker-independent)")
     if setting.get("protocol") == "random":
         return f"stratified random {setting.get('cv.folds', 5)}-fold (speakers shared)"
     return str(setting.get("protocol"))
@@ -471,13 +476,16 @@ def table_configs(config_dir: str | Path) -> list[Path]:
 def reproduce(manifest: str | Path, out_dir: str | Path, configs: Sequence[str | Path], *,
               sets: Sequence[str] = (), cache: str | Path | None = None,
               workers: int | None = None, jobs: int = 1, progress: bool = True,
-              corpus_name: str,
+              corpus_name: str, skip_unavailable: bool = False,
               log: Callable[[str], object] = print) -> Path:
     """Cross-validate every config into `out_dir/<name>` (finished folds are reused, so an
-    interrupted reproduction resumes), then write the report into `out_dir`.
-    Returns the path of results.md."""
+    interrupted reproduction resumes), then write the report into `out_dir`. A row whose
+    optional extra is not installed (eGeMAPS + SVM and WISE+: openSMILE) is an error, or with
+    `skip_unavailable` left out with a log line. Returns the path of results.md."""
     from wise.config import load_run_config
     from wise.crossval import run_cv
+    from wise.features.functionals import require_opensmile
+    from wise.models.build import CLASSIC
 
     # Read every config before training anything: a typo in the last one should not surface
     # hours later.
@@ -490,6 +498,16 @@ def reproduce(manifest: str | Path, out_dir: str | Path, configs: Sequence[str |
             raise WiseError(c, f"name {run.name!r} is also the name of {seen[run.name]}; "
                                "each row needs its own name (its results folder)")
         seen[run.name] = str(c)
+    extra = [r for r in runs if r.model in CLASSIC or r.features.prosody != "none"
+             or r.features.n_functionals]
+    if extra:
+        try:
+            require_opensmile(", ".join(r.name for r in extra))
+        except WiseError as e:
+            if not skip_unavailable:
+                raise
+            log(f"leaving out {', '.join(r.name for r in extra)}: {e.message}")
+            runs = [r for r in runs if r not in extra]
     out = Path(out_dir)
     run_dirs = []
     for i, run in enumerate(runs, 1):

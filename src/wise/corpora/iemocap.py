@@ -100,7 +100,7 @@ def _utterance(session_dir: Path, dialog: str, utt_id: str, raw_label: str,
     session, gender = m.group(1), m.group(2)
     u = Utterance(id=utt_id, audio=str(wav), text=text.strip(), label=label,
                   speaker=f"{session}{gender}", session=session, duration=n / sr,
-                  improvised="_impro" in dialog)
+                  improvised="_impro" in dialog, gender=gender)
     align_dir = session_dir / "sentences" / "ForcedAlignment" / dialog
     wdseg, phseg = align_dir / f"{utt_id}.wdseg", align_dir / f"{utt_id}.phseg"
     if wdseg.is_file() and phseg.is_file():

@@ -1,4 +1,4 @@
-"""The 4-class label set and how corpus labels map onto it (SPEC §4)."""
+"""The 4-class label set and how corpus labels map onto it (SPEC §4); speakers' sex too."""
 
 from __future__ import annotations
 
@@ -19,3 +19,12 @@ assert set(_ALIASES.values()) == set(LABELS)
 def map_label(raw: str) -> str | None:
     """The target class for a corpus label, or None when the label is not one of the four."""
     return _ALIASES.get(raw.strip().lower())
+
+
+# A corpus's sex/gender field -> "F" or "M"; anything else (blank, "unknown", ...) -> None.
+_GENDERS = {"f": "F", "female": "F", "woman": "F", "m": "M", "male": "M", "man": "M"}
+
+
+def map_gender(raw: object) -> str | None:
+    """The speaker's sex as "F" or "M"; None when the value is missing or neither."""
+    return _GENDERS.get(str(raw).strip().lower()) if raw is not None else None

@@ -6,6 +6,8 @@ Columns (the first name is canonical; the others are accepted aliases):
     label    emotion, class                 ang/hap/neu/sad, or angry/happy/excited/neutral/sad
     speaker  spk, speaker_id                 who speaks (cross-validation never splits one)
     session  (optional)                     defaults to the speaker
+    gender   sex (optional)                  F/M (or female/male); the speaker_groups CV
+                                            protocol balances it across folds
     id       (optional)                     defaults to the audio file's stem
 
 JSONL rows may also carry `words` and `phones` as lists of `[token, start_s, end_s]`
@@ -21,7 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from wise.audio import audio_info
-from wise.corpora.labels import map_label
+from wise.corpora.labels import map_gender, map_label
 from wise.errors import Skips, WiseError
 from wise.utterance import Segment, Utterance
 
@@ -31,6 +33,7 @@ COLUMNS = {
     "label": ("label", "emotion", "class"),
     "speaker": ("speaker", "spk", "speaker_id"),
     "session": ("session",),
+    "gender": ("gender", "sex"),
     "id": ("id", "utt", "utterance"),
 }
 REQUIRED = ("audio", "text", "label", "speaker")
@@ -130,7 +133,8 @@ def _utterance(path: Path, n: int, row: dict, skips: Skips, seen: set[str]) -> U
     speaker = str(_get(row, "speaker"))
     u = Utterance(id=utt_id, audio=str(audio), text=str(text).strip(), label=label,
                   speaker=speaker, session=str(_get(row, "session") or speaker),
-                  duration=frames / sr, improvised=_flag(row.get("improvised")))
+                  duration=frames / sr, improvised=_flag(row.get("improvised")),
+                  gender=map_gender(_get(row, "gender")))
     try:
         words, phones = _segments(row.get("words")), _segments(row.get("phones"))
     except (TypeError, ValueError):

@@ -12,13 +12,15 @@ build resumes:
 2. A pack per (set of entry keys, word vectors): `packs/<key>/`, the same data as flat arrays
    plus offsets, each a `.npy` opened with `mmap_mode="r"`, so reading a batch touches only
    its own rows:
-       frames.npy        (F, 39)  float32   all utterances' MFCC frames, back to back
+       frames.npy        (F, 39)  float32   all utterances' MFCC frames, back to back (39 + 25
+                                            with `prosody: egemaps`)
        phone_frames.npy  (P, 2)   int32     [f0, f1) per phone, relative to its utterance
        word_phones.npy   (N, 2)   int32     [p0, p1) per word, relative to its utterance
        word_frames.npy   (N, 2)   int32     [f0, f1) per word, relative to its utterance
        word_vectors.npy  (N, D)   float32   one text vector per word
        word_oov.npy      (N,)     bool      True where the word has no vector (zeros)
        offsets.npy       (U+1, 3) int64     start row of utterance u in frames/phones/words
+       functionals.npy   (U, 88)  float32   utterance functionals, with `functionals: egemaps`
        index.json        ids, tokens, word-vector identity, feature config
    The pack is written into a temp folder and renamed into place as a whole.
 """
@@ -43,7 +45,7 @@ from wise.audio import load_audio
 from wise.config import FeatureConfig
 from wise.errors import Skips, WiseError
 from wise.features.hierarchy import build_hierarchy
-from wise.features.mfcc import mfcc
+from wise.features.prosody import Prosody, frame_features
 from wise.features.words import load_word_vectors, oov_report
 from wise.fsutil import atomic_file, new_temp_dir, publish_dir
 from wise.utterance import Utterance, read_manifest
@@ -54,7 +56,7 @@ PACK_ARRAYS = ("frames", "phone_frames", "word_phones", "word_frames", "word_vec
 
 def audio_key(cfg: FeatureConfig) -> dict:
     """The config fields an entry depends on (word vectors live in the pack, not the entry)."""
-    d = asdict(cfg)
+    d = cfg.key_fields()
     del d["word_vectors"]
     return d
 
@@ -78,6 +80,18 @@ class _Task:
     cfg: FeatureConfig
 
 
+_worker_prosody: dict[str, Prosody] = {}
+
+
+def _prosody(cfg: FeatureConfig) -> Prosody | None:
+    """This process's openSMILE extractors for `cfg` (None when it asks for none)."""
+    if cfg.prosody == "none" and cfg.functionals == "none":
+        return None
+    if cfg.key() not in _worker_prosody:
+        _worker_prosody[cfg.key()] = Prosody(cfg)
+    return _worker_prosody[cfg.key()]
+
+
 def _build_entry(task: _Task) -> tuple[str, str | None, dict]:
     """Worker: compute one utterance's entry and write it atomically. Returns
     (key, error message or None, small stats); never the arrays themselves."""
@@ -86,15 +100,17 @@ def _build_entry(task: _Task) -> tuple[str, str | None, dict]:
         x = load_audio(u.audio, cfg.sample_rate)
     except WiseError as e:
         return task.key, e.message, {}
-    feats = mfcc(x, cfg)                                                 # (T, 39)
+    prosody = _prosody(cfg)
+    feats = frame_features(x, cfg, prosody)                              # (T, frame_dim)
     h = build_hierarchy(u.words or [], u.phones, len(feats), cfg)
     if not h.word_tokens:
         return task.key, "no word inside the audio", {}
+    extra = {"functionals": prosody.functionals(x)} if cfg.n_functionals else {}
     with atomic_file(task.path) as tmp, open(tmp, "wb") as f:
         np.savez(f, frames=feats, phone_frames=h.phone_frames, word_phones=h.word_phones,
                  word_frames=h.word_frames, word_tokens=np.array(h.word_tokens, dtype=str),
                  phone_tokens=np.array(h.phone_tokens, dtype=str),
-                 events=np.array(json.dumps(dict(h.events))))
+                 events=np.array(json.dumps(dict(h.events))), **extra)
     return task.key, None, {"seconds": len(x) / cfg.sample_rate}
 
 
@@ -180,7 +196,8 @@ def _one_blas_thread() -> None:
 
 def _pack_key(ok: list[tuple[Utterance, str]], cfg: FeatureConfig, vectors_name: str) -> str:
     h = hashlib.sha256()
-    h.update(json.dumps({"cfg": asdict(cfg), "vectors": vectors_name}, sort_keys=True).encode())
+    h.update(json.dumps({"cfg": cfg.key_fields(), "vectors": vectors_name},
+                        sort_keys=True).encode())
     for u, k in ok:
         h.update(f"{u.id}\t{k}\t{' '.join(w.token for w in u.words or [])}\n".encode())
     return h.hexdigest()[:24]
@@ -205,13 +222,16 @@ def _pack(root: Path, ok: list[tuple[Utterance, str]], cfg: FeatureConfig, vecto
     tmp = new_temp_dir(root / "packs", key)
     try:
         out = {
-            "frames": _open(tmp, "frames", (n_f, 3 * cfg.n_ceps), np.float32),
+            "frames": _open(tmp, "frames", (n_f, cfg.frame_dim), np.float32),
             "phone_frames": _open(tmp, "phone_frames", (n_p, 2), np.int32),
             "word_phones": _open(tmp, "word_phones", (n_w, 2), np.int32),
             "word_frames": _open(tmp, "word_frames", (n_w, 2), np.int32),
             "word_vectors": _open(tmp, "word_vectors", (n_w, vectors.dim), np.float32),
             "word_oov": _open(tmp, "word_oov", (n_w,), np.bool_),
         }
+        if cfg.n_functionals:
+            out["functionals"] = _open(tmp, "functionals", (len(ok), cfg.n_functionals),
+                                       np.float32)
         words: list[list[str]] = []
         phones: list[list[str]] = []
         events: Counter = Counter()
@@ -226,6 +246,8 @@ def _pack(root: Path, ok: list[tuple[Utterance, str]], cfg: FeatureConfig, vecto
                 words.append(z["word_tokens"].tolist())
                 phones.append(z["phone_tokens"].tolist())
                 events.update(json.loads(str(z["events"])))
+                if cfg.n_functionals:
+                    out["functionals"][i] = z["functionals"]
             vec, oov = vectors.encode(words[-1])
             out["word_vectors"][w0:w1] = vec
             out["word_oov"][w0:w1] = oov
@@ -273,6 +295,7 @@ class UtteranceFeatures:
     word_oov: np.ndarray      # (N,)
     words: list[str]
     phones: list[str]
+    functionals: np.ndarray | None = None   # (K,) utterance functionals, when configured
 
 
 class FeatureStore:
@@ -289,6 +312,8 @@ class FeatureStore:
         self.config = FeatureConfig(**self.index["config"])
         self.arrays = {name: np.load(self.dir / f"{name}.npy", mmap_mode="r")
                        for name in PACK_ARRAYS}
+        if self.config.n_functionals:
+            self.arrays["functionals"] = np.load(self.dir / "functionals.npy", mmap_mode="r")
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -305,6 +330,10 @@ class FeatureStore:
     def text_dim(self) -> int:
         return int(self.arrays["word_vectors"].shape[1])
 
+    @property
+    def n_functionals(self) -> int:
+        return self.config.n_functionals
+
     def __getitem__(self, i: int) -> UtteranceFeatures:
         a, o = self.arrays, self.arrays["offsets"]
         (f0, p0, w0), (f1, p1, w1) = o[i], o[i + 1]
@@ -312,7 +341,8 @@ class FeatureStore:
             id=self.ids[i], frames=a["frames"][f0:f1], phone_frames=a["phone_frames"][p0:p1],
             word_phones=a["word_phones"][w0:w1], word_frames=a["word_frames"][w0:w1],
             word_vectors=a["word_vectors"][w0:w1], word_oov=a["word_oov"][w0:w1],
-            words=self.index["word_tokens"][i], phones=self.index["phone_tokens"][i])
+            words=self.index["word_tokens"][i], phones=self.index["phone_tokens"][i],
+            functionals=a["functionals"][i] if "functionals" in a else None)
 
     def by_id(self, utt_id: str) -> UtteranceFeatures:
         return self[self.position[utt_id]]

@@ -6,7 +6,9 @@ from dataclasses import replace
 
 from torch import nn
 
+from wise.errors import WiseError
 from wise.models.baselines.cnn_phoneme import CnnPhoneme, CnnPhonemeConfig
+from wise.models.baselines.egemaps_svm import EgemapsSvm, EgemapsSvmConfig
 from wise.models.baselines.lstm_attn import LstmAttn, LstmAttnConfig
 from wise.models.baselines.mdre import Mdre, MdreConfig
 from wise.models.wise import Wise, WiseConfig
@@ -18,20 +20,38 @@ FAMILIES: dict[str, tuple[type, type]] = {
     "cnn_phoneme": (CnnPhonemeConfig, CnnPhoneme),   # Table 1, CNN+Phoneme (Yenigalla et al.)
 }
 
+# Rows that are not torch models: fitted with scikit-learn on utterance functionals, one per
+# fold (wise.crossval.run_classic_fold); no checkpoint, so no `wise train` or `wise predict`.
+CLASSIC: dict[str, tuple[type, type]] = {
+    "egemaps_svm": (EgemapsSvmConfig, EgemapsSvm),   # beyond the paper: eGeMAPS + RBF SVM
+}
+
 
 def model_config_class(name: str) -> type:
-    if name not in FAMILIES:
-        raise ValueError(f"unknown model {name!r} (known: {', '.join(FAMILIES)})")
-    return FAMILIES[name][0]
+    if name not in FAMILIES and name not in CLASSIC:
+        raise ValueError(f"unknown model {name!r} (known: {', '.join([*FAMILIES, *CLASSIC])})")
+    return (FAMILIES.get(name) or CLASSIC[name])[0]
+
+
+def build_classic(name: str, args: dict) -> EgemapsSvm:
+    """An unfitted scikit-learn row (see CLASSIC)."""
+    cfg_cls, model_cls = CLASSIC[name]
+    return model_cls(cfg_cls(**args))
 
 
 def build_model(name: str, args: dict, *, text_dim: int | None = None,
-                frame_dim: int | None = None) -> nn.Module:
+                frame_dim: int | None = None, n_functionals: int = 0) -> nn.Module:
     """Instantiate model `name`; `text_dim`/`frame_dim`, when given, come from the feature
     pack and override the config (a model must match the vectors it reads)."""
+    if name in CLASSIC:
+        raise WiseError(None, f"{name} is a scikit-learn row, not a torch model: it has no "
+                              f"parameters before it is fitted and no checkpoint; cross-validate "
+                              f"it with `wise cv --config {name}`")
     cfg_cls, model_cls = FAMILIES[name]
     cfg = cfg_cls(**args)
-    dims = {k: v for k, v in (("text_dim", text_dim), ("frame_dim", frame_dim))
+    utterance_dim = 2 * frame_dim + n_functionals if frame_dim is not None else None
+    dims = {k: v for k, v in (("text_dim", text_dim), ("frame_dim", frame_dim),
+                              ("utterance_dim", utterance_dim))
             if v is not None and hasattr(cfg, k)}
     return model_cls(replace(cfg, **dims))
 
@@ -39,7 +59,10 @@ def build_model(name: str, args: dict, *, text_dim: int | None = None,
 def batch_needs(model: nn.Module) -> dict[str, bool]:
     """Which optional batch inputs `model` reads, as keyword arguments of
     `wise.batching.collate`: a model declares them with the class attributes
-    `needs_word_frames` / `needs_utterance` (WISE: by its hierarchy variant)."""
-    hierarchy = getattr(getattr(model, "cfg", None), "hierarchy", "full")
+    `needs_word_frames` / `needs_utterance` (WISE: by its hierarchy variant and
+    `utterance_stats`)."""
+    cfg = getattr(model, "cfg", None)
+    hierarchy = getattr(cfg, "hierarchy", "full")
     return {"with_word_frames": hierarchy != "full" or getattr(model, "needs_word_frames", False),
-            "with_utterance": getattr(model, "needs_utterance", False)}
+            "with_utterance": getattr(model, "needs_utterance", False),
+            "with_utterance_stats": getattr(cfg, "utterance_stats", False)}

@@ -54,6 +54,13 @@ class WiseConfig:
     fusion_dim: int = 200
     fc_dims: tuple[int, int] = (200, 100)
     dropout: float = 0.3
+    # Beyond the paper (real speech, docs/real-speech.md): the utterance's frame statistics
+    # (mean and std of every frame dimension) and its functionals, through one hidden layer,
+    # joined to p_c before the FC layers. Word-level fusion has little to learn from on a
+    # few hundred clips of two sentences; utterance statistics are what classic SER uses.
+    utterance_stats: bool = False
+    utterance_dim: int = 78        # 2 * frame_dim + functionals: set from the feature pack
+    utterance_hidden: int = 100
 
     def __post_init__(self) -> None:
         for name, value, allowed in (("hr_cell", self.hr_cell, HR_CELLS),
@@ -129,9 +136,14 @@ class Wise(nn.Module):
         if c.attention:
             self.w_c = nn.Parameter(torch.empty(c.fusion_dim))             # context vector, eq 8
             nn.init.normal_(self.w_c, std=c.fusion_dim ** -0.5)
+        fc_in = c.fusion_dim
+        if c.utterance_stats:
+            self.utterance_mlp = nn.Sequential(
+                nn.Dropout(c.dropout), nn.Linear(c.utterance_dim, c.utterance_hidden), nn.ReLU())
+            fc_in += c.utterance_hidden
         d1, d2 = c.fc_dims
         self.fc = nn.Sequential(
-            nn.Dropout(c.dropout), nn.Linear(c.fusion_dim, d1), nn.ReLU(),
+            nn.Dropout(c.dropout), nn.Linear(fc_in, d1), nn.ReLU(),
             nn.Dropout(c.dropout), nn.Linear(d1, d2), nn.ReLU(),
             nn.Linear(d2, c.n_classes))                                   # eqs 10-12
 
@@ -208,6 +220,8 @@ class Wise(nn.Module):
         else:                                                  # last real word
             alpha = F.one_hot(b.utt_len - 1, N).float()
         p_c = (alpha.unsqueeze(-1) * joint).sum(1)                             # eq 9, (B, 200)
+        if c.utterance_stats:
+            p_c = torch.cat([p_c, self.utterance_mlp(b.utt_stats)], 1)         # (B, 300)
         return self.fc(p_c), alpha
 
 

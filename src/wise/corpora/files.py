@@ -1,0 +1,31 @@
+"""What the readers of file-name-coded corpora (RAVDESS, CREMA-D) share: listing a folder's
+files and checking one audio file, every drop counted in the same words as the other readers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+from wise.audio import audio_info
+from wise.errors import Skips, WiseError
+
+
+def corpus_files(folder: Path) -> Iterator[Path]:
+    """The regular files of `folder` (not recursive), sorted; hidden files (`.DS_Store`, the
+    `._name` copies macOS leaves in archives) are not corpus files and are passed over."""
+    for path in sorted(folder.iterdir()):
+        if path.is_file() and not path.name.startswith("."):
+            yield path
+
+
+def audio_seconds(path: Path, skips: Skips, where: str) -> float | None:
+    """The file's duration from its header, or None (counted) when it is unreadable or empty."""
+    try:
+        sr, _, n = audio_info(path)
+    except WiseError:
+        skips.add("unreadable audio (corrupt header or not audio)", where)
+        return None
+    if n == 0:
+        skips.add("empty audio (zero samples)", where)
+        return None
+    return n / sr

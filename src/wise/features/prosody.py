@@ -1,0 +1,91 @@
+"""Prosody and voice quality beside the MFCCs: openSMILE's eGeMAPSv02 descriptors (real speech).
+
+The paper's frames are 39 MFCC values, which carry the spectral envelope but little of the
+pitch, and nothing of voice quality; on real emotional speech those matter (docs/real-speech.md).
+Two optional additions, chosen in `FeatureConfig`:
+
+- `prosody: egemaps`: the 25 eGeMAPSv02 low-level descriptors (Eyben et al., IEEE TAC 2016) —
+  loudness, alpha ratio, Hammarberg index, spectral slopes 0-500 and 500-1500 Hz, spectral
+  flux, MFCC 1-4, F0 in semitones from 27.5 Hz, jitter, shimmer, HNR, H1-H2, H1-A3 and the
+  frequency, bandwidth and level of formants 1-3 — appended to every one of our frames.
+  openSMILE computes them every 10 ms (20 ms windows; 60 ms for pitch and voice quality); each
+  of our 15 ms frames takes the descriptor frame whose centre is nearest its own, so nothing is
+  interpolated across a voicing boundary (unvoiced frames have F0, jitter, shimmer, HNR = 0, as
+  openSMILE gives them).
+- `functionals: egemaps`: the 88 eGeMAPSv02 functionals of the whole utterance
+  (`wise.features.functionals`), for a model's utterance-level input.
+
+openSMILE sees the audio gain-normalised (its loudest 25 ms at -20 dBFS, as the aligner sees
+it): its voicing decision has an absolute energy threshold, so that on the quietest real clips
+(-55 dBFS) it found voicing in 2% of the frames instead of about half, and pitch, jitter,
+shimmer and HNR vanished. Pitch and voice quality do not depend on the microphone's gain; the
+recording's level is still in the MFCCs' c0, which are not normalised.
+
+openSMILE is under audEERING's research licence (non-commercial use): it is the optional extra
+`pip install "wise-ser[opensmile]"`, imported only when one of these is asked for.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from wise.audio import normalize_gain
+from wise.config import N_EGEMAPS_LLD, FeatureConfig
+from wise.features.mfcc import frame_times
+
+
+class Prosody:
+    """openSMILE extractors for a feature config, set up once (about 0.25 s each) and reused."""
+
+    def __init__(self, cfg: FeatureConfig):
+        from wise.features.functionals import require_opensmile
+
+        require_opensmile("the egemaps features", sklearn=False)
+        import opensmile
+
+        self.cfg = cfg
+        self._lld = self._functionals = None
+        if cfg.prosody == "egemaps":
+            self._lld = opensmile.Smile(feature_set=opensmile.FeatureSet.eGeMAPSv02,
+                                        feature_level=opensmile.FeatureLevel.LowLevelDescriptors)
+        if cfg.functionals == "egemaps":
+            self._functionals = opensmile.Smile(feature_set=opensmile.FeatureSet.eGeMAPSv02,
+                                                feature_level=opensmile.FeatureLevel.Functionals)
+
+    def frames(self, x: np.ndarray, n_frames: int) -> np.ndarray:
+        """(n_frames, 25) float32: the descriptors at our frames' centres."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            df = self._lld.process_signal(normalize_gain(x), self.cfg.sample_rate)
+        values = df.to_numpy(np.float32)                                  # (K, 25), 10 ms apart
+        if len(values) == 0:                 # shorter than one descriptor window
+            return np.zeros((n_frames, N_EGEMAPS_LLD), np.float32)
+        start = df.index.get_level_values("start").total_seconds().to_numpy()
+        end = df.index.get_level_values("end").total_seconds().to_numpy()
+        centres = (start + end) / 2.0                                     # (K,)
+        if len(centres) == 1:
+            return np.repeat(np.nan_to_num(values, nan=0.0), n_frames, axis=0)
+        ours = frame_times(n_frames, self.cfg)                            # (T,)
+        right = np.clip(np.searchsorted(centres, ours), 1, len(centres) - 1)
+        left = right - 1
+        nearest = np.where(ours - centres[left] <= centres[right] - ours, left, right)
+        return np.nan_to_num(values[nearest], nan=0.0)
+
+    def functionals(self, x: np.ndarray) -> np.ndarray:
+        """(88,) float32 utterance functionals; NaN when openSMILE finds the clip too short."""
+        from wise.features.functionals import functionals
+
+        return functionals(normalize_gain(x), self.cfg.sample_rate, self._functionals)
+
+
+def frame_features(x: np.ndarray, cfg: FeatureConfig, prosody: Prosody | None) -> np.ndarray:
+    """(T, cfg.frame_dim) float32: the MFCC frames, then the prosody descriptors if configured.
+    Training (the cache) and prediction both compute frames here."""
+    from wise.features.mfcc import mfcc
+
+    feats = mfcc(x, cfg)                                                  # (T, 39)
+    if cfg.prosody == "none":
+        return feats
+    return np.concatenate([feats, prosody.frames(x, len(feats))], axis=1)

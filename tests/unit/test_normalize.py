@@ -1,0 +1,112 @@
+"""Frame and functional normalisation: corpus, speaker (with adaptation), utterance."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from wise.batching import Normalizer, utterance_stats
+from wise.config import FeatureConfig, TrainConfig
+
+
+class FakeStore:
+    """The slice of FeatureStore the normaliser reads: frames per row, functionals."""
+
+    def __init__(self, frames: list[np.ndarray], functionals: np.ndarray | None = None):
+        self._frames = frames
+        self.frame_dim = frames[0].shape[1]
+        self.n_functionals = 0 if functionals is None else functionals.shape[1]
+        self.arrays = {} if functionals is None else {"functionals": functionals}
+
+    def __getitem__(self, i):
+        class U:
+            frames = self._frames[i]
+        return U
+
+
+@pytest.fixture
+def store() -> FakeStore:
+    rng = np.random.default_rng(0)
+    # Speaker "a" is loud and high (offset +5), "b" quiet (offset -5), "c" never trained on.
+    frames = [rng.normal(5, 1, (50, 3)), rng.normal(5, 1, (40, 3)),
+              rng.normal(-5, 2, (60, 3)), rng.normal(-5, 2, (30, 3)),
+              rng.normal(20, 3, (45, 3)), rng.normal(20, 3, (55, 3))]
+    functionals = rng.normal(0, 1, (6, 4)).astype(np.float32)
+    functionals[:2] += 10
+    functionals[5, 1] = np.nan                       # a clip too short for one functional
+    return FakeStore([f.astype(np.float32) for f in frames], functionals)
+
+
+SPEAKERS = ["a", "a", "b", "b", "c", "c"]
+
+
+def test_corpus_statistics_are_of_the_training_rows_only(store):
+    n = Normalizer.fit(store, [0, 1, 2, 3], SPEAKERS, "corpus")
+    frames = np.concatenate([store[i].frames for i in range(4)])
+    np.testing.assert_allclose(n.mean["*"], frames.astype(np.float64).mean(0), atol=1e-5)
+    # A test speaker (c) is normalised with the corpus statistics: its offset stays.
+    assert n.apply(store[4].frames, "c").mean() > 3
+
+
+def test_speaker_statistics_and_adaptation_to_a_new_speaker(store):
+    n = Normalizer.fit(store, [0, 1, 2, 3], SPEAKERS, "speaker")
+    assert set(n.mean) == {"a", "b"}
+    for i in (0, 2):
+        assert abs(n.apply(store[i].frames, SPEAKERS[i]).mean()) < 0.3
+    # Unknown speaker without adaptation: the training speakers' average.
+    np.testing.assert_allclose(n.stats_for("c")[0], (n.mean["a"] + n.mean["b"]) / 2)
+    adapted = n.adapt(store, [4, 5], SPEAKERS)
+    assert "c" not in n.mean and "c" in adapted.mean          # the original is untouched
+    both = np.concatenate([adapted.apply(store[i].frames, "c") for i in (4, 5)])
+    np.testing.assert_allclose(both.mean(0), 0, atol=1e-4)
+    np.testing.assert_allclose(both.std(0), 1, atol=1e-3)
+    # The same statistics from raw clips, as prediction gets them (`with_speaker`).
+    again = n.with_speaker("c", [store[4].frames, store[5].frames],
+                           [store.arrays["functionals"][4], store.arrays["functionals"][5]])
+    np.testing.assert_allclose(again.mean["c"], adapted.mean["c"], rtol=1e-5)
+    np.testing.assert_allclose(again.func_mean["c"], adapted.func_mean["c"], rtol=1e-5)
+
+
+def test_functionals_are_normalised_per_speaker_and_nan_is_the_mean(store):
+    n = Normalizer.fit(store, [0, 1, 2, 3, 4, 5], SPEAKERS, "speaker")
+    v = n.apply_functionals(store.arrays["functionals"][0], "a")
+    assert np.all(np.abs(v) <= 1.0 + 1e-5)                     # two clips: exactly +-1
+    w = n.apply_functionals(store.arrays["functionals"][5], "c")
+    assert np.isfinite(w).all() and w[1] == 0.0
+
+
+def test_utterance_mode_needs_no_fit_and_standardises_each_clip(store):
+    n = Normalizer.fit(store, [0, 1], SPEAKERS, "utterance")
+    assert n.mean == {}
+    x = n.apply(store[4].frames, "anyone")
+    np.testing.assert_allclose(x.mean(0), 0, atol=1e-5)
+    np.testing.assert_allclose(x.std(0), 1, atol=1e-3)
+
+
+def test_old_checkpoints_normaliser_still_loads():
+    old = {"per_speaker": True, "mean": {"a": [0.0, 1.0]}, "std": {"a": [1.0, 2.0]}}
+    n = Normalizer.from_dict(old)
+    assert n.mode == "speaker" and n.func_mean == {}
+    assert Normalizer.from_dict(n.to_dict()).to_dict() == n.to_dict()
+
+
+def test_utterance_stats_layout(store):
+    n = Normalizer.fit(store, [0, 1, 2, 3], SPEAKERS, "speaker")
+    x = n.apply(store[0].frames, "a")
+    s = utterance_stats(x, store.arrays["functionals"][0], n, "a")
+    assert s.shape == (2 * 3 + 4,) and s.dtype == np.float32
+    np.testing.assert_allclose(s[:3], x.mean(0), rtol=1e-5)
+    np.testing.assert_allclose(s[3:6], x.std(0), rtol=1e-5)
+
+
+def test_config_choices_are_validated_and_keep_old_cache_keys():
+    with pytest.raises(ValueError, match="normalize"):
+        TrainConfig(normalize="per_clip")
+    with pytest.raises(ValueError, match="prosody"):
+        FeatureConfig(prosody="pitch")
+    plain, plus = FeatureConfig(), FeatureConfig(prosody="egemaps", functionals="egemaps")
+    # Fields added after the first release leave the default config's key as it was.
+    assert "prosody" not in plain.key_fields() and "functionals" not in plain.key_fields()
+    assert plain.key() != plus.key()
+    assert (plain.frame_dim, plus.frame_dim) == (39, 64)
+    assert (plain.n_functionals, plus.n_functionals) == (0, 88)
