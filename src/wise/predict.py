@@ -156,6 +156,8 @@ class Predictor:
         self._recognizer = make_recognizer(asr, asr_model)    # checked now, loaded when needed
         self.asr_name: str = self._recognizer.name
         self._prosody: Prosody | None = None
+        if self.features.prosody != "none" or self.features.n_functionals:
+            self._prosody = Prosody(self.features)   # openSMILE missing: one line, now
         self._speaker = ""            # "": an unknown speaker (see `adapt_speaker`)
         if speaker_audio:
             self.adapt_speaker(speaker_audio)
@@ -253,8 +255,6 @@ class Predictor:
         """The frames (T, frame_dim) and utterance functionals (or None) of 16 kHz audio `x`,
         as the checkpoint's feature config computes them for training."""
         cfg = self.features
-        if (cfg.prosody != "none" or cfg.n_functionals) and self._prosody is None:
-            self._prosody = Prosody(cfg)
         frames = frame_features(x, cfg, self._prosody)
         return frames, self._prosody.functionals(x) if cfg.n_functionals else None
 

@@ -129,3 +129,13 @@ def test_cli_same_speaker_adapts(plus, tmp_path, capsys):
     p.adapt_speaker([u.audio for u in actor])
     r = p.predict(actor[0].audio, text=actor[0].text)
     assert r.probabilities == pytest.approx(runs[True][0], abs=1e-5)
+
+
+def test_without_opensmile_the_model_says_what_to_install(plus, monkeypatch):
+    import sys
+
+    from wise.errors import WiseError
+
+    monkeypatch.setitem(sys.modules, "opensmile", None)        # import opensmile fails
+    with pytest.raises(WiseError, match=r'pip install "wise-ser\[opensmile\]"'):
+        Predictor(plus["model"], vectors_cache=plus["root"] / "wise-cache")

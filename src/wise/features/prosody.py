@@ -33,7 +33,7 @@ import numpy as np
 
 from wise.audio import normalize_gain
 from wise.config import N_EGEMAPS_LLD, FeatureConfig
-from wise.features.mfcc import frame_times
+from wise.features.mfcc import frame_times, mfcc
 
 
 class Prosody:
@@ -83,8 +83,6 @@ class Prosody:
 def frame_features(x: np.ndarray, cfg: FeatureConfig, prosody: Prosody | None) -> np.ndarray:
     """(T, cfg.frame_dim) float32: the MFCC frames, then the prosody descriptors if configured.
     Training (the cache) and prediction both compute frames here."""
-    from wise.features.mfcc import mfcc
-
     feats = mfcc(x, cfg)                                                  # (T, 39)
     if cfg.prosody == "none":
         return feats
