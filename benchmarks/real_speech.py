@@ -49,6 +49,8 @@ ROWS: dict[str, tuple[str, list[str], str]] = {
                               "WISE+ with corpus instead of per-speaker normalisation"),
     "wise_plus_audio": ("wise_plus", ["modality=audio", "interaction=false"],
                         "WISE+ audio branch alone"),
+    "wise_plus_permissive": ("wise_plus", ["prosody=none", "functionals=basic"],
+                             "WISE+ without openSMILE: librosa's 26 functionals instead"),
 }
 def run_row(name: str, manifest: str, out: Path, seed: int, folds: int, jobs: int) -> dict:
     config, sets, _ = ROWS[name]

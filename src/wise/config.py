@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 N_EGEMAPS_LLD = 25             # eGeMAPSv02 low-level descriptors per frame (openSMILE)
-N_EGEMAPS_FUNCTIONALS = 88     # eGeMAPSv02 functionals per utterance
+N_FUNCTIONALS = {"none": 0, "egemaps": 88, "basic": 26}   # utterance functionals per set
 
 
 @dataclass(frozen=True)
@@ -35,13 +35,14 @@ class FeatureConfig:
     phone_overflow: str = "truncate"   # "truncate" | "merge" (fold extra phones into the 14th)
     # Word vectors: "glove-6b-50d" (installed package) or a path to a GloVe-format text file.
     word_vectors: str = "glove-6b-50d"
-    # Beyond the paper, for real speech (docs/real-speech.md); both need the optional openSMILE
-    # extra. "egemaps": the 25 eGeMAPSv02 low-level descriptors (F0 in semitones, loudness,
+    # Beyond the paper, for real speech (docs/real-speech.md). "egemaps" (the optional
+    # openSMILE extra): the 25 eGeMAPSv02 low-level descriptors (F0 in semitones, loudness,
     # jitter, shimmer, HNR, formants, spectral slopes ...) appended to every frame, so they
     # flow through the same frame -> phone -> word hierarchy as the MFCCs.
     prosody: str = "none"
-    # "egemaps": the 88 eGeMAPSv02 functionals of the whole utterance, for models that read
-    # utterance-level statistics (WiseConfig.utterance_stats).
+    # Functionals of the whole utterance, for models that read utterance-level statistics
+    # (WiseConfig.utterance_stats): "egemaps", openSMILE's 88 eGeMAPSv02 functionals; "basic",
+    # 26 of F0, level and spectral shape from librosa (ISC licence; the optional librosa extra).
     functionals: str = "none"
 
     def __post_init__(self) -> None:
@@ -50,10 +51,11 @@ class FeatureConfig:
                              f"not {self.phone_overflow!r}")
         if self.win_ms <= 0 or self.hop_ms <= 0 or self.sample_rate <= 0:
             raise ValueError("win_ms, hop_ms and sample_rate must be positive")
-        for name in ("prosody", "functionals"):
-            if getattr(self, name) not in ("none", "egemaps"):
-                raise ValueError(f"{name} must be 'none' or 'egemaps', "
-                                 f"not {getattr(self, name)!r}")
+        if self.prosody not in ("none", "egemaps"):
+            raise ValueError(f"prosody must be 'none' or 'egemaps', not {self.prosody!r}")
+        if self.functionals not in N_FUNCTIONALS:
+            raise ValueError(f"functionals must be one of {', '.join(N_FUNCTIONALS)}, "
+                             f"not {self.functionals!r}")
 
     def key_fields(self) -> dict:
         """Every field, less those added after the first release while at their defaults, so
@@ -76,7 +78,7 @@ class FeatureConfig:
 
     @property
     def n_functionals(self) -> int:
-        return N_EGEMAPS_FUNCTIONALS if self.functionals == "egemaps" else 0
+        return N_FUNCTIONALS[self.functionals]
 
     @property
     def win_length(self) -> int:

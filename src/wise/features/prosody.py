@@ -13,7 +13,15 @@ Two optional additions, chosen in `FeatureConfig`:
   interpolated across a voicing boundary (unvoiced frames have F0, jitter, shimmer, HNR = 0, as
   openSMILE gives them).
 - `functionals: egemaps`: the 88 eGeMAPSv02 functionals of the whole utterance
-  (`wise.features.functionals`), for a model's utterance-level input.
+  (`wise.features.functionals`), for a model's utterance-level input;
+- `functionals: basic`: 26 functionals from librosa (ISC licence, the optional extra
+  `pip install "wise-ser[librosa]"`), for users who cannot accept openSMILE's licence: F0 in
+  semitones from 27.5 Hz (YIN, 60-500 Hz), RMS level in dB, spectral centroid and log
+  spectral flatness, each over the frames within 30 dB of the clip's loudest (mean, std,
+  20th/50th/80th percentile, 20-80 range), plus the mean absolute F0 step and the share of
+  such frames. YIN gives a pitch for every frame, voiced or not; the 30 dB gate keeps the
+  silences out, not the unvoiced consonants. 10 ms hop; the audio as it is (the level is a
+  functional here, and per-speaker normalisation takes away a recording's own gain).
 
 openSMILE sees the audio gain-normalised (its loudest 25 ms at -20 dBFS, as the aligner sees
 it): its voicing decision has an absolute energy threshold, so that on the quietest real clips
@@ -32,7 +40,8 @@ import warnings
 import numpy as np
 
 from wise.audio import normalize_gain
-from wise.config import N_EGEMAPS_LLD, FeatureConfig
+from wise.config import N_EGEMAPS_LLD, N_FUNCTIONALS, FeatureConfig
+from wise.errors import WiseError
 from wise.features.mfcc import frame_times, mfcc
 
 
@@ -40,13 +49,21 @@ class Prosody:
     """openSMILE extractors for a feature config, set up once (about 0.25 s each) and reused."""
 
     def __init__(self, cfg: FeatureConfig):
+        self.cfg = cfg
+        self._lld = self._functionals = None
+        if cfg.functionals == "basic":
+            try:
+                import librosa  # noqa: F401
+            except ImportError:
+                raise WiseError(None, "functionals: basic needs librosa, not installed here: "
+                                      'pip install "wise-ser[librosa]"') from None
+        if "egemaps" not in (cfg.prosody, cfg.functionals):
+            return
         from wise.features.functionals import require_opensmile
 
         require_opensmile("the egemaps features", sklearn=False)
         import opensmile
 
-        self.cfg = cfg
-        self._lld = self._functionals = None
         if cfg.prosody == "egemaps":
             self._lld = opensmile.Smile(feature_set=opensmile.FeatureSet.eGeMAPSv02,
                                         feature_level=opensmile.FeatureLevel.LowLevelDescriptors)
@@ -74,10 +91,39 @@ class Prosody:
         return np.nan_to_num(values[nearest], nan=0.0)
 
     def functionals(self, x: np.ndarray) -> np.ndarray:
-        """(88,) float32 utterance functionals; NaN when openSMILE finds the clip too short."""
+        """(K,) float32 utterance functionals of the configured set; NaN where a clip is too
+        short for them."""
+        if self.cfg.functionals == "basic":
+            return basic_functionals(x, self.cfg.sample_rate)
         from wise.features.functionals import functionals
 
         return functionals(normalize_gain(x), self.cfg.sample_rate, self._functionals)
+
+
+def basic_functionals(x: np.ndarray, sample_rate: int) -> np.ndarray:
+    """(26,) float32: `functionals: basic` (see the module's docstring), from librosa."""
+    import librosa
+
+    hop = sample_rate // 100
+    if len(x) < 1024:                        # shorter than one YIN window
+        return np.full(N_FUNCTIONALS["basic"], np.nan, np.float32)
+    f0 = librosa.yin(x, fmin=60, fmax=500, sr=sample_rate, frame_length=1024, hop_length=hop)
+    level = 20 * np.log10(librosa.feature.rms(y=x, frame_length=400, hop_length=hop)[0] + 1e-6)
+    centroid = librosa.feature.spectral_centroid(y=x, sr=sample_rate, n_fft=512,
+                                                 hop_length=hop)[0]
+    flatness = librosa.feature.spectral_flatness(y=x, n_fft=512, hop_length=hop)[0]
+    n = min(len(f0), len(level), len(centroid), len(flatness))
+    f0, level, centroid, flatness = f0[:n], level[:n], centroid[:n], flatness[:n]
+    loud = level > level.max() - 30.0
+    semitones = 12 * np.log2(f0[loud] / 27.5)
+
+    def six(v: np.ndarray) -> list[float]:
+        p20, p50, p80 = np.percentile(v, [20, 50, 80])
+        return [v.mean(), v.std(), p20, p50, p80, p80 - p20]
+
+    step = np.abs(np.diff(semitones)).mean() if len(semitones) > 1 else 0.0
+    return np.array(six(semitones) + six(level[loud]) + six(centroid[loud])
+                    + six(np.log(flatness[loud] + 1e-8)) + [step, loud.mean()], np.float32)
 
 
 def frame_features(x: np.ndarray, cfg: FeatureConfig, prosody: Prosody | None) -> np.ndarray:
