@@ -33,24 +33,29 @@ from wise.fsutil import atomic_write_text  # noqa: E402
 RESULTS = Path(__file__).resolve().parent / "results"
 
 # name -> (shipped config, overrides, what it is)
+EGEMAPS = ["functionals=egemaps", "prosody=egemaps"]
 ROWS: dict[str, tuple[str, list[str], str]] = {
     "egemaps_svm": ("egemaps_svm", [], "eGeMAPS functionals + RBF SVM (classic baseline)"),
+    "wise_plus": ("wise_plus", [], "WISE+ (shipped config: librosa functionals)"),
     "wise": ("wise", [], "WISE, the paper's model"),
     "audio_only": ("audio_only", [], "WISE's audio branch alone (paper's Table 1)"),
     "wise_speaker_norm": ("wise", ["normalize=speaker"], "WISE + per-speaker normalisation"),
-    "wise_plus": ("wise_plus", [], "WISE+ (shipped config)"),
-    "wise_plus_no_prosody": ("wise_plus", ["prosody=none"],
-                             "WISE+ without the eGeMAPS descriptors per frame"),
-    "wise_plus_no_functionals": ("wise_plus", ["functionals=none"],
-                                 "WISE+ without the eGeMAPS functionals (frame stats only)"),
-    "wise_plus_no_utterance": ("wise_plus", ["utterance_stats=false", "functionals=none"],
-                               "WISE+ without the utterance-level input"),
-    "wise_plus_corpus_norm": ("wise_plus", ["normalize=corpus"],
-                              "WISE+ with corpus instead of per-speaker normalisation"),
-    "wise_plus_audio": ("wise_plus", ["modality=audio", "interaction=false"],
-                        "WISE+ audio branch alone"),
-    "wise_plus_permissive": ("wise_plus", ["prosody=none", "functionals=basic"],
-                             "WISE+ without openSMILE: librosa's 26 functionals instead"),
+    "wise_plus_egemaps": ("wise_plus", EGEMAPS,
+                          "WISE+ with openSMILE's eGeMAPS: 88 functionals, 25 descriptors "
+                          "per frame"),
+    "wise_plus_egemaps_no_prosody": ("wise_plus", ["functionals=egemaps"],
+                                     "  the same without the descriptors per frame"),
+    "wise_plus_egemaps_no_functionals": ("wise_plus", ["prosody=egemaps", "functionals=none"],
+                                         "  the same without the functionals (frame "
+                                         "statistics only)"),
+    "wise_plus_egemaps_no_utterance": ("wise_plus", ["prosody=egemaps", "functionals=none",
+                                                     "utterance_stats=false"],
+                                       "  the same without any utterance-level input"),
+    "wise_plus_egemaps_corpus_norm": ("wise_plus", [*EGEMAPS, "normalize=corpus"],
+                                      "  the same with corpus instead of per-speaker "
+                                      "normalisation"),
+    "wise_plus_egemaps_audio": ("wise_plus", [*EGEMAPS, "modality=audio", "interaction=false"],
+                                "  the same, audio branch alone"),
 }
 def run_row(name: str, manifest: str, out: Path, seed: int, folds: int, jobs: int) -> dict:
     config, sets, _ = ROWS[name]
@@ -132,7 +137,8 @@ def main() -> int:
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--folds", type=int, default=4)
     ap.add_argument("--jobs", type=int, default=2)
-    ap.add_argument("--references", nargs="+", default=["egemaps_svm", "wise_plus"],
+    ap.add_argument("--references", nargs="+",
+                    default=["egemaps_svm", "wise_plus", "wise_plus_egemaps"],
                     help="rows every other row is compared with, pair by pair")
     ap.add_argument("--tag", default="real_speech", help="results file name (without .json)")
     args = ap.parse_args()

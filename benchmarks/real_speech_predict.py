@@ -10,7 +10,7 @@ the fold's UA is compared with the classic baseline's on the same fold.
 
     python benchmarks/real_speech_predict.py --manifest ravdess-dev.jsonl --runs runs/real-speech
 
-Writes benchmarks/results/real_speech_predict.json.
+Writes benchmarks/results/real_speech_predict_ROW.json.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from wise.fsutil import atomic_write_text  # noqa: E402
 from wise.predict import Predictor  # noqa: E402
 from wise.utterance import read_manifest  # noqa: E402
 
-OUT = Path(__file__).resolve().parent / "results" / "real_speech_predict.json"
+RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def fold_tests(run_dir: Path) -> dict[str, list[str]]:
@@ -102,8 +102,9 @@ def main() -> int:
                                                  round(float(d.mean()) + half, 4)]}
     result["baseline_ua"] = round(float(np.mean(list(base.values()))), 4)
     result["seconds"] = round(time.perf_counter() - t0, 1)
-    OUT.parent.mkdir(exist_ok=True)
-    atomic_write_text(OUT, json.dumps(result, indent=2) + "\n")
+    RESULTS.mkdir(exist_ok=True)
+    atomic_write_text(RESULTS / f"real_speech_predict_{args.row}.json",
+                      json.dumps(result, indent=2) + "\n")
     print(json.dumps({k: v for k, v in result.items() if k != "folds"}, indent=2))
     return 0
 

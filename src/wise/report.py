@@ -60,7 +60,7 @@ EXTRA_NAMES: dict[str, str] = {
     "hr_bigru": "WISE, HR cell BiGRU",
     "swap_inputs": "WISE, eqs (4)/(5) as printed",
     "egemaps_svm": "eGeMAPS + SVM (classic baseline, audio only)",
-    "wise_plus": "WISE+ (per-speaker normalisation, eGeMAPS; docs/real-speech.md)",
+    "wise_plus": "WISE+ (per-speaker normalisation, utterance functionals; real speech)",
 }
 
 GROUPS = {1: "Table 1: comparison with other models",
@@ -480,11 +480,12 @@ def reproduce(manifest: str | Path, out_dir: str | Path, configs: Sequence[str |
               log: Callable[[str], object] = print) -> Path:
     """Cross-validate every config into `out_dir/<name>` (finished folds are reused, so an
     interrupted reproduction resumes), then write the report into `out_dir`. A row whose
-    optional extra is not installed (eGeMAPS + SVM and WISE+: openSMILE) is an error, or with
+    optional extra is not installed (openSMILE, librosa) is an error, or with
     `skip_unavailable` left out with a log line. Returns the path of results.md."""
     from wise.config import load_run_config
     from wise.crossval import run_cv
     from wise.features.functionals import require_opensmile
+    from wise.features.prosody import require_extras
     from wise.models.build import CLASSIC
 
     # Read every config before training anything: a typo in the last one should not surface
@@ -498,16 +499,19 @@ def reproduce(manifest: str | Path, out_dir: str | Path, configs: Sequence[str |
             raise WiseError(c, f"name {run.name!r} is also the name of {seen[run.name]}; "
                                "each row needs its own name (its results folder)")
         seen[run.name] = str(c)
-    extra = [r for r in runs if r.model in CLASSIC or r.features.prosody != "none"
-             or r.features.n_functionals]
-    if extra:
+    unavailable: dict[str, WiseError] = {}
+    for run in runs:
         try:
-            require_opensmile(", ".join(r.name for r in extra))
+            if run.model in CLASSIC:
+                require_opensmile(run.name)
+            require_extras(run.features)
         except WiseError as e:
-            if not skip_unavailable:
-                raise
-            log(f"leaving out {', '.join(r.name for r in extra)}: {e.message}")
-            runs = [r for r in runs if r not in extra]
+            unavailable[run.name] = e
+    for name, e in unavailable.items():
+        if not skip_unavailable:
+            raise e
+        log(f"leaving out {name}: {e.message}")
+    runs = [r for r in runs if r.name not in unavailable]
     out = Path(out_dir)
     run_dirs = []
     for i, run in enumerate(runs, 1):

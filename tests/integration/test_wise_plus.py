@@ -1,5 +1,6 @@
-"""WISE+ on real speech (tests/fixtures/ravdess): eGeMAPS descriptors in the frames, functionals
-per utterance, per-speaker normalisation, and prediction computing exactly what training saw."""
+"""WISE+ on real speech (tests/fixtures/ravdess): functionals per utterance (librosa's, shipped;
+openSMILE's eGeMAPS with its descriptors in every frame, the variant), per-speaker
+normalisation, and prediction computing exactly what training saw."""
 
 from __future__ import annotations
 
@@ -24,22 +25,42 @@ from wise.utterance import read_manifest
 RAVDESS = Path(__file__).parents[1] / "fixtures" / "ravdess"
 
 
+EGEMAPS = ["--set", "functionals=egemaps", "--set", "prosody=egemaps"]
+
+
 @pytest.fixture(scope="module")
-def plus(tmp_path_factory) -> dict:
+def corpus(tmp_path_factory) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("plus")
     shutil.copytree(RAVDESS, root / "ravdess")
     manifest = root / "m.jsonl"
     assert main(["prepare", "ravdess", str(root / "ravdess"), "--out", str(manifest),
                  "--quiet"]) == 0
-    model = root / "plus.wise"
+    return root, manifest
+
+
+def _trained(corpus, name: str, sets: list[str]) -> dict:
+    root, manifest = corpus
+    model = root / f"{name}.wise"
     assert main(["train", "--config", "wise_plus", "--manifest", str(manifest), "--out",
                  str(model), "--set", "max_epochs=1", "--set", "min_epochs=1",
-                 "--set", "batch_size=4", "--workers", "1", "--quiet"]) == 0
-    run = load_run_config("wise_plus")
+                 "--set", "batch_size=4", "--workers", "1", "--quiet", *sets]) == 0
+    run = load_run_config("wise_plus", [s for s in sets if s != "--set"])
     feats = build_features(manifest, root / "wise-cache", run.features, Skips(), workers=1,
                            progress=False)
     return {"manifest": manifest, "model": model, "store": FeatureStore(feats["pack"]),
             "rows": list(read_manifest(manifest)), "root": root}
+
+
+@pytest.fixture(scope="module")
+def plus(corpus) -> dict:
+    """The openSMILE variant: descriptors in the frames and eGeMAPS functionals."""
+    return _trained(corpus, "plus_egemaps", EGEMAPS)
+
+
+@pytest.fixture(scope="module")
+def shipped(corpus) -> dict:
+    """`wise_plus` as shipped: librosa's functionals, MFCC frames."""
+    return _trained(corpus, "plus", [])
 
 
 def test_pack_carries_the_descriptors_and_functionals(plus):
@@ -111,9 +132,20 @@ def test_quiet_real_speech_predicts(plus, tmp_path):
     assert [w.word for w in r.words] == u.text.lower().split()
 
 
-def test_cli_same_speaker_adapts(plus, tmp_path, capsys):
+def test_shipped_config_reads_librosa_functionals_and_predicts_them(shipped):
+    store = shipped["store"]
+    assert store.frame_dim == 39 and store.n_functionals == 26
+    p = Predictor(shipped["model"], vectors_cache=shipped["root"] / "wise-cache")
+    u = shipped["rows"][0]
+    _, functionals = p.audio_features(load_audio(u.audio))
+    np.testing.assert_array_equal(functionals, store.by_id(u.id).functionals)
+    assert p.predict(u.audio, text=u.text).status == "ok"
+
+
+def test_cli_same_speaker_adapts(shipped, tmp_path, capsys):
     import json
 
+    plus = shipped
     actor = [u for u in plus["rows"] if u.speaker == "Actor_10"]
     listing = tmp_path / "t.tsv"
     listing.write_text("".join(f"{u.audio}\t{u.text}\n" for u in actor))

@@ -45,23 +45,30 @@ from wise.errors import WiseError
 from wise.features.mfcc import frame_times, mfcc
 
 
+def require_extras(cfg: FeatureConfig) -> None:
+    """Raise the one-line error naming the install command when a package `cfg` needs (an
+    optional extra) is not installed."""
+    if cfg.functionals == "basic":
+        try:
+            import librosa  # noqa: F401
+        except ImportError:
+            raise WiseError(None, "functionals: basic needs librosa, not installed here: "
+                                  'pip install "wise-ser[librosa]"') from None
+    if "egemaps" in (cfg.prosody, cfg.functionals):
+        from wise.features.functionals import require_opensmile
+
+        require_opensmile("the egemaps features", sklearn=False)
+
+
 class Prosody:
     """openSMILE extractors for a feature config, set up once (about 0.25 s each) and reused."""
 
     def __init__(self, cfg: FeatureConfig):
+        require_extras(cfg)
         self.cfg = cfg
         self._lld = self._functionals = None
-        if cfg.functionals == "basic":
-            try:
-                import librosa  # noqa: F401
-            except ImportError:
-                raise WiseError(None, "functionals: basic needs librosa, not installed here: "
-                                      'pip install "wise-ser[librosa]"') from None
         if "egemaps" not in (cfg.prosody, cfg.functionals):
             return
-        from wise.features.functionals import require_opensmile
-
-        require_opensmile("the egemaps features", sklearn=False)
         import opensmile
 
         if cfg.prosody == "egemaps":
