@@ -80,3 +80,14 @@ def trained_model(tmp_path_factory) -> dict:
                  "--set", "max_epochs=1", "--set", "min_epochs=1", "--set", "batch_size=8",
                  "--workers", "1", "--quiet"]) == 0
     return {"model": model, "manifest": manifest, "rows": list(read_manifest(manifest))}
+
+
+@pytest.fixture
+def mini_manifest(iemocap_mini: Path, tmp_path: Path) -> Path:
+    """The IEMOCAP miniature read into a manifest (rows without alignment skipped)."""
+    from wise.cli import main
+
+    m = tmp_path / "m.jsonl"
+    assert main(["prepare", "iemocap", str(iemocap_mini), "--out", str(m),
+                 "--missing-alignment", "skip", "--quiet"]) == 0
+    return m

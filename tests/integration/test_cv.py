@@ -15,11 +15,8 @@ TINY = ["--set", "max_epochs=2", "--set", "batch_size=2", "--quiet", "--workers"
 
 
 @pytest.fixture
-def manifest(iemocap_mini, tmp_path):
-    m = tmp_path / "m.jsonl"
-    assert main(["prepare", "iemocap", str(iemocap_mini), "--out", str(m),
-                 "--missing-alignment", "skip", "--quiet"]) == 0
-    return m
+def manifest(mini_manifest):
+    return mini_manifest
 
 
 def test_cv_writes_summary_and_resumes(manifest, tmp_path, capsys):

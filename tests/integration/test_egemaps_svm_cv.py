@@ -17,11 +17,8 @@ QUIET = ["--quiet", "--workers", "1"]
 
 
 @pytest.fixture
-def manifest(iemocap_mini, tmp_path):
-    m = tmp_path / "m.jsonl"
-    assert main(["prepare", "iemocap", str(iemocap_mini), "--out", str(m),
-                 "--missing-alignment", "skip", "--quiet"]) == 0
-    return m
+def manifest(mini_manifest):
+    return mini_manifest
 
 
 def _fold_ids(run: Path) -> list[set[str]]:
