@@ -10,7 +10,8 @@ the fold's UA is compared with the classic baseline's on the same fold.
 
     python benchmarks/real_speech_predict.py --manifest ravdess-dev.jsonl --runs runs/real-speech
 
-Writes benchmarks/results/real_speech_predict_ROW.json.
+Writes benchmarks/results/real_speech_predict_ROW_seedS.json; `--combine` pools the finished
+seeds into real_speech_predict_ROW.json (paired intervals over every (seed, fold)).
 """
 
 from __future__ import annotations
@@ -58,7 +59,11 @@ def main() -> int:
     ap.add_argument("--baseline", default="egemaps_svm")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--limit", type=int, default=0, help="clips per fold (0: all)")
+    ap.add_argument("--combine", action="store_true",
+                    help="only pool the finished seeds' files of --row into one summary")
     args = ap.parse_args()
+    if args.combine:
+        return combine(args.row)
     t0 = time.perf_counter()
     rows = {u.id: u for u in read_manifest(args.manifest)}
     run_dir = Path(args.runs) / args.row / f"seed_{args.seed}"
@@ -92,20 +97,40 @@ def main() -> int:
             per[f"{key}_failed"] = int(sum(v < 0 for v in y))
         result["folds"][fold] = per
         print(fold, per, flush=True)
-    for key in ("adapted_ua", "unadapted_ua"):
-        d = np.array([f[key] - f["baseline_ua"] for f in result["folds"].values()])
-        sem = float(d.std(ddof=1)) / math.sqrt(len(d))
-        half = float(stats.t.ppf(0.975, len(d) - 1)) * sem
-        result[key] = round(float(np.mean([f[key] for f in result["folds"].values()])), 4)
-        result[f"{key}_vs_baseline"] = {"mean": round(float(d.mean()), 4),
-                                        "ci95": [round(float(d.mean()) - half, 4),
-                                                 round(float(d.mean()) + half, 4)]}
-    result["baseline_ua"] = round(float(np.mean(list(base.values()))), 4)
+    summarize(result, list(result["folds"].values()))
     result["seconds"] = round(time.perf_counter() - t0, 1)
     RESULTS.mkdir(exist_ok=True)
-    atomic_write_text(RESULTS / f"real_speech_predict_{args.row}.json",
+    atomic_write_text(RESULTS / f"real_speech_predict_{args.row}_seed{args.seed}.json",
                       json.dumps(result, indent=2) + "\n")
     print(json.dumps({k: v for k, v in result.items() if k != "folds"}, indent=2))
+    return 0
+
+
+def summarize(out: dict, folds: list[dict]) -> None:
+    """Mean UA per condition and its paired difference from the baseline over `folds`, with
+    the 95% t-interval over those (seed, fold) pairs."""
+    for key in ("adapted_ua", "unadapted_ua"):
+        d = np.array([f[key] - f["baseline_ua"] for f in folds])
+        half = float(stats.t.ppf(0.975, len(d) - 1)) * float(d.std(ddof=1)) / math.sqrt(len(d))
+        out[key] = round(float(np.mean([f[key] for f in folds])), 4)
+        out[f"{key}_vs_baseline"] = {"n_pairs": len(d), "mean": round(float(d.mean()), 4),
+                                     "ci95": [round(float(d.mean()) - half, 4),
+                                              round(float(d.mean()) + half, 4)]}
+    out["baseline_ua"] = round(float(np.mean([f["baseline_ua"] for f in folds])), 4)
+
+
+def combine(row: str) -> int:
+    """real_speech_predict_ROW.json from every finished seed's file: all (seed, fold) pairs."""
+    seeds = sorted(RESULTS.glob(f"real_speech_predict_{row}_seed*.json"))
+    if not seeds:
+        raise SystemExit(f"no real_speech_predict_{row}_seed*.json in {RESULTS}")
+    runs = [json.loads(p.read_text()) for p in seeds]
+    out = {"row": row, "seeds": [r["seed"] for r in runs], "baseline": runs[0]["baseline"],
+           "manifest": runs[0]["manifest"], "code_version": code_version()}
+    summarize(out, [f for r in runs for f in r["folds"].values()])
+    atomic_write_text(RESULTS / f"real_speech_predict_{row}.json",
+                      json.dumps(out, indent=2) + "\n")
+    print(json.dumps(out, indent=2))
     return 0
 
 

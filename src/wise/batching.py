@@ -15,7 +15,9 @@ batch (no Python loop over words or phones):
                                normalised functionals if the pack has them (S = 2F + K)
 
 Index padding points at row 0 and is always masked by the lengths, so it never changes a
-result. Frames are normalised here with statistics from the training folds only.
+result. Frames are normalised here (`Normalizer`) with statistics of the training folds, or
+under per-speaker normalisation each speaker's own, a test speaker's from his or her audio
+(never labels).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from functools import cached_property
 import numpy as np
 import torch
 
+from wise.config import NORMALIZE_MODES
 from wise.espeak import ARPABET
 from wise.features.cache import FeatureStore
 
@@ -34,9 +37,6 @@ PHONES = ("<pad>", "<unk>", *sorted(ARPABET))
 """Phone vocabulary: 0 pads, 1 is any phone outside ARPAbet (e.g. `<w>`, a word without
 phones)."""
 PHONE_ID = {p: i for i, p in enumerate(PHONES)}
-
-
-NORMALIZE_MODES = ("corpus", "speaker", "utterance")
 
 
 @dataclass

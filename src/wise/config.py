@@ -13,6 +13,7 @@ from pathlib import Path
 
 N_EGEMAPS_LLD = 25             # eGeMAPSv02 low-level descriptors per frame (openSMILE)
 N_FUNCTIONALS = {"none": 0, "egemaps": 88, "basic": 26}   # utterance functionals per set
+NORMALIZE_MODES = ("corpus", "speaker", "utterance")       # see wise.batching.Normalizer
 
 
 @dataclass(frozen=True)
@@ -113,8 +114,8 @@ class TrainConfig:
     device: str = "auto"          # "auto" (CUDA when available), "cpu", "cuda"
 
     def __post_init__(self) -> None:
-        if self.normalize not in ("corpus", "speaker", "utterance"):
-            raise ValueError("normalize must be 'corpus', 'speaker' or 'utterance', "
+        if self.normalize not in NORMALIZE_MODES:
+            raise ValueError(f"normalize must be one of {', '.join(NORMALIZE_MODES)}, "
                              f"not {self.normalize!r}")
         if not 0.0 < self.val_fraction < 0.5:
             raise ValueError("val_fraction must be between 0 and 0.5")
