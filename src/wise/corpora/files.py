@@ -1,5 +1,5 @@
-"""What the readers of file-name-coded corpora (RAVDESS, CREMA-D) share: listing a folder's
-files and checking one audio file, every drop counted in the same words as the other readers."""
+"""What the corpus readers share: listing a folder's files (RAVDESS, CREMA-D) and checking one
+audio file (every reader), every drop counted in the same words."""
 
 from __future__ import annotations
 

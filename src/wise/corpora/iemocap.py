@@ -18,7 +18,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from wise.audio import audio_info
+from wise.corpora.files import audio_seconds
 from wise.corpora.labels import map_label
 from wise.errors import Skips, WiseError
 from wise.utterance import Segment, Utterance
@@ -79,13 +79,8 @@ def _utterance(session_dir: Path, dialog: str, utt_id: str, raw_label: str,
     if not wav.is_file():
         skips.add("no audio file", utt_id)
         return None
-    try:
-        sr, _, n = audio_info(wav)
-    except WiseError:
-        skips.add("unreadable audio (corrupt header or not audio)", utt_id)
-        return None
-    if n == 0:
-        skips.add("empty audio (zero samples)", utt_id)
+    seconds = audio_seconds(wav, skips, utt_id)
+    if seconds is None:
         return None
     if utt_id not in texts:
         skips.add("no transcript line", utt_id)
@@ -99,7 +94,7 @@ def _utterance(session_dir: Path, dialog: str, utt_id: str, raw_label: str,
         return None
     session, gender = m.group(1), m.group(2)
     u = Utterance(id=utt_id, audio=str(wav), text=text.strip(), label=label,
-                  speaker=f"{session}{gender}", session=session, duration=n / sr,
+                  speaker=f"{session}{gender}", session=session, duration=seconds,
                   improvised="_impro" in dialog, gender=gender)
     align_dir = session_dir / "sentences" / "ForcedAlignment" / dialog
     wdseg, phseg = align_dir / f"{utt_id}.wdseg", align_dir / f"{utt_id}.phseg"

@@ -22,7 +22,7 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
-from wise.audio import audio_info
+from wise.corpora.files import audio_seconds
 from wise.corpora.labels import map_gender, map_label
 from wise.errors import Skips, WiseError
 from wise.utterance import Segment, Utterance
@@ -118,13 +118,8 @@ def _utterance(path: Path, n: int, row: dict, skips: Skips, seen: set[str]) -> U
     if not audio.is_file():
         skips.add("no audio file", str(audio))
         return None
-    try:
-        sr, _, frames = audio_info(audio)
-    except WiseError:
-        skips.add("unreadable audio (corrupt header or not audio)", str(audio))
-        return None
-    if frames == 0:
-        skips.add("empty audio (zero samples)", str(audio))
+    seconds = audio_seconds(audio, skips, str(audio))
+    if seconds is None:
         return None
     utt_id = str(_get(row, "id") or audio.stem)
     if utt_id in seen:
@@ -133,7 +128,7 @@ def _utterance(path: Path, n: int, row: dict, skips: Skips, seen: set[str]) -> U
     speaker = str(_get(row, "speaker"))
     u = Utterance(id=utt_id, audio=str(audio), text=str(text).strip(), label=label,
                   speaker=speaker, session=str(_get(row, "session") or speaker),
-                  duration=frames / sr, improvised=_flag(row.get("improvised")),
+                  duration=seconds, improvised=_flag(row.get("improvised")),
                   gender=map_gender(_get(row, "gender")))
     try:
         words, phones = _segments(row.get("words")), _segments(row.get("phones"))
