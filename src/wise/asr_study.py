@@ -156,7 +156,7 @@ def asr_study(run: RunConfig, manifest: str | Path, out_dir: str | Path, *,
               cache: str | Path | None = None, workers: int | None = None, jobs: int = 1,
               progress: bool = True, log=print, asr: str = DEFAULT_RECOGNIZER,
               asr_model: str | Path | None = None) -> dict:
-    from wise.crossval import run_cv
+    from wise.crossval import fold_dir, run_cv
 
     recognizer = make_recognizer(asr, asr_model).name     # a bad choice fails before the CV
     out = Path(out_dir)
@@ -167,7 +167,7 @@ def asr_study(run: RunConfig, manifest: str | Path, out_dir: str | Path, *,
     folds = []
     for f in cv["folds"]:
         preds = [json.loads(line) for line in
-                 (out / "cv" / f"fold_{f['fold']}" / "predictions.jsonl").read_text()
+                 (fold_dir(out / "cv", f["seed"], f["fold"]) / "predictions.jsonl").read_text()
                  .splitlines()]
         folds.append((f, preds))
     tasks = [(p["id"], rows[p["id"]].audio, rows[p["id"]].text) for _, ps in folds for p in ps]
@@ -180,7 +180,7 @@ def asr_study(run: RunConfig, manifest: str | Path, out_dir: str | Path, *,
     log("[3/3] scoring every fold's model on gold and recognised transcripts")
     results = []
     for f, preds in folds:
-        p = Predictor(out / "cv" / f"fold_{f['fold']}" / "model.wise")
+        p = Predictor(fold_dir(out / "cv", f["seed"], f["fold"]) / "model.wise")
         y_true = [LABELS.index(x["label"]) for x in preds]
         y = {"gold": [LABELS.index(x["pred"]) for x in preds], "gold_forced": [], "asr": []}
         refs, hyps, conf = [], [], []

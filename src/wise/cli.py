@@ -14,6 +14,7 @@ from wise.config import CONFIG_DIR, MAX_PREDICT_SECONDS, FeatureConfig, coerce_v
 from wise.errors import Skips, WiseError, format_error
 
 DEMO_DIR = "wise-demo"
+DEMO_SEEDS = 1     # training seeds per fold in `wise demo`: what fits its 15 minutes on 2 cores
 DEMO_ROWS = ("wise", "audio_only", "text_only", "mdre", "im_dmf", "hr_dmf", "im_hr",
              "im_dmf_hr_minus")
 """WISE, each modality alone, one utterance-level fusion baseline, and the four ablations."""
@@ -80,6 +81,7 @@ def _parser() -> argparse.ArgumentParser:
     _run_options(s)
     s.add_argument("--out", default=None, help="results folder (default runs/<config name>)")
     _jobs(s)
+    _seeds(s)
     s.set_defaults(func=cmd_cv)
 
     s = sub.add_parser("train", help="train one model on a whole manifest and save a "
@@ -100,6 +102,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     _common(s, workers=True)
     _jobs(s)
+    _seeds(s)
     s.set_defaults(func=cmd_reproduce)
 
     s = sub.add_parser("report", help="results.md/json and plots from finished `wise cv` runs")
@@ -172,7 +175,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="override a training/model/CV option of every row, "
                    "e.g. --set-run max_epochs=5")
     _features_options(s, cache=False)
-    _jobs(s, default=min(2, os.cpu_count() or 1))
+    _jobs(s)
+    _seeds(s, default=DEMO_SEEDS)
     s.set_defaults(func=cmd_demo)
     return p
 
@@ -207,10 +211,18 @@ def _run_options(p: argparse.ArgumentParser) -> None:
     _common(p, workers=True)
 
 
-def _jobs(p: argparse.ArgumentParser, default: int = 1) -> None:
+def _jobs(p: argparse.ArgumentParser) -> None:
+    default = min(2, os.cpu_count() or 1)
     p.add_argument("--jobs", type=int, default=default,
-                   help=f"folds trained at once, one process and torch thread each "
-                   f"(default {default}); on a small CPU 2 beats 1 fold with 2 threads")
+                   help=f"folds trained at once, one process each (default {default}); every "
+                   "fold trains on one torch thread, so results do not depend on it")
+
+
+def _seeds(p: argparse.ArgumentParser, default: int = 1) -> None:
+    p.add_argument("--seeds", type=int, default=default,
+                   help=f"train every fold with this many seeds, the config's seed and the "
+                   f"next ones (default {default}); the report gives mean ± std over every "
+                   "(seed, fold) and paired intervals between rows")
 
 
 def _common(p: argparse.ArgumentParser, workers: bool = False) -> None:
@@ -324,11 +336,16 @@ def cmd_cv(args: argparse.Namespace) -> int:
     print(f"{run.name}: {run.cv.protocol} cross-validation on {args.manifest} "
           f"(subset: {run.cv.subset}) -> {out}")
     s = run_cv(run, args.manifest, out, cache=args.cache, workers=args.workers,
-               jobs=args.jobs, progress=not args.quiet)
+               jobs=args.jobs, seeds=args.seeds, progress=not args.quiet)
     print(f"{run.name}: WA {s['wa_mean']:.3f} ± {s['wa_std']:.3f}  "
-          f"UA {s['ua_mean']:.3f} ± {s['ua_std']:.3f}  ({len(s['folds'])} folds, "
+          f"UA {s['ua_mean']:.3f} ± {s['ua_std']:.3f}  ({_runs_words(s)}, "
           f"{s['n_params']:,} parameters) -> {out}/summary.json")
     return 0
+
+
+def _runs_words(s: dict) -> str:
+    n_folds = len({f["fold"] for f in s["folds"]})
+    return f"{n_folds} folds" + (f" × {len(s['seeds'])} seeds" if len(s["seeds"]) > 1 else "")
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -349,7 +366,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
 
     path = reproduce(args.manifest, args.out, args.configs or table_configs(CONFIG_DIR),
                      sets=args.set, cache=args.cache, workers=args.workers, jobs=args.jobs,
-                     progress=not args.quiet, corpus_name=args.corpus,
+                     seeds=args.seeds, progress=not args.quiet, corpus_name=args.corpus,
                      skip_unavailable=args.configs is None)
     print(f"wrote {path}")
     return 0
@@ -476,7 +493,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
           f"(finished folds are kept: run again to resume)")
     report = reproduce(manifest, work / "results", rows, sets=args.set_run,
                        cache=work / "wise-cache", workers=args.workers, jobs=args.jobs,
-                       progress=not args.quiet, corpus_name="the synthetic corpus",
+                       seeds=args.seeds, progress=not args.quiet,
+                       corpus_name="the synthetic corpus",
                        log=lambda line: print("      " + line))
     print()
     print(report.read_text(encoding="utf-8"))
@@ -489,15 +507,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
         s = train_final(run, manifest, model, cache=work / "wise-cache",
                         workers=args.workers, progress=not args.quiet)
         print(f"      best validation UA {s['best_val_ua']:.3f} (epoch {s['best_epoch']})")
-    print(_next_steps(work, manifest))
+    print(_next_steps(work, manifest, load_run_config("wise", args.set_run).train.seed))
     return 0
 
 
-def _next_steps(work: Path, manifest: Path) -> str:
+def _next_steps(work: Path, manifest: Path, seed: int) -> str:
+    from wise.crossval import fold_dir
     from wise.utterance import read_manifest
 
     example = next(iter(read_manifest(manifest)))
-    held_out = work / "results" / "wise" / "fold_1" / "model.wise"
+    held_out = fold_dir(work / "results" / "wise", seed, 1) / "model.wise"
     return "\n".join([
         "", "Next: explain a recording with the trained model (ASR makes the transcript "
         "when none is given):",

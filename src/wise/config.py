@@ -132,6 +132,8 @@ class CVConfig:
     folds: int = 5                # for "speaker_groups" and "random" ("session": one per session)
     subset: str = "all"           # "all" or "improvised" (IEMOCAP's scripted lines repeat
                                   # across sessions and leak text between folds)
+    split_seed: int = 0           # shuffles "random" and breaks ties in "speaker_groups"; apart
+                                  # from train.seed so that every training seed gets the same folds
 
     def __post_init__(self) -> None:
         if self.protocol not in PROTOCOLS:

@@ -5,9 +5,16 @@ Protocols (SPEC §4): "session" (default) holds out one session per fold — bot
 does put every speaker in both (it is what some papers mean by "5-fold CV"; say so when you
 compare). Model selection (early stopping) uses a validation part of the training folds only.
 
-Each fold writes `fold_K/metrics.json`, `fold_K/predictions.jsonl` and `fold_K/model.wise`
-(a scikit-learn row, `wise.models.build.CLASSIC`, writes no checkpoint); a fold whose metrics
-exist for the same config is not redone, so an interrupted run resumes.
+Several seeds (`seeds`) train every fold once per seed on the same folds. Each (seed, fold)
+writes `seed_S/fold_K/metrics.json`, `predictions.jsonl` and `model.wise` (a scikit-learn row,
+`wise.models.build.CLASSIC`, writes no checkpoint); one whose metrics exist for the same config
+is not redone, so an interrupted run resumes.
+
+Determinism: a (seed, fold) gives the same bits whichever process trains it, whatever ran
+before it in that process and however many run at once (`jobs`): its initial weights come from
+a generator seeded with (seed, fold) (`init_seed`), training reseeds every generator it uses,
+and every fold trains on one torch thread with torch's deterministic algorithms, since the
+order in which several threads add up a sum changes its last bits.
 """
 
 from __future__ import annotations
@@ -16,7 +23,7 @@ import hashlib
 import json
 import multiprocessing as mp
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -188,9 +195,42 @@ def _cache_root(manifest: str | Path, cache: str | Path | None) -> Path:
     return Path(cache) if cache else Path(manifest).parent / "wise-cache"
 
 
-def new_model(run: RunConfig, store: FeatureStore) -> nn.Module:
-    return build_model(run.model, run.model_args, text_dim=store.text_dim,
-                       frame_dim=store.frame_dim, n_functionals=store.n_functionals)
+def init_seed(seed: int, fold: int) -> int:
+    """The seed of the initial weights of fold `fold` (0: a model trained on every row) under
+    training seed `seed`: a function of the two only, so two seeds start from different weights
+    and a fold starts from the same ones whichever process builds it."""
+    return int(np.random.SeedSequence([seed, fold]).generate_state(1)[0])
+
+
+def new_model(run: RunConfig, store: FeatureStore, seed: int | None = None) -> nn.Module:
+    """The row's model for `store`'s dimensions; with `seed`, its initial weights come from a
+    generator seeded with it (torch's global generator is left as it was)."""
+    def build() -> nn.Module:
+        return build_model(run.model, run.model_args, text_dim=store.text_dim,
+                           frame_dim=store.frame_dim, n_functionals=store.n_functionals)
+    if seed is None:
+        return build()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return build()
+
+
+def deterministic(threads: int | None = 1) -> None:
+    """Make this process's training reproducible to the bit: `threads` torch threads (None
+    leaves the number alone) and deterministic kernels (on CUDA too, where cuBLAS needs its
+    workspace fixed before the first call)."""
+    import os
+
+    if threads:
+        torch.set_num_threads(threads)
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    torch.backends.cudnn.benchmark = False
+
+
+def fold_dir(run_dir: str | Path, seed: int, k: int) -> Path:
+    """Where (seed, fold k) of a `wise cv` run keeps its metrics, predictions and checkpoint."""
+    return Path(run_dir) / f"seed_{seed}" / f"fold_{k}"
 
 
 def train_final(run: RunConfig, manifest: str | Path, out: str | Path, *,
@@ -203,7 +243,8 @@ def train_final(run: RunConfig, manifest: str | Path, out: str | Path, *,
                               f"only; cross-validate this row with `wise cv --config {run.name}`")
     d = load(run, manifest, cache, workers=workers, progress=progress)
     rows = _subset(run, d, manifest)
-    model = new_model(run, d.store)
+    deterministic(threads=None)
+    model = new_model(run, d.store, init_seed(run.train.seed, 0))
     info = train(model, d.data(model), rows, run.train, n_classes=len(LABELS),
                  progress=progress, desc=run.name)
     save_checkpoint(out, model, run, info["normalizer"], word_vectors=d.feats["word_vectors"],
@@ -239,18 +280,16 @@ class FoldJob:
     fold_dir: str
     config_hash: str
     word_vectors: str
-    threads: int = 0          # torch threads in this fold's process; 0 leaves torch's default
     progress: bool = False
     functionals: str = ""     # scikit-learn rows: the store rows' utterance functionals (.npy)
 
 
 def run_fold(job: FoldJob) -> dict:
     """Train on every row but the fold's, score the fold, write its files; return metrics."""
-    if job.threads:
-        torch.set_num_threads(job.threads)
+    deterministic(threads=1)
     run = job.run
     store = FeatureStore(job.pack)
-    model = new_model(run, store)
+    model = new_model(run, store, init_seed(run.train.seed, job.k))
     data = data_for(model, store, job.labels, job.speakers)
     test_set = set(job.test_rows)
     t0 = time.perf_counter()
@@ -264,7 +303,8 @@ def run_fold(job: FoldJob) -> dict:
     y_true = [job.labels[i] for i in job.test_rows]
     y_pred = probs.argmax(1).tolist()
     s = scores(np.array(y_true), np.array(y_pred), LABELS)
-    result = {"fold": job.k, "test": job.name, **s, "n_train": info["n_fit"],
+    result = {"seed": run.train.seed, "fold": job.k, "test": job.name, **s,
+              "n_train": info["n_fit"],
               "n_val": info["n_val"], "best_epoch": info["best_epoch"],
               "best_val_ua": info["best_val_ua"], "history": info["history"],
               "seconds": round(time.perf_counter() - t0, 1), "config_hash": job.config_hash,
@@ -291,7 +331,8 @@ def run_classic_fold(job: FoldJob) -> dict:
     y_pred, probs = model.predict(x[job.test_rows])
     y_true = y[job.test_rows].tolist()
     s = scores(np.array(y_true), y_pred, LABELS)
-    result = {"fold": job.k, "test": job.name, **s, "n_train": len(train_rows), "n_val": 0,
+    result = {"seed": job.run.train.seed, "fold": job.k, "test": job.name, **s,
+              "n_train": len(train_rows), "n_val": 0,
               "best_epoch": None, "best_val_ua": None, "history": [],
               "n_params": model.n_params(), "seconds": round(time.perf_counter() - t0, 1),
               "config_hash": job.config_hash, "y_true": y_true, "y_pred": y_pred.tolist()}
@@ -327,10 +368,13 @@ def _functionals(run: RunConfig, manifest: str | Path, cache: str | Path | None,
 
 def run_cv(run: RunConfig, manifest: str | Path, out_dir: str | Path, *,
            cache: str | Path | None = None, workers: int | None = None, jobs: int = 1,
-           progress: bool = True, log=print) -> dict:
-    """Cross-validate `run` on `manifest` into `out_dir`. `jobs` > 1 trains that many folds
-    at once in worker processes with one torch thread each: on small CPUs that beats one
-    fold with several threads (these models' operations are too small to split well)."""
+           seeds: int = 1, progress: bool = True, log=print) -> dict:
+    """Cross-validate `run` on `manifest` into `out_dir`, once per training seed `run.train.seed`,
+    `+1`, ... (`seeds` of them) on the same folds. `jobs` > 1 trains that many (seed, fold)
+    pairs at once in worker processes: every fold trains on one torch thread anyway (see the
+    module's note on determinism), so on a small CPU `jobs` is how to use its cores."""
+    if seeds < 1:
+        raise WiseError(None, f"--seeds must be at least 1, not {seeds}")
     out = Path(out_dir)
     classic = run.model in CLASSIC
     if classic:
@@ -338,69 +382,91 @@ def run_cv(run: RunConfig, manifest: str | Path, out_dir: str | Path, *,
     d = load(run, manifest, cache, workers=workers, progress=progress)
     store, labels = d.store, d.labels
     rows = _subset(run, d, manifest)
-    folds = make_folds(rows, labels, d.sessions, run.cv.protocol, run.cv.folds, run.train.seed,
-                       speakers=d.speakers, genders=d.genders)
+    folds = make_folds(rows, labels, d.sessions, run.cv.protocol, run.cv.folds,
+                       run.cv.split_seed, speakers=d.speakers, genders=d.genders)
     # Which speakers each fold tests on, so a reader can check the protocol.
     atomic_write_text(out / "folds.json", json.dumps({"protocol": run.cv.protocol, "folds": {
         name: sorted({d.speakers[i] for i in test}) for name, test in folds}}, indent=2) + "\n")
-    chash = _config_hash(run, [store.ids[i] for i in rows])
     functionals = _functionals(run, manifest, cache, store, workers, progress,
                                log) if classic else ""
-    results: dict[int, dict] = {}
+    seed_list = [run.train.seed + i for i in range(seeds)]
+    results: dict[tuple[int, int], dict] = {}
     todo: list[FoldJob] = []
-    for k, (name, test_rows) in enumerate(folds, 1):
-        metrics_file = out / f"fold_{k}" / "metrics.json"
-        if metrics_file.is_file():
-            done = json.loads(metrics_file.read_text())
-            if done.get("config_hash") == chash:
-                log(f"  fold {k}/{len(folds)} ({name}): done earlier, "
-                    f"WA {done['wa']:.3f} UA {done['ua']:.3f}")
-                results[k] = done
-                continue
-        todo.append(FoldJob(run, str(store.dir), labels, d.speakers, rows, test_rows, k,
-                            len(folds), name, str(out / f"fold_{k}"), chash,
-                            d.feats["word_vectors"], progress=progress and jobs <= 1,
-                            functionals=functionals))
+    for seed in seed_list:
+        seed_run = replace(run, train=replace(run.train, seed=seed))
+        chash = _config_hash(seed_run, [store.ids[i] for i in rows])
+        for k, (name, test_rows) in enumerate(folds, 1):
+            where = fold_dir(out, seed, k)
+            if (where / "metrics.json").is_file():
+                done = json.loads((where / "metrics.json").read_text())
+                if done.get("config_hash") == chash:
+                    log(f"  {_pair(seed, k, len(folds), seeds)} ({name}): done earlier, "
+                        f"WA {done['wa']:.3f} UA {done['ua']:.3f}")
+                    results[seed, k] = done
+                    continue
+            todo.append(FoldJob(seed_run, str(store.dir), labels, d.speakers, rows, test_rows,
+                                k, len(folds), name, str(where), chash,
+                                d.feats["word_vectors"], progress=progress and jobs <= 1,
+                                functionals=functionals))
 
     def finished(r: dict) -> None:
-        results[r["fold"]] = r
+        results[r["seed"], r["fold"]] = r
         epoch = "" if r["best_epoch"] is None else f"best epoch {r['best_epoch']}, "
-        log(f"  fold {r['fold']}/{len(folds)} ({r['test']}): WA {r['wa']:.3f} "
-            f"UA {r['ua']:.3f} ({epoch}{r['seconds']:.0f} s)")
+        log(f"  {_pair(r['seed'], r['fold'], len(folds), seeds)} ({r['test']}): "
+            f"WA {r['wa']:.3f} UA {r['ua']:.3f} ({epoch}{r['seconds']:.0f} s)")
 
     t_start = time.perf_counter()
     fold_fn = run_classic_fold if classic else run_fold
     jobs = max(1, min(jobs, len(todo)))
     if jobs == 1:
-        for job in todo:
-            finished(fold_fn(job))
+        threads = torch.get_num_threads()      # run_fold sets one; give the caller its own back
+        try:
+            for job in todo:
+                finished(fold_fn(job))
+        finally:
+            torch.set_num_threads(threads)
     else:
-        for job in todo:
-            job.threads = 1
         # spawn: a forked child would inherit this process's torch thread pools.
         with mp.get_context("spawn").Pool(jobs) as pool:
             for r in pool.imap_unordered(fold_fn, todo):
                 finished(r)
-    fold_results = [results[k] for k in sorted(results)]
-    y_all = [y for f in fold_results for y in f["y_true"]]
-    p_all = [p for f in fold_results for p in f["y_pred"]]
-    wa = np.array([f["wa"] for f in fold_results])
-    ua = np.array([f["ua"] for f in fold_results])
-    pooled = scores(np.array(y_all), np.array(p_all), LABELS)
     summary = {
         "name": run.name, "config": run.to_dict(), "code_version": code_version(),
         "manifest": str(manifest), "n_utterances": len(rows),
         "protocol": run.cv.protocol, "subset": run.cv.subset,
-        "n_params": (int(round(np.mean([f["n_params"] for f in fold_results]))) if classic
+        "n_params": (int(round(np.mean([r["n_params"] for r in results.values()]))) if classic
                      else n_params(new_model(run, store))), "labels": list(LABELS),
         "word_vectors": d.feats["word_vectors"],
-        "folds": [{k: f[k] for k in ("fold", "test", "wa", "ua", "recall", "n", "best_epoch",
-                                      "seconds")} for f in fold_results],
-        "wa_mean": float(wa.mean()), "wa_std": float(wa.std()),
-        "ua_mean": float(ua.mean()), "ua_std": float(ua.std()),
-        "pooled_wa": pooled["wa"], "pooled_ua": pooled["ua"],
-        "confusion": pooled["confusion"],
+        **summarize([results[key] for key in sorted(results)]),
         "seconds": round(time.perf_counter() - t_start, 1),
     }
     atomic_write_text(out / "summary.json", json.dumps(summary, indent=2) + "\n")
     return summary
+
+
+def _pair(seed: int, k: int, n_folds: int, seeds: int) -> str:
+    return f"fold {k}/{n_folds}" + (f", seed {seed}" if seeds > 1 else "")
+
+
+def summarize(pairs: list[dict]) -> dict:
+    """The summary's scores from every (seed, fold)'s metrics: WA and UA mean ± std over all
+    pairs, the UA std split into its two sources (`ua_fold_std`: over folds of each fold's
+    mean over seeds — which speakers are tested; `ua_seed_std`: over seeds within a fold,
+    averaged over folds — training noise), and the confusion pooled over every pair."""
+    wa = np.array([f["wa"] for f in pairs])
+    ua = np.array([f["ua"] for f in pairs])
+    by_fold: dict[int, list[float]] = {}
+    for f in pairs:
+        by_fold.setdefault(f["fold"], []).append(f["ua"])
+    pooled = scores(np.array([y for f in pairs for y in f["y_true"]]),
+                    np.array([p for f in pairs for p in f["y_pred"]]), LABELS)
+    return {
+        "seeds": sorted({f["seed"] for f in pairs}),
+        "folds": [{k: f.get(k) for k in ("seed", "fold", "test", "wa", "ua", "recall", "n",
+                                          "n_train", "best_epoch", "seconds")} for f in pairs],
+        "wa_mean": float(wa.mean()), "wa_std": float(wa.std()),
+        "ua_mean": float(ua.mean()), "ua_std": float(ua.std()),
+        "ua_fold_std": float(np.std([np.mean(v) for v in by_fold.values()])),
+        "ua_seed_std": float(np.mean([np.std(v) for v in by_fold.values()])),
+        "pooled_wa": pooled["wa"], "pooled_ua": pooled["ua"], "confusion": pooled["confusion"],
+    }

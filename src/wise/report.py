@@ -2,7 +2,8 @@
 
 Input: the `summary.json` of one or more runs (one run = one config = one table row).
 Output: `results.md` (Table 1 rows, then Table 2 rows, then rows beyond the paper, each with
-our WA/UA mean ± std over folds beside the paper's numbers), `results.json` (the same table as
+our WA/UA mean ± std over every (seed, fold), the paired UA difference against WISE with its
+95% interval (`wise.stats`), and the paper's numbers), `results.json` (the same table as
 data: the README's table is generated from it), `rows.png` and `confusions.png`.
 
 Rows are only comparable when they were scored the same way. The report picks a reference
@@ -26,6 +27,7 @@ from wise import LABELS
 from wise.errors import WiseError
 from wise.fsutil import atomic_file, atomic_write_text
 from wise.metrics import recalls
+from wise.stats import compare_runs
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,9 @@ README_END = "<!-- results:end -->"
 SETTING_KEYS = ("manifest", "n_utterances", "protocol", "subset", "word_vectors")
 # ...and the same training and feature settings (the device only changes rounding).
 IGNORED_CONFIG_KEYS = {"train.device", "cv.protocol", "cv.subset"}
+
+# What two rows must share for their (seed, fold) scores to pair up: the same rows and folds.
+PAIRING_KEYS = ("manifest", "n_utterances", "protocol", "subset", "cv.folds", "cv.split_seed")
 
 REQUIRED_KEYS = ("name", "wa_mean", "wa_std", "ua_mean", "ua_std", "folds", "confusion",
                  "protocol", "subset", "manifest", "n_utterances", "n_params")
@@ -192,13 +197,14 @@ def results_table(summaries: Sequence[dict], corpus_name: str) -> dict:
     by_name: dict[str, list[dict]] = {}
     for s in ordered:
         by_name.setdefault(s["name"], []).append(s)
+    wise = by_name.get("wise", [None])[0]
     for name, p in PAPER.items():
         if name not in by_name:
             rows.append({"name": name, "display": p.display, "table": p.table, "run": False,
                          "paper_wa": p.wa, "paper_ua": p.ua})
             continue
-        rows += [_row(s, ref, names) for s in by_name[name]]
-    rows += [_row(s, ref, names) for s in ordered if s["name"] not in PAPER]
+        rows += [_row(s, ref, names, wise) for s in by_name[name]]
+    rows += [_row(s, ref, names, wise) for s in ordered if s["name"] not in PAPER]
     versions: dict[str, list[str]] = {}
     for s in ordered:
         versions.setdefault(str(s.get("code_version", "unknown")), []).append(s["name"])
@@ -207,7 +213,18 @@ def results_table(summaries: Sequence[dict], corpus_name: str) -> dict:
             "rows": rows}
 
 
-def _row(s: dict, ref: dict[str, object], names: Counter) -> dict:
+def _vs_wise(s: dict, wise: dict | None) -> dict | None:
+    """The row's paired UA difference against the WISE run, when both were scored on the same
+    rows and folds and share at least 2 (seed, fold) pairs."""
+    if wise is None or s is wise:
+        return None
+    a, b = _setting(s), _setting(wise)
+    if any(_frozen({"v": a.get(k)}) != _frozen({"v": b.get(k)}) for k in PAIRING_KEYS):
+        return None
+    return compare_runs(s, wise)
+
+
+def _row(s: dict, ref: dict[str, object], names: Counter, wise: dict | None) -> dict:
     setting = _setting(s)
     mismatch = [f"{k}={setting.get(k)} (reference: {ref.get(k)})"
                 for k in sorted(set(setting) | set(ref))
@@ -221,8 +238,12 @@ def _row(s: dict, ref: dict[str, object], names: Counter) -> dict:
             "ua_mean": s["ua_mean"], "ua_std": s["ua_std"],
             "pooled_wa": s.get("pooled_wa"), "pooled_ua": s.get("pooled_ua"),
             "paper_wa": p.wa if p else None, "paper_ua": p.ua if p else None,
-            "n_params": s["n_params"], "n_folds": len(s["folds"]),
-            "folds": [{k: f.get(k) for k in ("test", "wa", "ua", "n")} for f in s["folds"]],
+            "ua_fold_std": s.get("ua_fold_std"), "ua_seed_std": s.get("ua_seed_std"),
+            "vs_wise": _vs_wise(s, wise),
+            "n_params": s["n_params"], "n_folds": len({f["test"] for f in s["folds"]}),
+            "n_seeds": len({f.get("seed", 0) for f in s["folds"]}),
+            "folds": [{k: f.get(k) for k in ("seed", "test", "wa", "ua", "n")}
+                      for f in s["folds"]],
             "recall": _recall(s["confusion"]), "confusion": s["confusion"],
             "code_version": s.get("code_version"), "mismatch": mismatch,
             **{k: s.get(k) for k in SETTING_KEYS}}
@@ -245,8 +266,12 @@ def _header_lines(table: dict) -> list[str]:
     if table["non_default"]:
         lines.append("Settings that differ from the defaults: "
                      + ", ".join(f"`{x}`" for x in table["non_default"]) + ".")
-    lines.append("Ours: mean ± std over folds (std over folds, not a confidence interval). "
-                 "WA = accuracy over utterances; UA = mean per-class recall.")
+    lines.append(f"Ours: mean ± std over {_runs_words(table)} (a spread, not a confidence "
+                 "interval). WA = accuracy over utterances; UA = mean per-class recall. "
+                 "Δ UA vs WISE: the mean paired UA difference over the same (seed, fold) "
+                 "runs, with its 95% interval corrected for the folds' overlapping training "
+                 "sets (Nadeau & Bengio 2003); a row is called better or worse than WISE only "
+                 "when the interval excludes 0, otherwise no difference is shown.")
     if table["comparable_to_paper"]:
         lines.append("Paper: Shen et al. 2020 on IEMOCAP, \"5-fold CV\" whose split the paper "
                      "does not state, 300-d GloVe; compare with care when our protocol or word "
@@ -256,6 +281,24 @@ def _header_lines(table: dict) -> list[str]:
                      "differ, so the two sets of numbers are **not comparable**: the paper "
                      "columns show the table's shape and the ordering to expect, nothing more.")
     return lines
+
+
+def _runs_words(table: dict) -> str:
+    """"3 seeds × 5 folds", from the rows that were run (a range when they differ)."""
+    run = [r for r in table["rows"] if r["run"]]
+    def span(key: str) -> str:
+        lo, hi = min(r[key] for r in run), max(r[key] for r in run)
+        return str(lo) if lo == hi else f"{lo}–{hi}"
+    seeds = span("n_seeds")
+    return f"{seeds} seed{'' if seeds == '1' else 's'} × {span('n_folds')} folds"
+
+
+def _delta(v: dict | None) -> str:
+    if v is None:
+        return "—"
+    lo, hi = v["ci95"]
+    cell = f"{v['mean']:+.3f} [{lo:+.3f}, {hi:+.3f}]"
+    return cell + {"better": " **better**", "worse": " **worse**"}.get(v["verdict"], "")
 
 
 def _protocol_words(setting: dict) -> str:
@@ -270,24 +313,25 @@ def _protocol_words(setting: dict) -> str:
 
 
 def _table_lines(table: dict) -> list[str]:
-    lines = ["| Model | WA (ours) | UA (ours) | WA (paper) | UA (paper) | Parameters |",
-             "|---|---|---|---|---|---|"]
+    lines = ["| Model | WA (ours) | UA (ours) | Δ UA vs WISE [95% CI] | WA (paper) | "
+             "UA (paper) | Parameters |", "|---|---|---|---|---|---|---|"]
     notes = []
     group = None
     for r in table["rows"]:
         if r["table"] != group:
             group = r["table"]
-            lines.append(f"| *{GROUPS[group]}* | | | | | |")
+            lines.append(f"| *{GROUPS[group]}* | | | | | | |")
         model = r["display"]
         if not r["run"]:
-            lines.append(f"| {model} | not run | — | {_num(r['paper_wa'])} | "
+            lines.append(f"| {model} | not run | — | — | {_num(r['paper_wa'])} | "
                          f"{_num(r['paper_ua'])} | — |")
             continue
         if r["mismatch"]:
             notes.append(r)
             model += f" †{len(notes)}"
         lines.append(f"| {model} | {_pm(r['wa_mean'], r['wa_std'])} | "
-                     f"{_pm(r['ua_mean'], r['ua_std'])} | {_num(r['paper_wa'])} | "
+                     f"{_pm(r['ua_mean'], r['ua_std'])} | {_delta(r['vs_wise'])} | "
+                     f"{_num(r['paper_wa'])} | "
                      f"{_num(r['paper_ua'])} | {r['n_params']:,} |")
     if notes:
         lines.append("")
@@ -310,15 +354,27 @@ def _markdown(table: dict) -> str:
         lines.append(f"| {r['display']} | " + " | ".join(_num(r["recall"][lab])
                                                        for lab in LABELS)
                      + f" | {_num(r['pooled_wa'])} | {_num(r['pooled_ua'])} |")
-    lines += ["", "## Per fold (WA / UA)", ""]
+    lines += ["", "## Where the spread comes from (UA)", "",
+              "Fold std: over the folds, of each fold's mean over seeds (which speakers are "
+              "tested). Seed std: over the seeds of one fold, averaged over folds (training "
+              "noise; 0 with one seed).", "",
+              "| Model | UA | fold std | seed std |", "|---|---|---|---|"]
+    for r in run:
+        lines.append(f"| {r['display']} | {_num(r['ua_mean'])} | {_num(r['ua_fold_std'])} | "
+                     f"{_num(r['ua_seed_std'])} |")
+    lines += ["", "## Per fold (WA / UA, mean over seeds)", ""]
     tests = list(dict.fromkeys(f["test"] for r in run for f in r["folds"]))
     lines += ["| Model | " + " | ".join(tests) + " |", "|---|" + "---|" * len(tests)]
     for r in run:
-        cell = {f["test"]: f"{_num(f['wa'])} / {_num(f['ua'])}" for f in r["folds"]}
+        by_test: dict[str, list[dict]] = {}
+        for f in r["folds"]:
+            by_test.setdefault(f["test"], []).append(f)
+        cell = {t: f"{_num(np.mean([f['wa'] for f in fs]))} / "
+                   f"{_num(np.mean([f['ua'] for f in fs]))}" for t, fs in by_test.items()}
         lines.append(f"| {r['display']} | " + " | ".join(cell.get(t, "—") for t in tests) + " |")
     lines += ["", "## Runs", ""]
-    lines += [f"- {r['display']}: `{r['run_dir']}` ({r['n_folds']} folds, code "
-              f"`{r['code_version']}`)" for r in run]
+    lines += [f"- {r['display']}: `{r['run_dir']}` ({r['n_seeds']} seeds × {r['n_folds']} "
+              f"folds, code `{r['code_version']}`)" for r in run]
     return "\n".join(lines) + "\n"
 
 
@@ -343,8 +399,8 @@ def save_figure(fig, out_png: str | Path) -> Path:
 
 
 def plot_rows(summaries: Sequence[dict], out_png: str | Path) -> Path:
-    """Grouped bars of WA and UA per row (error bars: std over folds); the paper's numbers,
-    where the row has them, as red diamonds."""
+    """Grouped bars of WA and UA per row (error bars: std over every (seed, fold)); the
+    paper's numbers, where the row has them, as red diamonds."""
     from matplotlib.figure import Figure
 
     rows = _rows_for_plots(summaries)
@@ -365,7 +421,7 @@ def plot_rows(summaries: Sequence[dict], out_png: str | Path) -> Path:
     ax.set_ylim(0, 1.12)             # headroom for the legend above the bars
     ax.set_yticks(np.linspace(0, 1, 6))
     ax.set_ylabel("score")
-    ax.set_title("WA and UA per row (mean ± std over folds; † = evaluated differently)",
+    ax.set_title("WA and UA per row (mean ± std over (seed, fold) runs; † = evaluated differently)",
                  fontsize=9)
     ax.legend(fontsize=8, loc="upper center", ncol=3, frameon=False)
     ax.grid(axis="y", alpha=0.3)
@@ -475,8 +531,8 @@ def table_configs(config_dir: str | Path) -> list[Path]:
 
 def reproduce(manifest: str | Path, out_dir: str | Path, configs: Sequence[str | Path], *,
               sets: Sequence[str] = (), cache: str | Path | None = None,
-              workers: int | None = None, jobs: int = 1, progress: bool = True,
-              corpus_name: str, skip_unavailable: bool = False,
+              workers: int | None = None, jobs: int = 1, seeds: int = 1,
+              progress: bool = True, corpus_name: str, skip_unavailable: bool = False,
               log: Callable[[str], object] = print) -> Path:
     """Cross-validate every config into `out_dir/<name>` (finished folds are reused, so an
     interrupted reproduction resumes), then write the report into `out_dir`. A row whose
@@ -519,9 +575,9 @@ def reproduce(manifest: str | Path, out_dir: str | Path, configs: Sequence[str |
         log(f"[{i}/{len(runs)}] {run.name} ({display_name(run.name)}): {run.cv.protocol} "
             f"cross-validation, subset {run.cv.subset} -> {rdir}")
         s = run_cv(run, manifest, rdir, cache=cache, workers=workers, jobs=jobs,
-                   progress=progress, log=log)
+                   seeds=seeds, progress=progress, log=log)
         log(f"[{i}/{len(runs)}] {run.name}: WA {_pm(s['wa_mean'], s['wa_std'])}  "
-            f"UA {_pm(s['ua_mean'], s['ua_std'])}  ({len(s['folds'])} folds, "
+            f"UA {_pm(s['ua_mean'], s['ua_std'])}  ({len(s['folds'])} runs, "
             f"{s['n_params']:,} parameters)")
         run_dirs.append(rdir)
     path = write_report(run_dirs, out, corpus_name)

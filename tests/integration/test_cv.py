@@ -33,13 +33,13 @@ def test_cv_writes_summary_and_resumes(manifest, tmp_path, capsys):
     assert sum(map(sum, s["confusion"])) == 6
     assert s["n_params"] == 434_654          # 50-d packaged vectors
     assert all(0 <= f["wa"] <= 1 and 0 <= f["ua"] <= 1 for f in s["folds"])
-    preds = (out / "fold_1" / "predictions.jsonl").read_text().splitlines()
+    preds = (out / "seed_0" / "fold_1" / "predictions.jsonl").read_text().splitlines()
     assert len(preds) == s["folds"][0]["n"]
-    first = (out / "fold_1" / "metrics.json").stat().st_mtime_ns
+    first = (out / "seed_0" / "fold_1" / "metrics.json").stat().st_mtime_ns
     capsys.readouterr()
     assert main(argv) == 0
     assert "done earlier" in capsys.readouterr().out
-    assert (out / "fold_1" / "metrics.json").stat().st_mtime_ns == first
+    assert (out / "seed_0" / "fold_1" / "metrics.json").stat().st_mtime_ns == first
     assert json.loads((out / "summary.json").read_text())["wa_mean"] == s["wa_mean"]
 
 
@@ -85,5 +85,62 @@ def test_parallel_folds_write_the_same_files(manifest, tmp_path):
     s = json.loads((out / "summary.json").read_text())
     assert [f["fold"] for f in s["folds"]] == [1, 2]
     for k in (1, 2):
-        assert (out / f"fold_{k}" / "model.wise").is_file()
-        assert (out / f"fold_{k}" / "predictions.jsonl").is_file()
+        assert (out / "seed_0" / f"fold_{k}" / "model.wise").is_file()
+        assert (out / "seed_0" / f"fold_{k}" / "predictions.jsonl").is_file()
+
+
+def _without_timings(x):
+    """A summary or metrics dict less the wall-clock fields, which no rerun repeats."""
+    if isinstance(x, dict):
+        return {k: _without_timings(v) for k, v in x.items() if k != "seconds"}
+    if isinstance(x, list):
+        return [_without_timings(v) for v in x]
+    return x
+
+
+def test_reruns_are_identical_whatever_jobs_and_workers(manifest, tmp_path):
+    """The same config, seeds and manifest give the same metrics, predictions and weights with
+    one process or two, and with features built by one worker or two."""
+    runs = {}
+    for jobs, workers in (("1", "1"), ("2", "2")):
+        out = tmp_path / f"jobs{jobs}"
+        assert main(["cv", "--config", "wise", "--manifest", str(manifest), "--out", str(out),
+                     "--cache", str(tmp_path / f"cache{workers}"), "--seeds", "2",
+                     "--set", "max_epochs=2", "--set", "batch_size=2", "--quiet",
+                     "--jobs", jobs, "--workers", workers]) == 0
+        runs[jobs] = out
+    a, b = (json.loads((runs[j] / "summary.json").read_text()) for j in ("1", "2"))
+    assert _without_timings(a) == _without_timings(b)
+    assert a["seeds"] == [0, 1] and len(a["folds"]) == 4
+    for seed in (0, 1):
+        for k in (1, 2):
+            fa, fb = (runs[j] / f"seed_{seed}" / f"fold_{k}" for j in ("1", "2"))
+            assert ((fa / "predictions.jsonl").read_bytes()
+                    == (fb / "predictions.jsonl").read_bytes())
+            ma, mb = (json.loads((f / "metrics.json").read_text()) for f in (fa, fb))
+            assert _without_timings(ma) == _without_timings(mb)
+            wa, wb = (torch.load(f / "model.wise", weights_only=True)["state_dict"]
+                      for f in (fa, fb))
+            assert all(torch.equal(wa[n], wb[n]) for n in wa)
+    # Two seeds are two trainings, not one twice.
+    w0, w1 = (torch.load(runs["1"] / f"seed_{s}" / "fold_1" / "model.wise",
+                         weights_only=True)["state_dict"] for s in (0, 1))
+    assert not all(torch.equal(w0[n], w1[n]) for n in w0)
+
+
+def test_the_seed_sets_the_initial_weights_whatever_ran_before(manifest, tmp_path):
+    from wise.config import load_run_config
+    from wise.crossval import init_seed, load, new_model
+
+    run = load_run_config("wise", [])
+    store = load(run, manifest, tmp_path / "cache", workers=1, progress=False).store
+
+    def weights(seed, fold):
+        return [p.detach().clone() for p in new_model(run, store, init_seed(seed, fold))
+                .parameters()]
+
+    first = weights(0, 1)
+    torch.rand(1000)                                  # whatever ran before in this process
+    assert all(torch.equal(x, y) for x, y in zip(first, weights(0, 1), strict=True))
+    assert not all(torch.equal(x, y) for x, y in zip(first, weights(1, 1), strict=True))
+    assert not all(torch.equal(x, y) for x, y in zip(first, weights(0, 2), strict=True))

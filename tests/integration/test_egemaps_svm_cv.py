@@ -23,7 +23,7 @@ def manifest(mini_manifest):
 
 def _fold_ids(run: Path) -> list[set[str]]:
     return [{json.loads(line)["id"] for line in p.read_text().splitlines()}
-            for p in sorted(run.glob("fold_*/predictions.jsonl"))]
+            for p in sorted(run.glob("seed_*/fold_*/predictions.jsonl"))]
 
 
 def test_cv_uses_the_neural_rows_folds_and_files(manifest, tmp_path, capsys):
@@ -45,11 +45,11 @@ def test_cv_uses_the_neural_rows_folds_and_files(manifest, tmp_path, capsys):
     assert s["n_utterances"] == t["n_utterances"] == 6
     assert sum(map(sum, s["confusion"])) == 6
     assert 0 <= s["ua_mean"] <= 1 and s["folds"][0]["best_epoch"] is None
-    m = json.loads((svm / "fold_1" / "metrics.json").read_text())
-    assert set(json.loads((nn / "fold_1" / "metrics.json").read_text())) <= set(m)
+    m = json.loads((svm / "seed_0" / "fold_1" / "metrics.json").read_text())
+    assert set(json.loads((nn / "seed_0" / "fold_1" / "metrics.json").read_text())) <= set(m)
     assert m["n_val"] == 0 and m["n_train"] + m["n"] == 6
-    assert not (svm / "fold_1" / "model.wise").exists()
-    for line in (svm / "fold_1" / "predictions.jsonl").read_text().splitlines():
+    assert not (svm / "seed_0" / "fold_1" / "model.wise").exists()
+    for line in (svm / "seed_0" / "fold_1" / "predictions.jsonl").read_text().splitlines():
         p = json.loads(line)
         assert set(p) == {"id", "label", "pred", "probs", "attention"}
         assert len(p["probs"]) == 4 and abs(sum(p["probs"]) - 1) < 1e-4

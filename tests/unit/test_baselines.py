@@ -199,7 +199,8 @@ def test_cv_runs_a_baseline_end_to_end(iemocap_mini, tmp_path):
     s = json.loads((out / "summary.json").read_text())
     assert s["config"]["model"] == "cnn_phoneme" and s["n_params"] == 122_728
     assert sum(map(sum, s["confusion"])) == 6
-    rows = [json.loads(x) for x in (out / "fold_1" / "predictions.jsonl").read_text().splitlines()]
+    fold = out / "seed_0" / "fold_1"
+    rows = [json.loads(x) for x in (fold / "predictions.jsonl").read_text().splitlines()]
     assert all(abs(sum(r["attention"]) - 1) < 1e-3 for r in rows)
-    model, run, _, _ = load_checkpoint(out / "fold_1" / "model.wise")
+    model, run, _, _ = load_checkpoint(fold / "model.wise")
     assert isinstance(model, CnnPhoneme) and run.model == "cnn_phoneme"

@@ -67,7 +67,7 @@ def test_rows_follow_the_papers_tables_then_extras():
 def test_numbers_are_formatted_like_the_paper():
     md = results_markdown([summary("wise", wa=(0.70, 0.80), ua=(0.6, 0.8))], "IEMOCAP")
     wise = next(line for line in table_lines(md) if line.startswith("| WISE |"))
-    assert wise == "| WISE | .750 ± .050 | .700 ± .100 | .759 | .764 | 434,654 |"
+    assert wise == "| WISE | .750 ± .050 | .700 ± .100 | — | .759 | .764 | 434,654 |"
     mdre = next(line for line in table_lines(md) if "MDRE" in line)
     assert "not run" in mdre and ".737 | .753" in mdre
     assert "IM+DMF+HR⁻" in md and ".743 | .754" in md
@@ -202,3 +202,37 @@ def test_reproduce_reads_every_config_before_training(tmp_path):
                   corpus_name="x")
     assert not (tmp_path / "out").exists()
 
+
+
+def seeded(name, uas, **over):
+    """A summary with one fold entry per (seed, test): uas = {(seed, test): ua}."""
+    s = summary(name, **over)
+    s["folds"] = [{"seed": seed, "fold": int(t[-1]), "test": t, "wa": ua, "ua": ua,
+                   "recall": {}, "n": 20, "n_train": 80, "best_epoch": 3, "seconds": 1.0}
+                  for (seed, t), ua in uas.items()]
+    return s
+
+
+def test_rows_carry_their_paired_difference_against_wise():
+    keys = [(seed, f"Ses0{k}") for seed in range(3) for k in range(1, 6)]
+    base = {key: 0.5 + 0.02 * i % 0.1 for i, key in enumerate(keys)}
+    runs = [seeded("wise", base),
+            seeded("hr_dmf", {k: v - 0.06 + 0.004 * (i % 3) for i, (k, v) in
+                              enumerate(base.items())}),
+            seeded("im_dmf", {k: v + (0.02 if i % 2 else -0.02) for i, (k, v) in
+                              enumerate(base.items())}),
+            seeded("text_only", base, manifest="other.jsonl")]
+    table = results_table(runs, "x")
+    rows = {r["name"]: r for r in table["rows"] if r["run"]}
+    assert rows["wise"]["vs_wise"] is None
+    assert rows["hr_dmf"]["vs_wise"]["verdict"] == "worse"
+    assert rows["hr_dmf"]["vs_wise"]["n_pairs"] == 15
+    assert rows["im_dmf"]["vs_wise"]["verdict"] == "no difference shown"
+    assert rows["text_only"]["vs_wise"] is None          # other rows: nothing to pair
+    assert rows["hr_dmf"]["n_seeds"] == 3 and rows["hr_dmf"]["n_folds"] == 5
+    md = results_markdown(runs, "x")
+    line = next(x for x in table_lines(md) if x.startswith("| HR+DMF"))
+    assert "**worse**" in line and "[" in line
+    assert "3 seeds × 5 folds" in md and "excludes 0" in md
+    per_fold = md[md.index("## Per fold"):]
+    assert "Ses05" in per_fold

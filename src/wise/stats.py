@@ -1,0 +1,67 @@
+"""Whether one row beats another: paired differences over the same (seed, fold) runs, with a
+95% confidence interval that allows for cross-validation's overlapping training sets.
+
+Two rows trained with the same seeds on the same folds give one UA difference per (seed, fold).
+Their mean estimates how much better one row is; a plain t-interval over them would be too
+narrow, because the folds' training sets overlap (each row is trained on most of the same
+utterances k times), so the differences are not independent. We use the corrected repeated
+k-fold cross-validation t-interval (Nadeau & Bengio 2003, "Inference for the generalization
+error"; Bouckaert & Frank 2004): the variance of the mean is s² (1/J + n_test/n_train) instead
+of s²/J, for J pairs, with J − 1 degrees of freedom. A row is called better or worse only when
+the interval excludes 0.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import numpy as np
+
+# Two-sided 95% quantiles of Student's t, t(0.975; df), for df = 1..30.
+_T975 = (12.7062, 4.3027, 3.1824, 2.7764, 2.5706, 2.4469, 2.3646, 2.3060, 2.2622, 2.2281,
+         2.2010, 2.1788, 2.1604, 2.1448, 2.1314, 2.1199, 2.1098, 2.1009, 2.0930, 2.0860,
+         2.0796, 2.0739, 2.0687, 2.0639, 2.0595, 2.0555, 2.0518, 2.0484, 2.0452, 2.0423)
+
+
+def t975(df: int) -> float:
+    """Student's t quantile t(0.975; df): tabulated up to 30 degrees of freedom, then the
+    Cornish-Fisher expansion around the normal quantile (error below 1e-4 there)."""
+    if df < 1:
+        raise ValueError("degrees of freedom must be at least 1")
+    if df <= len(_T975):
+        return _T975[df - 1]
+    z = 1.959964
+    return z + (z ** 3 + z) / (4 * df) + (5 * z ** 5 + 16 * z ** 3 + 3 * z) / (96 * df ** 2)
+
+
+def paired_difference(a: Mapping, b: Mapping, test_over_train: float) -> dict | None:
+    """Mean of a[key] - b[key] over the keys (e.g. (seed, fold)) both have, with its corrected
+    95% interval (see the module's note) and a verdict: "better" or "worse" when the interval
+    excludes 0, else "no difference shown". `test_over_train`: a fold's test rows over its
+    training rows (0 gives the plain paired t-interval). None with fewer than 2 pairs."""
+    keys = [k for k in a if k in b]
+    if len(keys) < 2:
+        return None
+    d = np.array([a[k] - b[k] for k in keys], dtype=float)
+    mean = float(d.mean())
+    half = t975(len(d) - 1) * math.sqrt(float(d.var(ddof=1)) * (1 / len(d) + test_over_train))
+    lo, hi = mean - half, mean + half
+    verdict = "better" if lo > 0 else "worse" if hi < 0 else "no difference shown"
+    return {"n_pairs": len(d), "mean": mean, "ci95": [lo, hi], "verdict": verdict}
+
+
+def run_scores(summary: dict, key: str = "ua") -> dict[tuple[int, str], float]:
+    """A `wise cv` summary's score per (seed, test fold)."""
+    return {(int(f.get("seed", 0)), str(f["test"])): float(f[key]) for f in summary["folds"]}
+
+
+def test_over_train(summary: dict) -> float:
+    """Mean over a summary's runs of test rows / training rows (0 when not recorded)."""
+    ratios = [f["n"] / f["n_train"] for f in summary["folds"] if f.get("n_train")]
+    return float(np.mean(ratios)) if ratios else 0.0
+
+
+def compare_runs(a: dict, b: dict, key: str = "ua") -> dict | None:
+    """`paired_difference` of two `wise cv` summaries' scores (a - b)."""
+    return paired_difference(run_scores(a, key), run_scores(b, key), test_over_train(b))
