@@ -162,7 +162,7 @@ def run_case(url: str, clips: list[tuple[str, bytes, str]], with_text: bool, n: 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("model", nargs="?", type=Path,
-                    default=DEMO / "results/wise/fold_1/model.wise")
+                    default=DEMO / "results/wise/seed_0/fold_1/model.wise")
     ap.add_argument("--manifest", type=Path, default=DEMO / "manifest.jsonl")
     ap.add_argument("--clips", type=int, default=60, help="distinct utterances, sent in turn")
     ap.add_argument("--requests", type=int, default=120, help="requests per case")
