@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import multiprocessing as mp
+import os
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -219,8 +220,6 @@ def deterministic(threads: int | None = 1) -> None:
     """Make this process's training reproducible to the bit: `threads` torch threads (None
     leaves the number alone) and deterministic kernels (on CUDA too, where cuBLAS needs its
     workspace fixed before the first call)."""
-    import os
-
     if threads:
         torch.set_num_threads(threads)
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
