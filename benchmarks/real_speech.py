@@ -1,34 +1,38 @@
 """Every row tried on real speech, several seeds, paired against reference rows.
 
-Runs `wise cv` for each row and seed on one manifest with speaker-independent folds
+Runs `wise cv --seeds N` for each row on one manifest with speaker-independent folds
 (`protocol=speaker_groups`), then compares every row with the reference rows on the same
-(seed, fold) pairs: mean paired UA difference and its 95% t-interval over those pairs. The
-folds of one seed are the same for every row (they depend on the seed and the manifest only),
-so a difference is measured on identical test speakers.
+(seed, fold) pairs: mean paired UA difference and its 95% interval, corrected for the overlap
+of cross-validation's training sets (`wise.stats`: Nadeau & Bengio 2003, Bouckaert & Frank
+2004). The folds are the same for every row and seed (they depend on the manifest and
+`cv.split_seed` only), so a difference is measured on identical test speakers.
 
     python benchmarks/real_speech.py --manifest ravdess-dev.jsonl --out runs/real-speech
+    python benchmarks/real_speech.py --manifest ravdess-dev.jsonl --table-only
 
-Writes OUT/ROW/seed_S/ (the usual cv run folders; finished ones are reused), and
-benchmarks/results/real_speech.json and .md (the table docs/real-speech.md quotes).
+Writes OUT/ROW/ (one cv run per row, every seed in it: OUT/ROW/seed_S/fold_K/; finished folds
+are reused), and benchmarks/results/real_speech.json and .md (the table docs/real-speech.md
+quotes). Runs made before `wise cv --seeds` (one cv run per seed, OUT/ROW/seed_S/summary.json,
+each seed with its own folds) are read as they are. `--table-only` trains nothing: it builds
+the table from the finished runs and stops if a row's are missing.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
-from scipy import stats
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from wise import code_version  # noqa: E402
 from wise.cli import main as wise_main  # noqa: E402
 from wise.fsutil import atomic_write_text  # noqa: E402
+from wise.stats import compare_runs  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -57,45 +61,69 @@ ROWS: dict[str, tuple[str, list[str], str]] = {
     "wise_plus_egemaps_audio": ("wise_plus", [*EGEMAPS, "modality=audio", "interaction=false"],
                                 "  the same, audio branch alone"),
 }
-def run_row(name: str, manifest: str, out: Path, seed: int, folds: int, jobs: int) -> dict:
+
+
+def load_row(out: Path, name: str, seeds: int, folds: int) -> dict | None:
+    """Row `name`'s finished runs as one `wise cv` summary whose "folds" list has every
+    (seed, fold) of seeds 0..`seeds`-1, or None when some are missing. Reads OUT/NAME/
+    summary.json (`wise cv --seeds`), else the older layout OUT/NAME/seed_S/summary.json."""
+    row_dir = out / name
+    wanted = list(range(seeds))
+
+    def complete(entries: list[dict]) -> bool:
+        return all(sum(int(f["seed"]) == seed for f in entries) == folds for seed in wanted)
+
+    if (row_dir / "summary.json").is_file():
+        s = json.loads((row_dir / "summary.json").read_text())
+        entries = [f for f in s["folds"] if int(f.get("seed", 0)) in wanted]
+        if complete(entries):
+            return {**s, "seeds": wanted, "folds": entries}
+    if not all((row_dir / f"seed_{seed}" / "summary.json").is_file() for seed in wanted):
+        return None
+    s, entries = {}, []
+    for seed in wanted:
+        old = json.loads((row_dir / f"seed_{seed}" / "summary.json").read_text())
+        trained = old.get("config", {}).get("train", {}).get("seed", seed)
+        if trained != seed:
+            raise SystemExit(f"{row_dir / f'seed_{seed}'} was trained with seed {trained}")
+        s = s or old
+        for f in old["folds"]:
+            f = {**f, "seed": seed}          # one run per seed: its entries carry no seed
+            # Shim for summaries written before their fold entries had `n_train` and `n_val`:
+            # the fold's metrics.json has them, and `wise.stats.test_over_train` needs them.
+            if not f.get("n_train"):
+                metrics = row_dir / f"seed_{seed}" / f"fold_{f['fold']}" / "metrics.json"
+                m = json.loads(metrics.read_text())
+                f["n_train"], f["n_val"] = m["n_train"], m.get("n_val", 0)
+            entries.append(f)
+    return {**s, "seeds": wanted, "folds": entries} if complete(entries) else None
+
+
+def run_row(name: str, manifest: str, out: Path, seeds: int, folds: int, jobs: int) -> dict:
+    """One `wise cv --seeds` run of row `name` into OUT/NAME/ (finished folds are reused)."""
     config, sets, _ = ROWS[name]
-    run_dir = out / name / f"seed_{seed}"
-    args = ["cv", "--config", config, "--manifest", manifest, "--out", str(run_dir),
-            "--jobs", str(jobs), "--quiet", "--set", "protocol=speaker_groups",
-            "--set", f"folds={folds}", "--set", f"seed={seed}"]
+    args = ["cv", "--config", config, "--manifest", manifest, "--out", str(out / name),
+            "--jobs", str(jobs), "--quiet", "--seeds", str(seeds),
+            "--set", "protocol=speaker_groups", "--set", f"folds={folds}", "--set", "seed=0"]
     for s in sets:
         args += ["--set", s]
     if wise_main(args) != 0:
-        raise SystemExit(f"{name} seed {seed} failed")
-    return json.loads((run_dir / "summary.json").read_text())
+        raise SystemExit(f"{name} failed")
+    s = load_row(out, name, seeds, folds)
+    if s is None:
+        raise SystemExit(f"{name}: {out / name / 'summary.json'} lacks some (seed, fold)")
+    return s
 
 
-def fold_uas(summary: dict) -> dict[str, float]:
-    return {str(f["test"]): float(f["ua"]) for f in summary["folds"]}
-
-
-def paired(a: dict[int, dict], b: dict[int, dict]) -> dict | None:
-    """Mean UA difference a - b over the (seed, fold) pairs both have, with its 95% t-interval
-    (None with fewer than 2 pairs)."""
-    diffs = []
-    for seed, s in a.items():
-        if seed in b:
-            x, y = fold_uas(s), fold_uas(b[seed])
-            diffs += [x[k] - y[k] for k in x if k in y]
-    if len(diffs) < 2:
-        return None
-    d = np.array(diffs)
-    half = float(stats.t.ppf(0.975, len(d) - 1)) * float(d.std(ddof=1)) / math.sqrt(len(d))
-    return {"n_pairs": len(d), "mean": round(float(d.mean()), 4),
-            "ci95": [round(float(d.mean()) - half, 4), round(float(d.mean()) + half, 4)]}
-
-
-def compare(rows: dict[str, dict[int, dict]], references: list[str]) -> dict:
+def compare(rows: dict[str, dict], references: list[str]) -> dict:
     out = {}
-    for name, by_seed in rows.items():
-        uas = [u for s in by_seed.values() for u in fold_uas(s).values()]
-        was = [float(f["wa"]) for s in by_seed.values() for f in s["folds"]]
-        fold_std = float(np.mean([np.std(list(fold_uas(s).values())) for s in by_seed.values()]))
+    for name, s in rows.items():
+        uas = [float(f["ua"]) for f in s["folds"]]
+        was = [float(f["wa"]) for f in s["folds"]]
+        by_seed: dict[int, list[float]] = {}
+        for f in s["folds"]:
+            by_seed.setdefault(int(f["seed"]), []).append(float(f["ua"]))
+        fold_std = float(np.mean([np.std(v) for v in by_seed.values()]))
         r = {"what": ROWS[name][2], "config": ROWS[name][0], "sets": ROWS[name][1],
              "seeds": sorted(by_seed), "n": len(uas),
              "ua_mean": round(float(np.mean(uas)), 4), "ua_std": round(float(np.std(uas)), 4),
@@ -103,8 +131,10 @@ def compare(rows: dict[str, dict[int, dict]], references: list[str]) -> dict:
              "wa_mean": round(float(np.mean(was)), 4), "wa_std": round(float(np.std(was)), 4),
              "vs": {}}
         for ref in references:
-            if ref != name and ref in rows and (v := paired(by_seed, rows[ref])) is not None:
-                r["vs"][ref] = v
+            if ref != name and ref in rows and (v := compare_runs(s, rows[ref])) is not None:
+                r["vs"][ref] = {"n_pairs": v["n_pairs"], "mean": round(v["mean"], 4),
+                                "ci95": [round(x, 4) for x in v["ci95"]],
+                                "verdict": v["verdict"]}
         out[name] = r
     return out
 
@@ -117,8 +147,10 @@ def markdown(table: dict, references: list[str], meta: dict) -> str:
              f"(`speaker_groups`), seeds {meta['seeds']}; code `{meta['code_version']}`.",
              "UA mean ± std over every (seed, fold); fold std = std over the folds of one "
              "seed, averaged over seeds; Δ = paired UA difference against a reference row on "
-             "the same (seed, fold), with its 95% t-interval. A row is better or worse only "
-             "when the interval excludes 0.", "",
+             "the same (seed, fold), with its 95% interval corrected for the overlapping "
+             "training sets of cross-validation (variance s²(1/J + n_test/n_train) over J "
+             "pairs; Nadeau & Bengio 2003, `wise.stats`). A row is better or worse only when "
+             "the interval excludes 0.", "",
              "| Row | What | UA | WA | fold std | "
              + " | ".join(f"Δ UA vs `{r}` [95% CI]" for r in references) + " |",
              "|---|---|---|---|---|" + "---|" * len(references)]
@@ -140,18 +172,37 @@ def main() -> int:
     ap.add_argument("--references", nargs="+",
                     default=["egemaps_svm", "wise_plus", "wise_plus_egemaps"],
                     help="rows every other row is compared with, pair by pair")
+    ap.add_argument("--table-only", action="store_true",
+                    help="train nothing: build the table from the finished runs in --out")
     ap.add_argument("--tag", default="real_speech", help="results file name (without .json)")
     args = ap.parse_args()
     t0 = time.perf_counter()
-    rows: dict[str, dict[int, dict]] = {}
+    out = Path(args.out)
+    rows: dict[str, dict] = {}
+    if args.table_only:
+        missing = [n for n in args.rows if load_row(out, n, args.seeds, args.folds) is None]
+        if missing:
+            raise SystemExit(
+                f"--table-only: no finished runs with seeds 0..{args.seeds - 1} × "
+                f"{args.folds} folds for {', '.join(missing)} (looked for "
+                f"{out}/ROW/summary.json and {out}/ROW/seed_S/summary.json); run without "
+                "--table-only to train them")
     for name in args.rows:
-        for seed in range(args.seeds):
-            s = run_row(name, args.manifest, Path(args.out), seed, args.folds, args.jobs)
-            rows.setdefault(name, {})[seed] = s
-            print(f"{name} seed {seed}: UA {s['ua_mean']:.3f} ± {s['ua_std']:.3f}", flush=True)
+        s = load_row(out, name, args.seeds, args.folds)
+        if s is None:
+            s = run_row(name, args.manifest, out, args.seeds, args.folds, args.jobs)
+        rows[name] = s
+        uas = [f["ua"] for f in s["folds"]]
+        print(f"{name}: UA {np.mean(uas):.3f} ± {np.std(uas):.3f} "
+              f"({len(uas)} (seed, fold) pairs)", flush=True)
     table = compare(rows, args.references)
     meta = {"manifest": args.manifest, "folds": args.folds, "seeds": list(range(args.seeds)),
-            "references": args.references, "code_version": code_version(),
+            "references": args.references,
+            "interval": "95% corrected repeated-CV t-interval (wise.stats.paired_difference)",
+            # the code that trained the runs; the table's own is table_code_version
+            "code_version": ", ".join(sorted({str(s.get("code_version", "unknown"))
+                                              for s in rows.values()})),
+            "table_code_version": code_version(),
             "seconds": round(time.perf_counter() - t0, 1)}
     RESULTS.mkdir(exist_ok=True)
     atomic_write_text(RESULTS / f"{args.tag}.json",

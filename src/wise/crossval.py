@@ -462,7 +462,8 @@ def summarize(pairs: list[dict]) -> dict:
     return {
         "seeds": sorted({f["seed"] for f in pairs}),
         "folds": [{k: f.get(k) for k in ("seed", "fold", "test", "wa", "ua", "recall", "n",
-                                          "n_train", "best_epoch", "seconds")} for f in pairs],
+                                          "n_train", "n_val", "best_epoch", "seconds")}
+                  for f in pairs],
         "wa_mean": float(wa.mean()), "wa_std": float(wa.std()),
         "ua_mean": float(ua.mean()), "ua_std": float(ua.std()),
         "ua_fold_std": float(np.std([np.mean(v) for v in by_fold.values()])),

@@ -57,11 +57,16 @@ def run_scores(summary: dict, key: str = "ua") -> dict[tuple[int, str], float]:
 
 
 def test_over_train(summary: dict) -> float:
-    """Mean over a summary's runs of test rows / training rows (0 when not recorded)."""
-    ratios = [f["n"] / f["n_train"] for f in summary["folds"] if f.get("n_train")]
+    """Mean over a summary's runs of test rows / rows of the training folds (those fitted plus
+    those held out for early stopping: the model depends on both); 0 when not recorded."""
+    ratios = [f["n"] / (f["n_train"] + f.get("n_val", 0)) for f in summary["folds"]
+              if f.get("n_train")]
     return float(np.mean(ratios)) if ratios else 0.0
 
 
 def compare_runs(a: dict, b: dict, key: str = "ua") -> dict | None:
-    """`paired_difference` of two `wise cv` summaries' scores (a - b)."""
-    return paired_difference(run_scores(a, key), run_scores(b, key), test_over_train(b))
+    """`paired_difference` of two `wise cv` summaries' scores (a - b); the test/train ratio is
+    the mean of the two runs' (the same folds, so nearly equal), so that a - b and b - a get
+    the same interval."""
+    ratio = (test_over_train(a) + test_over_train(b)) / 2
+    return paired_difference(run_scores(a, key), run_scores(b, key), ratio)
