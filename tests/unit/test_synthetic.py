@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pytest
 import soundfile as sf
 
@@ -189,9 +191,65 @@ def test_interaction_rows_mark_the_pivot_only(corpus):
         if m["type"] == "interaction":
             assert m["pivot"] in marked and m["foil"] not in marked
             assert S.INTERACTION[m["pivot_group"]][m["pattern"]] == m["clean_label"]
+        # The signal part of a pattern is recorded with it, scaled like its SSML part.
+        for pattern, signal in ((m["pattern"], m["pattern_signal"]),
+                                (m["distractor_pattern"], m["distractor_signal"])):
+            assert (pattern is None) == (signal is None)
+            if pattern:
+                for key in ("tilt_db", "tremolo"):
+                    full = S.PATTERNS[pattern][key]
+                    lo, hi = sorted((full * S.PATTERN_SCALE[0], full * S.PATTERN_SCALE[1]))
+                    assert lo - 0.01 <= signal[key] <= hi + 0.01, (pattern, signal)
         expected = [m["pivot"]] if m["type"] == "interaction" else []
         expected += [m["distractor"]] if m["distractor"] else []
         assert sorted(marked) == sorted(expected)
+
+
+def test_every_two_patterns_differ_in_two_cues_mfccs_carry():
+    """Level (c0), duration (frames), spectral tilt (c1, c2, ...), level modulation (deltas):
+    pitch alone, which MFCCs barely carry, never tells two patterns apart."""
+    def cues(p: dict) -> tuple[float, float, float, float]:
+        return (p["volume"] / 30, np.log(p["rate"]) / np.log(1.3), p["tilt_db"] / 6,
+                p["tremolo"] / 0.3)
+
+    assert set(S.PATTERN_ORDER) == set(S.PATTERNS)
+    for a, b in itertools.combinations(S.PATTERNS, 2):
+        apart = np.abs(np.subtract(cues(S.PATTERNS[a]), cues(S.PATTERNS[b]))) >= 1
+        assert apart.sum() >= 2, (a, b)
+
+
+def _band_db(x: np.ndarray, y: np.ndarray, lo: float, hi: float) -> float:
+    """Energy of y over x in one frequency band, dB."""
+    freq = np.fft.rfftfreq(len(x), 1 / S.SAMPLE_RATE)
+    band = (freq >= lo) & (freq < hi)
+    return float(10 * np.log10((np.abs(np.fft.rfft(y))[band] ** 2).sum()
+                               / (np.abs(np.fft.rfft(x))[band] ** 2).sum()))
+
+
+def test_shape_word_changes_the_word_span_only():
+    x = np.random.default_rng(0).normal(0.0, 0.1, S.SAMPLE_RATE)
+    start, end = 4000, 10000
+    inner = slice(start + 400, end - 400)          # clear of the cross-fades
+    edge = int(S.EDGE_S * S.SAMPLE_RATE)
+    for tilt in (10.0, -14.0):
+        y = S.shape_word(x, start, end, tilt_db=tilt)
+        assert np.array_equal(y[:start], x[:start]) and np.array_equal(y[end:], x[end:])
+        high = _band_db(x[inner], y[inner], 4500, 8000)
+        low = _band_db(x[inner], y[inner], 0, 400)
+        assert abs(high - tilt) < 1.0 and abs(low) < 1.0, (tilt, high, low)
+        # Cross-faded in: the first and last samples of the span are barely touched.
+        assert np.abs(y[start] - x[start]) < 0.05 * np.abs(y - x)[inner].max() + 1e-9
+        assert np.abs(y[end - 1] - x[end - 1]) < 0.05 * np.abs(y - x)[inner].max() + 1e-9
+        assert np.abs(y[start + edge: end - edge] - x[start + edge: end - edge]).max() > 0
+    y = S.shape_word(x, start, end, tremolo=0.7)
+    assert np.array_equal(y[:start], x[:start]) and np.array_equal(y[end:], x[end:])
+    gain = np.abs(y[inner]) / np.maximum(np.abs(x[inner]), 1e-12)
+    assert gain.max() > 1.6 and gain.min() < 0.4      # 1 +- 0.7 at 7 Hz
+    # The level swings within the word: 10 ms frame energies vary far more than before.
+    frames = (y[inner][: 5120].reshape(-1, 160) ** 2).mean(1)
+    before = (x[inner][: 5120].reshape(-1, 160) ** 2).mean(1)
+    assert np.std(10 * np.log10(frames)) > 3 * np.std(10 * np.log10(before))
+    assert np.array_equal(S.shape_word(x, start, end), x)   # drawn: no signal part
 
 
 def test_plan_shares_at_the_default_size():

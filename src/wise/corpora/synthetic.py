@@ -8,9 +8,10 @@ types, in equal shares within each class:
 * acoustic    - lexically neutral words; the emotion is in the utterance's prosody only.
 * lexical     - emotion words of the class; the prosody is plain (class-independent).
 * interaction - two evaluative adjectives from different groups, one of which (the pivot)
-                is spoken with a local prosody pattern (SSML <prosody> around that word
-                only). The label is `INTERACTION[group of pivot][pattern]`, a Latin square:
-                neither the pivot word nor the pattern says anything about the label alone.
+                is spoken with a local pattern (SSML <prosody> around that word only, then
+                a spectral tilt or tremolo on that word's samples). The label is
+                `INTERACTION[group of pivot][pattern]`, a Latin square: neither the pivot
+                word nor the pattern says anything about the label alone.
 
 Labels come from these rules plus a documented rate of label noise; the generative facts
 of each utterance go to `synthetic_meta.jsonl` at the corpus root. docs/synthetic-corpus.md
@@ -109,16 +110,33 @@ PAUSES: dict[str, tuple[float, int, int]] = {
 ESPEAK_RANGE = {"rate": (80, 450), "pitch": (0, 100), "range": (0, 100), "volume": (0, 200)}
 
 # ---------------------------------------------------------------------------------------
-# Local prosody patterns, as SSML <prosody> values in percent of the current value. Each
-# use scales the deviation from 100% by s ~ U(0.75, 1.15), so patterns vary in strength.
+# Local patterns (docs/synthetic-interaction-design.md). The paper's audio features are
+# MFCCs, which carry little pitch, so every pattern differs from every other in at least two
+# cues MFCCs do carry: level (c0), duration (frames per word and phone), spectral tilt (c1,
+# c2, ...) and level modulation (deltas of c0). Two parts:
+# - SSML <prosody> around the word, values in percent of the current value (rate ->
+#   duration, volume -> level; pitch and range are kept as an extra cue);
+# - signal processing of the word's own samples after synthesis: `tilt_db`, the gain at
+#   TILT_BAND_HZ[1] and above relative to TILT_BAND_HZ[0] and below (positive: brighter),
+#   and `tremolo`, the depth of a TREMOLO_HZ amplitude modulation.
+# Each use scales every deviation (from 100% for SSML, from 0 for the signal part) by one
+# strength s ~ U(0.75, 1.15), so patterns vary in strength.
 
-PATTERNS: dict[str, dict[str, int]] = {
-    "raised":   {"pitch": 145, "range": 180, "rate": 115, "volume": 100},
-    "forceful": {"pitch": 110, "range": 70,  "rate": 135, "volume": 190},
-    "deflated": {"pitch": 70,  "range": 15,  "rate": 65,  "volume": 60},
-    "drawn":    {"pitch": 120, "range": 200, "rate": 55,  "volume": 100},
+SSML_KEYS = ("pitch", "range", "rate", "volume")
+PATTERNS: dict[str, dict[str, float]] = {
+    "shaky":   {"pitch": 125, "range": 150, "rate": 100, "volume": 100,
+                "tilt_db": 0, "tremolo": 0.7},
+    "pressed": {"pitch": 110, "range": 70, "rate": 130, "volume": 180,
+                "tilt_db": 10, "tremolo": 0},
+    "subdued": {"pitch": 80, "range": 30, "rate": 75, "volume": 55,
+                "tilt_db": -14, "tremolo": 0},
+    "drawn":   {"pitch": 115, "range": 200, "rate": 50, "volume": 100,
+                "tilt_db": 0, "tremolo": 0},
 }
 PATTERN_SCALE = (0.75, 1.15)
+TILT_BAND_HZ = (500.0, 4000.0)  # the tilt rises linearly in log frequency between these
+TREMOLO_HZ = 7.0                # about one cycle per 9.5 frames of the 15 ms hop
+EDGE_S = 0.010                  # raised-cosine cross-fade at each end of a processed word
 DISTRACTOR_RATE = 0.25  # chance that one non-pivot noun carries a pattern (any type)
 
 # Pivot words: four groups of evaluative adjectives, all usable as "the movie was ___".
@@ -131,9 +149,10 @@ PIVOT_GROUPS: dict[str, tuple[str, ...]] = {
 
 # The interaction rule: label = INTERACTION[group of the pivot][pattern on the pivot].
 # A Latin square, so each group and each pattern occurs once with every class. Some cells
-# echo real use (a positive word said deflated is resigned -> sad, said forceful is
-# sarcastic -> ang; "fine" said deflated is curt -> ang); the rest complete the square.
-PATTERN_ORDER = ("raised", "forceful", "deflated", "drawn")
+# echo real use (a positive word said subdued is resigned -> sad, said pressed is
+# sarcastic -> ang, said shaky is thrilled -> hap; "okay!" said pressed is eager -> hap);
+# the rest complete the square.
+PATTERN_ORDER = ("shaky", "pressed", "subdued", "drawn")
 INTERACTION: dict[str, dict[str, str]] = {
     "positive": dict(zip(PATTERN_ORDER, ("hap", "ang", "sad", "neu"), strict=True)),
     "negative": dict(zip(PATTERN_ORDER, ("ang", "sad", "neu", "hap"), strict=True)),
@@ -285,9 +304,17 @@ def _draw_prosody(rng: np.random.Generator, key: str, spk: Speaker) -> dict[str,
     return out
 
 
-def _pattern_values(rng: np.random.Generator, pattern: str) -> dict[str, int]:
+def _pattern_values(rng: np.random.Generator, pattern: str
+                    ) -> tuple[dict[str, int], dict[str, float]]:
+    """One use of `pattern`: its SSML <prosody> values and its signal processing, both
+    scaled by one random strength (a single draw, as before the signal part existed, so
+    the planner's random stream and thus every other choice of a seed are unchanged)."""
     s = rng.uniform(*PATTERN_SCALE)
-    return {p: int(round(100 + (v - 100) * s)) for p, v in PATTERNS[pattern].items()}
+    values = PATTERNS[pattern]
+    ssml = {p: int(round(100 + (values[p] - 100) * s)) for p in SSML_KEYS}
+    signal = {"tilt_db": round(values["tilt_db"] * s, 2),
+              "tremolo": round(values["tremolo"] * s, 3)}
+    return ssml, signal
 
 
 def _fill(template: str, rng: np.random.Generator,
@@ -375,8 +402,10 @@ def _plan_utterance(rng: np.random.Generator, spk: Speaker, clean: str, utype: s
     meta: dict = {"type": utype, "clean_label": clean, "label": clean, "speaker": spk.name,
                   "voice": spk.voice, "pivot": None, "pivot_group": None, "pattern": None,
                   "foil": None, "foil_group": None, "distractor": None,
-                  "distractor_pattern": None}
-    marks: dict[int, dict[str, int]] = {}
+                  "distractor_pattern": None, "pattern_signal": None,
+                  "distractor_signal": None}
+    marks: dict[int, dict[str, int]] = {}       # token -> SSML <prosody> values
+    signals: dict[int, dict[str, float]] = {}   # token -> signal processing after synthesis
     candidates: list[int] = []  # nouns that may carry a distractor pattern
     if utype == "interaction":
         if not group_cycle[clean]:
@@ -391,10 +420,11 @@ def _plan_utterance(rng: np.random.Generator, spk: Speaker, clean: str, utype: s
         first = rng.random() < 0.5
         template = INTERACTION_TEMPLATES[int(rng.integers(len(INTERACTION_TEMPLATES)))]
         tokens, slots = _fill(template, rng, (pivot, foil) if first else (foil, pivot))
-        marks[slots["A" if first else "B"]] = _pattern_values(rng, pattern)
+        at = slots["A" if first else "B"]
+        marks[at], signals[at] = _pattern_values(rng, pattern)
         candidates = [slots["n1"], slots["n2"]]
         meta.update(pivot=pivot, pivot_group=group, pattern=pattern, foil=foil,
-                    foil_group=foil_group)
+                    foil_group=foil_group, pattern_signal=signals[at])
         prosody_key = "plain"
     elif utype == "lexical" or (utype == "nontarget" and clean == "fru"):
         source = clean if utype == "lexical" else ("ang", "sad")[int(rng.integers(2))]
@@ -410,15 +440,16 @@ def _plan_utterance(rng: np.random.Generator, spk: Speaker, clean: str, utype: s
     if candidates and rng.random() < DISTRACTOR_RATE:
         at = candidates[int(rng.integers(len(candidates)))]
         pattern = PATTERN_ORDER[int(rng.integers(4))]
-        marks[at] = _pattern_values(rng, pattern)
-        meta.update(distractor=_bare(tokens[at]), distractor_pattern=pattern)
+        marks[at], signals[at] = _pattern_values(rng, pattern)
+        meta.update(distractor=_bare(tokens[at]), distractor_pattern=pattern,
+                    distractor_signal=signals[at])
     prosody = _draw_prosody(rng, prosody_key, spk)
     p_break, lo, hi = PAUSES[prosody_key]
     breaks = {i: int(rng.integers(lo, hi + 1)) for i in range(1, len(tokens))
               if rng.random() < p_break}
     meta.update(
-        text=" ".join(tokens), ssml=_ssml(tokens, marks, breaks), prosody=prosody,
-        prosody_key=prosody_key, pauses_ms=sorted(breaks.values()),
+        text=" ".join(tokens), ssml=_ssml(tokens, marks, breaks), signals=signals,
+        prosody=prosody, prosody_key=prosody_key, pauses_ms=sorted(breaks.values()),
         snr_db=round(float(rng.uniform(*SNR_DB)), 2),
         lead=int(rng.uniform(*LEAD_S) * SAMPLE_RATE / FRAME) * FRAME,
         trail=int(rng.uniform(*TRAIL_S) * SAMPLE_RATE),
@@ -472,8 +503,12 @@ def _render(job: tuple[str, int, dict]) -> dict:
         raise WiseError(None, f"{it['id']}: espeak's words {words} differ from the text")
     rng = np.random.default_rng([seed, it["index"]])
     speech = res.audio.astype(np.float64)
+    for k, signal in it["signals"].items():
+        w = res.words[k]  # espeak's words are the text's tokens (checked above)
+        speech = shape_word(speech, int(round(w.start * SAMPLE_RATE)),
+                            int(round(w.end * SAMPLE_RATE)), **signal)
     peak = float(np.abs(speech).max()) if len(speech) else 0.0
-    if peak > 0.98:  # keep the loudest (angry, forceful) speech from clipping
+    if peak > 0.98:  # keep the loudest (angry, pressed) speech from clipping
         speech *= 0.98 / peak
     lead, trail = it["lead"], it["trail"]
     total = lead + len(speech) + trail
@@ -495,6 +530,36 @@ def _render(job: tuple[str, int, dict]) -> dict:
     atomic_write_text(align / f"{it['id']}.wdseg", _seg_file(wd, "Word", frame_scores))
     atomic_write_text(align / f"{it['id']}.phseg", _seg_file(ph, "Phone", frame_scores))
     return {"id": it["id"], "duration": total / SAMPLE_RATE}
+
+
+def shape_word(speech: np.ndarray, start: int, end: int, tilt_db: float = 0.0,
+               tremolo: float = 0.0) -> np.ndarray:
+    """`speech` with the samples [start, end) of one word given a spectral tilt and a
+    tremolo (see PATTERNS). The processed word is blended in with EDGE_S raised-cosine
+    ramps inside the span, so no click is made; samples outside the span are unchanged."""
+    out = np.array(speech, dtype=np.float64)
+    span = out[start:end].copy()
+    n = len(span)
+    if n == 0 or (not tilt_db and not tremolo):
+        return out
+    shaped = span
+    if tilt_db:
+        # Zero-phase filtering in the frequency domain, zero-padded to twice the span so the
+        # filter's tail does not wrap around onto the word's start.
+        freq = np.fft.rfftfreq(2 * n, 1 / SAMPLE_RATE)
+        lo, hi = TILT_BAND_HZ
+        ramp = np.clip(np.log(np.maximum(freq, lo) / lo) / np.log(hi / lo), 0.0, 1.0)
+        spectrum = np.fft.rfft(span, 2 * n) * 10 ** (tilt_db * ramp / 20)
+        shaped = np.fft.irfft(spectrum, 2 * n)[:n]
+    if tremolo:
+        shaped = shaped * (1 + tremolo * np.sin(2 * np.pi * TREMOLO_HZ *
+                                                 np.arange(n) / SAMPLE_RATE))
+    k = max(1, min(int(EDGE_S * SAMPLE_RATE), n // 2))
+    fade = 0.5 - 0.5 * np.cos(np.pi * (np.arange(k) + 0.5) / k)
+    weight = np.ones(n)
+    weight[:k], weight[n - k:] = fade, fade[::-1]
+    out[start:end] = span + weight * (shaped - span)
+    return out
 
 
 def _write_wav(path: Path, pcm: np.ndarray) -> None:
@@ -614,8 +679,8 @@ def _write_dialogs(root: Path, items: list[dict], durations: dict[str, float]) -
 
 _META_KEYS = ("id", "dialog", "session", "speaker", "voice", "type", "label_written",
               "clean_label", "text", "ssml", "pivot", "pivot_group", "pattern", "foil",
-              "foil_group", "distractor", "distractor_pattern", "prosody_key", "prosody",
-              "pauses_ms", "snr_db")
+              "foil_group", "distractor", "distractor_pattern", "pattern_signal",
+              "distractor_signal", "prosody_key", "prosody", "pauses_ms", "snr_db")
 
 
 def _meta_row(it: dict, duration: float) -> str:
