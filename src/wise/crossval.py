@@ -24,6 +24,7 @@ import json
 import multiprocessing as mp
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -365,13 +366,56 @@ def _functionals(run: RunConfig, manifest: str | Path, cache: str | Path | None,
     return f["path"]
 
 
-def run_cv(run: RunConfig, manifest: str | Path, out_dir: str | Path, *,
-           cache: str | Path | None = None, workers: int | None = None, jobs: int = 1,
-           seeds: int = 1, progress: bool = True, log=print) -> dict:
-    """Cross-validate `run` on `manifest` into `out_dir`, once per training seed `run.train.seed`,
-    `+1`, ... (`seeds` of them) on the same folds. `jobs` > 1 trains that many (seed, fold)
-    pairs at once in worker processes: every fold trains on one torch thread anyway (see the
-    module's note on determinism), so on a small CPU `jobs` is how to use its cores."""
+@dataclass
+class CVPlan:
+    """One row's cross-validation, ready to train: the (seed, fold) jobs left to do, those
+    finished earlier, and what the summary needs. `run_cv` trains one plan;
+    `wise.report.reproduce` trains several rows' jobs in one pool of processes, so that no
+    core waits for the last fold of a row while the next row's could start."""
+
+    run: RunConfig
+    manifest: str
+    out: Path
+    seeds: int
+    n_folds: int
+    n_rows: int
+    n_params: int | None          # the neural rows' (a scikit-learn row's comes from its folds)
+    word_vectors: str
+    todo: list[FoldJob]
+    results: dict[tuple[int, int], dict]
+    log: Callable[[str], object]
+    t_start: float
+
+    def finished(self, r: dict) -> None:
+        self.results[r["seed"], r["fold"]] = r
+        epoch = "" if r["best_epoch"] is None else f"best epoch {r['best_epoch']}, "
+        self.log(f"  {self.run.name} {_pair(r['seed'], r['fold'], self.n_folds, self.seeds)} "
+                 f"({r['test']}): WA {r['wa']:.3f} UA {r['ua']:.3f} "
+                 f"({epoch}{r['seconds']:.0f} s)")
+
+    def summary(self) -> dict:
+        """Write and return `summary.json` from every (seed, fold)'s result."""
+        results = [self.results[key] for key in sorted(self.results)]
+        run = self.run
+        summary = {
+            "name": run.name, "config": run.to_dict(), "code_version": code_version(),
+            "manifest": self.manifest, "n_utterances": self.n_rows,
+            "protocol": run.cv.protocol, "subset": run.cv.subset,
+            "n_params": (self.n_params if self.n_params is not None
+                         else int(round(np.mean([r["n_params"] for r in results])))),
+            "labels": list(LABELS), "word_vectors": self.word_vectors,
+            **summarize(results),
+            "seconds": round(time.perf_counter() - self.t_start, 1),
+        }
+        atomic_write_text(self.out / "summary.json", json.dumps(summary, indent=2) + "\n")
+        return summary
+
+
+def plan_cv(run: RunConfig, manifest: str | Path, out_dir: str | Path, *,
+            cache: str | Path | None = None, workers: int | None = None, seeds: int = 1,
+            progress: bool = True, log: Callable[[str], object] = print) -> CVPlan:
+    """Build (or reuse) the features, make the folds, write `folds.json`, and list the
+    (seed, fold) jobs of `run` not finished earlier with the same config."""
     if seeds < 1:
         raise WiseError(None, f"--seeds must be at least 1, not {seeds}")
     out = Path(out_dir)
@@ -388,10 +432,10 @@ def run_cv(run: RunConfig, manifest: str | Path, out_dir: str | Path, *,
         name: sorted({d.speakers[i] for i in test}) for name, test in folds}}, indent=2) + "\n")
     functionals = _functionals(run, manifest, cache, store, workers, progress,
                                log) if classic else ""
-    seed_list = [run.train.seed + i for i in range(seeds)]
-    results: dict[tuple[int, int], dict] = {}
-    todo: list[FoldJob] = []
-    for seed in seed_list:
+    plan = CVPlan(run, str(manifest), out, seeds, len(folds), len(rows),
+                  None if classic else n_params(new_model(run, store)),
+                  d.feats["word_vectors"], [], {}, log, time.perf_counter())
+    for seed in range(run.train.seed, run.train.seed + seeds):
         seed_run = replace(run, train=replace(run.train, seed=seed))
         chash = _config_hash(seed_run, [store.ids[i] for i in rows])
         for k, (name, test_rows) in enumerate(folds, 1):
@@ -399,48 +443,59 @@ def run_cv(run: RunConfig, manifest: str | Path, out_dir: str | Path, *,
             if (where / "metrics.json").is_file():
                 done = json.loads((where / "metrics.json").read_text())
                 if done.get("config_hash") == chash:
-                    log(f"  {_pair(seed, k, len(folds), seeds)} ({name}): done earlier, "
-                        f"WA {done['wa']:.3f} UA {done['ua']:.3f}")
-                    results[seed, k] = done
+                    log(f"  {run.name} {_pair(seed, k, len(folds), seeds)} ({name}): done "
+                        f"earlier, WA {done['wa']:.3f} UA {done['ua']:.3f}")
+                    plan.results[seed, k] = done
                     continue
-            todo.append(FoldJob(seed_run, str(store.dir), labels, d.speakers, rows, test_rows,
-                                k, len(folds), name, str(where), chash,
-                                d.feats["word_vectors"], progress=progress and jobs <= 1,
-                                functionals=functionals))
+            plan.todo.append(FoldJob(seed_run, str(store.dir), labels, d.speakers, rows,
+                                     test_rows, k, len(folds), name, str(where), chash,
+                                     d.feats["word_vectors"], progress=progress,
+                                     functionals=functionals))
+    return plan
 
-    def finished(r: dict) -> None:
-        results[r["seed"], r["fold"]] = r
-        epoch = "" if r["best_epoch"] is None else f"best epoch {r['best_epoch']}, "
-        log(f"  {_pair(r['seed'], r['fold'], len(folds), seeds)} ({r['test']}): "
-            f"WA {r['wa']:.3f} UA {r['ua']:.3f} ({epoch}{r['seconds']:.0f} s)")
 
-    t_start = time.perf_counter()
-    fold_fn = run_classic_fold if classic else run_fold
+def train_job(job: FoldJob) -> dict:
+    """Train and score one (seed, fold): a neural row or a scikit-learn row."""
+    return run_classic_fold(job) if job.run.model in CLASSIC else run_fold(job)
+
+
+def _indexed(item: tuple[int, FoldJob]) -> tuple[int, dict]:
+    return item[0], train_job(item[1])
+
+
+def run_jobs(todo: list[FoldJob], jobs: int,
+             on_result: Callable[[FoldJob, dict], object]) -> None:
+    """Train `todo`, `jobs` at a time in worker processes (here, one after the other, when
+    `jobs` is 1), calling `on_result(job, result)` as each finishes. Every fold trains on one
+    torch thread anyway (see the module's note on determinism), so on a small CPU `jobs` is
+    how to use its cores."""
     jobs = max(1, min(jobs, len(todo)))
     if jobs == 1:
         threads = torch.get_num_threads()      # run_fold sets one; give the caller its own back
         try:
             for job in todo:
-                finished(fold_fn(job))
+                on_result(job, train_job(job))
         finally:
             torch.set_num_threads(threads)
-    else:
-        # spawn: a forked child would inherit this process's torch thread pools.
-        with mp.get_context("spawn").Pool(jobs) as pool:
-            for r in pool.imap_unordered(fold_fn, todo):
-                finished(r)
-    summary = {
-        "name": run.name, "config": run.to_dict(), "code_version": code_version(),
-        "manifest": str(manifest), "n_utterances": len(rows),
-        "protocol": run.cv.protocol, "subset": run.cv.subset,
-        "n_params": (int(round(np.mean([r["n_params"] for r in results.values()]))) if classic
-                     else n_params(new_model(run, store))), "labels": list(LABELS),
-        "word_vectors": d.feats["word_vectors"],
-        **summarize([results[key] for key in sorted(results)]),
-        "seconds": round(time.perf_counter() - t_start, 1),
-    }
-    atomic_write_text(out / "summary.json", json.dumps(summary, indent=2) + "\n")
-    return summary
+        return
+    for job in todo:
+        job.progress = False                   # several bars at once would be noise
+    # spawn: a forked child would inherit this process's torch thread pools.
+    with mp.get_context("spawn").Pool(jobs) as pool:
+        for i, r in pool.imap_unordered(_indexed, enumerate(todo)):
+            on_result(todo[i], r)
+
+
+def run_cv(run: RunConfig, manifest: str | Path, out_dir: str | Path, *,
+           cache: str | Path | None = None, workers: int | None = None, jobs: int = 1,
+           seeds: int = 1, progress: bool = True, log=print) -> dict:
+    """Cross-validate `run` on `manifest` into `out_dir`, once per training seed `run.train.seed`,
+    `+1`, ... (`seeds` of them) on the same folds, `jobs` (seed, fold) pairs at a time; write
+    and return the summary."""
+    plan = plan_cv(run, manifest, out_dir, cache=cache, workers=workers, seeds=seeds,
+                   progress=progress, log=log)
+    run_jobs(plan.todo, jobs, lambda _, r: plan.finished(r))
+    return plan.summary()
 
 
 def _pair(seed: int, k: int, n_folds: int, seeds: int) -> str:

@@ -373,8 +373,9 @@ def _markdown(table: dict) -> str:
                    f"{_num(np.mean([f['ua'] for f in fs]))}" for t, fs in by_test.items()}
         lines.append(f"| {r['display']} | " + " | ".join(cell.get(t, "—") for t in tests) + " |")
     lines += ["", "## Runs", ""]
-    lines += [f"- {r['display']}: `{r['run_dir']}` ({r['n_seeds']} seeds × {r['n_folds']} "
-              f"folds, code `{r['code_version']}`)" for r in run]
+    lines += [f"- {r['display']}: `{r['run_dir']}` ({r['n_seeds']} seed"
+              f"{'' if r['n_seeds'] == 1 else 's'} × {r['n_folds']} folds, code "
+              f"`{r['code_version']}`)" for r in run]
     return "\n".join(lines) + "\n"
 
 
@@ -539,7 +540,7 @@ def reproduce(manifest: str | Path, out_dir: str | Path, configs: Sequence[str |
     optional extra is not installed (openSMILE, librosa) is an error, or with
     `skip_unavailable` left out with a log line. Returns the path of results.md."""
     from wise.config import load_run_config
-    from wise.crossval import run_cv
+    from wise.crossval import CVPlan, plan_cv, run_jobs
     from wise.features.functionals import require_opensmile
     from wise.features.prosody import require_extras
     from wise.models.build import CLASSIC
@@ -569,17 +570,39 @@ def reproduce(manifest: str | Path, out_dir: str | Path, configs: Sequence[str |
         log(f"leaving out {name}: {e.message}")
     runs = [r for r in runs if r.name not in unavailable]
     out = Path(out_dir)
-    run_dirs = []
+    # Plan every row first (features, folds, what is finished), then train every row's
+    # (seed, fold) jobs in one pool: a row's last fold no longer leaves cores idle.
+    plans = []
     for i, run in enumerate(runs, 1):
-        rdir = out / run.name
         log(f"[{i}/{len(runs)}] {run.name} ({display_name(run.name)}): {run.cv.protocol} "
-            f"cross-validation, subset {run.cv.subset} -> {rdir}")
-        s = run_cv(run, manifest, rdir, cache=cache, workers=workers, jobs=jobs,
-                   seeds=seeds, progress=progress, log=log)
-        log(f"[{i}/{len(runs)}] {run.name}: WA {_pm(s['wa_mean'], s['wa_std'])}  "
+            f"cross-validation, subset {run.cv.subset} -> {out / run.name}")
+        plans.append(plan_cv(run, manifest, out / run.name, cache=cache, workers=workers,
+                             seeds=seeds, progress=progress, log=log))
+    left = {id(p): len(p.todo) for p in plans}
+    owner = {id(job): p for p in plans for job in p.todo}
+    number = {id(p): i for i, p in enumerate(plans, 1)}
+
+    def row_done(plan: CVPlan) -> None:
+        s = plan.summary()
+        log(f"[{number[id(plan)]}/{len(plans)}] {plan.run.name}: "
+            f"WA {_pm(s['wa_mean'], s['wa_std'])}  "
             f"UA {_pm(s['ua_mean'], s['ua_std'])}  ({len(s['folds'])} runs, "
             f"{s['n_params']:,} parameters)")
-        run_dirs.append(rdir)
-    path = write_report(run_dirs, out, corpus_name)
+
+    def finished(job, result: dict) -> None:
+        plan = owner[id(job)]
+        plan.finished(result)
+        left[id(plan)] -= 1
+        if not left[id(plan)]:
+            row_done(plan)
+
+    for plan in plans:
+        if not plan.todo:
+            row_done(plan)
+    todo = [job for p in plans for job in p.todo]
+    if todo:
+        log(f"training {len(todo)} (row, seed, fold) runs, {max(1, jobs)} at a time")
+    run_jobs(todo, jobs, finished)
+    path = write_report([p.out for p in plans], out, corpus_name)
     log(f"report: {path}")
     return path
