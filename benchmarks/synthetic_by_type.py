@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from wise.fsutil import atomic_write_text
+from wise.report import format_delta
 from wise.stats import paired_difference, test_over_train
 
 RESULTS = Path(__file__).parent / "results"
@@ -84,12 +85,9 @@ def markdown(doc: dict) -> str:
     ref = doc["reference"]
 
     def cell(v: dict) -> str:
-        s = f"{v['accuracy']:.3f} ± {v['std']:.3f}"
         d = v.get("vs_reference")
-        if d:
-            s += f" ({d['mean']:+.3f} [{d['ci95'][0]:+.3f}, {d['ci95'][1]:+.3f}]"
-            s += {"better": " **better**", "worse": " **worse**"}.get(d["verdict"], "") + ")"
-        return s
+        return (f"{v['accuracy']:.3f} ± {v['std']:.3f}"
+                + (f" ({format_delta(d)})" if d else ""))
 
     lines = [f"Accuracy per utterance type, mean ± std over (seed, fold) runs; in brackets the "
              f"paired difference from `{ref}` on the same runs with its corrected 95% interval "

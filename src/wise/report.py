@@ -293,11 +293,17 @@ def _runs_words(table: dict) -> str:
     return f"{seeds} seed{'' if seeds == '1' else 's'} × {span('n_folds')} folds"
 
 
-def _delta(v: dict | None) -> str:
+def _signed(x: float) -> str:
+    """+.053 / −.129, the way the table prints its other numbers."""
+    return ("−" if x < 0 else "+") + _num(abs(x))
+
+
+def format_delta(v: dict | None) -> str:
+    """A paired difference (`wise.stats`) as `−.129 [−.193, −.066] **worse**`."""
     if v is None:
         return "—"
     lo, hi = v["ci95"]
-    cell = f"{v['mean']:+.3f} [{lo:+.3f}, {hi:+.3f}]"
+    cell = f"{_signed(v['mean'])} [{_signed(lo)}, {_signed(hi)}]"
     return cell + {"better": " **better**", "worse": " **worse**"}.get(v["verdict"], "")
 
 
@@ -330,7 +336,7 @@ def _table_lines(table: dict) -> list[str]:
             notes.append(r)
             model += f" †{len(notes)}"
         lines.append(f"| {model} | {_pm(r['wa_mean'], r['wa_std'])} | "
-                     f"{_pm(r['ua_mean'], r['ua_std'])} | {_delta(r['vs_wise'])} | "
+                     f"{_pm(r['ua_mean'], r['ua_std'])} | {format_delta(r['vs_wise'])} | "
                      f"{_num(r['paper_wa'])} | "
                      f"{_num(r['paper_ua'])} | {r['n_params']:,} |")
     if notes:
