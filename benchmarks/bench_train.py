@@ -1,6 +1,7 @@
 """Training and inference speed of WISE on IEMOCAP-sized input, and the memory of a full CV.
 
     python benchmarks/bench_train.py [--utterances 4400] [--epochs 1] [--cv-utterances 5531]
+                                     [--device auto] [--precision fp32] [--out FILE]
 
 IEMOCAP cannot ship, so the benchmark writes a feature pack of random frames whose hierarchy
 has IEMOCAP-like sizes (words per utterance lognormal with mean ~11, 1-14 phones per word,
@@ -8,7 +9,8 @@ frames per phone around 6 at the 15 ms hop; about 4.5 s per utterance) and times
 code on it: `collate` + forward + backward + Adam for one epoch, the model alone per utterance
 at inference, and the peak memory of the cross-validation loop (5 folds of training and
 prediction, 1 epoch each; memory does not grow with more epochs). Writes
-benchmarks/results/train.json.
+benchmarks/results/train.json (or `--out`). `--device cuda --precision bf16` times the GPU path
+(benchmarks/gpu_check.sh); timings on CUDA wait for the GPU to finish.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from wise.config import FeatureConfig, TrainConfig
 from wise.crossval import make_folds
 from wise.features.cache import PACK_ARRAYS, FeatureStore
 from wise.models.wise import Wise, n_params, wise_base
-from wise.train import Data, predict, train
+from wise.train import Data, pick_device, predict, train
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -104,12 +106,22 @@ def main() -> None:
     ap.add_argument("--text-dim", type=int, default=300)
     ap.add_argument("--epochs", type=int, default=1)
     ap.add_argument("--skip-cv", action="store_true")
+    ap.add_argument("--device", default="auto", help="TrainConfig.device (default auto)")
+    ap.add_argument("--precision", default="fp32", help="TrainConfig.precision: fp32 or bf16")
+    ap.add_argument("--out", type=Path, default=RESULTS / "train.json")
     args = ap.parse_args()
+    device = pick_device(args.device)
+
+    def sync() -> None:
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
     torch.manual_seed(0)
     rng = np.random.default_rng(0)
     result: dict = {"torch_threads": torch.get_num_threads(), "cores": psutil.cpu_count(),
                     "cpu": platform.processor() or platform.machine(),
                     "code_version": code_version(), "text_dim": args.text_dim,
+                    "device": str(device), "precision": args.precision,
+                    "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
                     "load_average_at_start": list(psutil.getloadavg())}
     with tempfile.TemporaryDirectory() as tmp:
         store = fake_pack(Path(tmp), args.utterances, args.text_dim)
@@ -117,7 +129,8 @@ def main() -> None:
         speakers = [f"s{i % 10}" for i in range(len(store))]
         model = Wise(wise_base(text_dim=args.text_dim))
         data = Data(store, labels, speakers, word_frames=False)
-        cfg = TrainConfig(max_epochs=args.epochs, patience=99, val_fraction=0.01)
+        cfg = TrainConfig(max_epochs=args.epochs, patience=99, val_fraction=0.01,
+                          device=args.device, precision=args.precision)
         t0 = time.perf_counter()
         info = train(model, data, list(range(len(store))), cfg, n_classes=len(LABELS),
                      progress=False)
@@ -135,9 +148,11 @@ def main() -> None:
         times = []
         with torch.no_grad():
             for i in rng.choice(len(store), 200, replace=False):
-                b = data.batch([int(i)], info["normalizer"])
+                b = data.batch([int(i)], info["normalizer"]).to(device)
+                sync()
                 t = time.perf_counter()
                 model(b)
+                sync()
                 times.append(time.perf_counter() - t)
         result["inference_ms_per_utterance_median"] = round(1000 * float(np.median(times)), 2)
         result["inference_ms_per_utterance_p90"] = round(1000 * float(np.percentile(times, 90)),
@@ -160,12 +175,14 @@ def main() -> None:
                 test_set = set(test)
                 m = Wise(wise_base(text_dim=args.text_dim))
                 info = train(m, data, [i for i in rows if i not in test_set],
-                             TrainConfig(max_epochs=1), n_classes=len(LABELS), progress=False)
+                             TrainConfig(max_epochs=1, device=args.device,
+                                         precision=args.precision),
+                             n_classes=len(LABELS), progress=False)
                 predict(m, data, test, info["normalizer"])
             result["cv_utterances"] = len(store)
             result["cv_peak_rss_mib"] = sampler.stop()
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "train.json").write_text(json.dumps(result, indent=2) + "\n")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
 
 

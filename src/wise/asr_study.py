@@ -23,7 +23,7 @@ Writes `results.json`, `results.md` and `asr_study.png` into the output folder.
 from __future__ import annotations
 
 import json
-import multiprocessing as mp
+import os
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +32,7 @@ from tqdm import tqdm
 from wise import LABELS, code_version
 from wise.align.asr import DEFAULT_RECOGNIZER, SphinxRecognizer, make_recognizer
 from wise.audio import load_audio
+from wise.cluster import check_shared, imap
 from wise.config import RunConfig
 from wise.errors import WiseError
 from wise.fsutil import atomic_write_text
@@ -104,7 +105,8 @@ def _read_done(path: Path, recognizer: str) -> dict[str, dict]:
 
 def transcribe_all(tasks: list[tuple[str, str, str]], out_file: Path, *, workers: int,
                    progress: bool, asr: str = DEFAULT_RECOGNIZER,
-                   asr_model: str | Path | None = None) -> dict[str, dict]:
+                   asr_model: str | Path | None = None, ray: str | None = None
+                   ) -> dict[str, dict]:
     done = _read_done(out_file, make_recognizer(asr, asr_model).name)
     todo = [t for t in tasks if t[0] not in done]
     if todo:
@@ -114,13 +116,16 @@ def transcribe_all(tasks: list[tuple[str, str, str]], out_file: Path, *, workers
         # the line being written (skipped on resume).
         with open(out_file, "a", encoding="utf-8") as f:
             model = None if asr_model is None else str(asr_model)
-            with mp.get_context("spawn").Pool(max(1, workers), initializer=_init_worker,
-                                              initargs=(asr, model)) as pool:
-                for row in pool.imap_unordered(transcribe, todo, chunksize=4):
-                    f.write(json.dumps(row) + "\n")
-                    f.flush()
-                    done[row["id"]] = row
-                    bar.update()
+            if ray is not None:
+                check_shared(ray, sorted({str(Path(t[1]).parent) for t in todo}
+                                         | ({model} if model else set())))
+            for _, row in imap(transcribe, todo, workers=max(1, workers), ray=ray,
+                               initializer=_init_worker, initargs=(asr, model), chunksize=4,
+                               name="asr"):
+                f.write(json.dumps(row) + "\n")
+                f.flush()
+                done[row["id"]] = row
+                bar.update()
         bar.close()
     return done
 
@@ -155,14 +160,14 @@ def word_error_rate(refs: list[str], hyps: list[str]) -> dict:
 def asr_study(run: RunConfig, manifest: str | Path, out_dir: str | Path, *,
               cache: str | Path | None = None, workers: int | None = None, jobs: int = 1,
               progress: bool = True, log=print, asr: str = DEFAULT_RECOGNIZER,
-              asr_model: str | Path | None = None) -> dict:
+              asr_model: str | Path | None = None, ray: str | None = None) -> dict:
     from wise.crossval import fold_dir, run_cv
 
     recognizer = make_recognizer(asr, asr_model).name     # a bad choice fails before the CV
     out = Path(out_dir)
     log(f"[1/3] {run.name}: cross-validation on gold transcripts -> {out / 'cv'}")
     cv = run_cv(run, manifest, out / "cv", cache=cache, workers=workers, jobs=jobs,
-                progress=progress, log=lambda line: log("  " + line))
+                progress=progress, log=lambda line: log("  " + line), ray=ray)
     rows = {u.id: u for u in read_manifest(manifest)}
     folds = []
     for f in cv["folds"]:
@@ -171,11 +176,12 @@ def asr_study(run: RunConfig, manifest: str | Path, out_dir: str | Path, *,
                  .splitlines()]
         folds.append((f, preds))
     tasks = [(p["id"], rows[p["id"]].audio, rows[p["id"]].text) for _, ps in folds for p in ps]
-    n_workers = workers or mp.cpu_count() or 1
+    n_workers = workers or os.cpu_count() or 1
+    where = f"{n_workers} processes" if ray is None else "on the Ray cluster"
     log(f"[2/3] recognising ({recognizer}) and aligning {len(tasks)} test utterances "
-        f"({n_workers} processes; resumes from {out / 'transcripts.jsonl'})")
+        f"({where}; resumes from {out / 'transcripts.jsonl'})")
     done = transcribe_all(tasks, out / "transcripts.jsonl", workers=n_workers,
-                          progress=progress, asr=asr, asr_model=asr_model)
+                          progress=progress, asr=asr, asr_model=asr_model, ray=ray)
 
     log("[3/3] scoring every fold's model on gold and recognised transcripts")
     results = []

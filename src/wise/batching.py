@@ -23,8 +23,11 @@ under per-speaker normalisation each speaker's own, a test speaker's from his or
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -37,6 +40,8 @@ PHONES = ("<pad>", "<unk>", *sorted(ARPABET))
 """Phone vocabulary: 0 pads, 1 is any phone outside ARPAbet (e.g. `<w>`, a word without
 phones)."""
 PHONE_ID = {p: i for i, p in enumerate(PHONES)}
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 @dataclass
@@ -221,8 +226,25 @@ class Batch:
     phone_id_len: torch.Tensor = field(default_factory=_empty)   # (B,)
     utt_stats: torch.Tensor = field(default_factory=_empty)      # (B, S) when asked for
 
-    def to(self, device: torch.device | str) -> Batch:
-        return Batch(**{k: v.to(device) for k, v in self.__dict__.items()})
+    def to(self, device: torch.device | str, non_blocking: bool = False) -> Batch:
+        return Batch(**{k: v.to(device, non_blocking=non_blocking)
+                        for k, v in self.__dict__.items()})
+
+    def pin_memory(self) -> Batch:
+        """A copy in page-locked host memory, which CUDA copies from without blocking."""
+        return Batch(**{k: v.pin_memory() for k, v in self.__dict__.items()})
+
+
+def prefetch(fn: Callable[[T], R], items: Sequence[T]) -> Iterator[R]:
+    """`fn(item)` for every item, in order, each computed in a background thread while the
+    caller works on the one before (e.g. the next batch collated while the GPU runs this one).
+    An exception in `fn` is raised here, at its item."""
+    with ThreadPoolExecutor(1, thread_name_prefix="prefetch") as pool:
+        pending = pool.submit(fn, items[0]) if items else None
+        for i in range(len(items)):
+            done = pending.result()
+            pending = pool.submit(fn, items[i + 1]) if i + 1 < len(items) else None
+            yield done
 
 
 def utterance_stats(x: np.ndarray, functionals: np.ndarray | None,

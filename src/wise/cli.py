@@ -28,6 +28,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
+        if args.func is not cmd_train and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+            raise WiseError(None, "only `wise train` runs under torchrun (several processes "
+                                  "training one model); run other commands once")
         return args.func(args) or 0
     except WiseError as e:
         print(format_error(e), file=sys.stderr)
@@ -68,7 +71,8 @@ def _parser() -> argparse.ArgumentParser:
         if kind == "ravdess":
             k.add_argument("--calm", choices=("drop", "neutral"), default="drop",
                            help="the 'calm' emotion: drop it (default) or count it as neutral")
-        _common(k)
+        _common(k, workers=True)
+        _ray(k)
         k.set_defaults(func=cmd_prepare, kind=kind)
 
     s = sub.add_parser("features", help="compute and cache MFCC frames, the word/phone "
@@ -83,10 +87,12 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--out", default=None, help="results folder (default runs/<config name>)")
     _jobs(s)
     _seeds(s)
+    _ray(s)
     s.set_defaults(func=cmd_cv)
 
     s = sub.add_parser("train", help="train one model on a whole manifest and save a "
-                       "checkpoint")
+                       "checkpoint (over N processes: torchrun --nproc-per-node N -m wise "
+                       "train ...)")
     _run_options(s)
     s.add_argument("--out", required=True, help="checkpoint to write, e.g. model.wise")
     s.set_defaults(func=cmd_train)
@@ -104,6 +110,7 @@ def _parser() -> argparse.ArgumentParser:
     _common(s, workers=True)
     _jobs(s)
     _seeds(s)
+    _ray(s)
     s.set_defaults(func=cmd_reproduce)
 
     s = sub.add_parser("report", help="results.md/json and plots from finished `wise cv` runs")
@@ -164,6 +171,7 @@ def _parser() -> argparse.ArgumentParser:
     _asr_options(s)
     _common(s, workers=True)
     _jobs(s)
+    _ray(s)
     s.set_defaults(func=cmd_asr_study)
 
     s = sub.add_parser("demo", help="the whole pipeline on the synthetic corpus")
@@ -226,6 +234,14 @@ def _seeds(p: argparse.ArgumentParser, default: int = 1) -> None:
                    "(seed, fold) and paired intervals between rows")
 
 
+def _ray(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--ray", nargs="?", const="auto", default=None, metavar="ADDRESS",
+                   help="run the per-file work and the trainings as tasks on a Ray cluster "
+                   "(e.g. 10.0.0.1:6379; alone: the cluster started on this machine with "
+                   "`ray start`); paths must be on a file system every node shares "
+                   "(docs/scaling.md)")
+
+
 def _common(p: argparse.ArgumentParser, workers: bool = False) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     if workers:
@@ -242,6 +258,7 @@ def _features_options(p: argparse.ArgumentParser, cache: bool = True) -> None:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a feature option, e.g. --set phone_overflow=merge")
     _common(p, workers=True)
+    _ray(p)
 
 
 def feature_config(args: argparse.Namespace) -> FeatureConfig:
@@ -294,7 +311,7 @@ def cmd_prepare(args: argparse.Namespace) -> int:
         from wise.corpora.manifest import read_manifest_corpus
         rows = read_manifest_corpus(args.source, skips)
     summary = prepare(rows, args.out, skips, missing_alignment=args.missing_alignment,
-                      progress=not args.quiet)
+                      progress=not args.quiet, workers=args.workers, ray=args.ray)
     print(f"wrote {args.out}")
     print("\n".join(summary_lines(summary, skips)))
     return 0
@@ -311,7 +328,7 @@ def _features(manifest: str, cache: str, cfg: FeatureConfig, args: argparse.Name
 
     skips = Skips()
     s = build_features(manifest, cache, cfg, skips, workers=args.workers,
-                       progress=not args.quiet)
+                       progress=not args.quiet, ray=args.ray)
     oov = s["oov"]
     print(f"features: {s['pack']}")
     print(f"  {s['utterances']} utterances ({s['built']} built, {s['reused']} reused), "
@@ -337,7 +354,7 @@ def cmd_cv(args: argparse.Namespace) -> int:
     print(f"{run.name}: {run.cv.protocol} cross-validation on {args.manifest} "
           f"(subset: {run.cv.subset}) -> {out}")
     s = run_cv(run, args.manifest, out, cache=args.cache, workers=args.workers,
-               jobs=args.jobs, seeds=args.seeds, progress=not args.quiet)
+               jobs=args.jobs, seeds=args.seeds, progress=not args.quiet, ray=args.ray)
     print(f"{run.name}: WA {s['wa_mean']:.3f} ± {s['wa_std']:.3f}  "
           f"UA {s['ua_mean']:.3f} ± {s['ua_std']:.3f}  ({_runs_words(s)}, "
           f"{s['n_params']:,} parameters) -> {out}/summary.json")
@@ -356,9 +373,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     run = load_run_config(args.config, args.set)
     s = train_final(run, args.manifest, args.out, cache=args.cache, workers=args.workers,
                     progress=not args.quiet)
-    print(f"wrote {s['out']}: {run.name}, {s['n_params']:,} parameters, trained on "
-          f"{s['n_fit']} utterances, best validation UA {s['best_val_ua']:.3f} "
-          f"(epoch {s['best_epoch']}, {s['n_val']} held out)")
+    if s["main"]:                            # under torchrun, rank 0 alone reports
+        ranks = f" by {s['world_size']} processes" if s["world_size"] > 1 else ""
+        print(f"wrote {s['out']}: {run.name}, {s['n_params']:,} parameters, trained on "
+              f"{s['n_fit']} utterances{ranks}, best validation UA {s['best_val_ua']:.3f} "
+              f"(epoch {s['best_epoch']}, {s['n_val']} held out)")
     return 0
 
 
@@ -368,7 +387,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     path = reproduce(args.manifest, args.out, args.configs or table_configs(CONFIG_DIR),
                      sets=args.set, cache=args.cache, workers=args.workers, jobs=args.jobs,
                      seeds=args.seeds, progress=not args.quiet, corpus_name=args.corpus,
-                     skip_unavailable=args.configs is None)
+                     skip_unavailable=args.configs is None, ray=args.ray)
     print(f"wrote {path}")
     return 0
 
@@ -460,7 +479,7 @@ def cmd_asr_study(args: argparse.Namespace) -> int:
     run = load_run_config(args.config, args.set)
     s = asr_study(run, args.manifest, args.out, cache=args.cache, workers=args.workers,
                   jobs=args.jobs, progress=not args.quiet, asr=args.asr,
-                  asr_model=args.asr_model)
+                  asr_model=args.asr_model, ray=args.ray)
     print()
     print(study_markdown(s))
     print(f"wrote {Path(args.out) / 'results.md'}, results.json, asr_study.png")
@@ -496,7 +515,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
                        cache=work / "wise-cache", workers=args.workers, jobs=args.jobs,
                        seeds=args.seeds, progress=not args.quiet,
                        corpus_name="the synthetic corpus",
-                       log=lambda line: print("      " + line))
+                       log=lambda line: print("      " + line), ray=args.ray)
     print()
     print(report.read_text(encoding="utf-8"))
     model = work / "model.wise"

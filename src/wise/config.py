@@ -14,6 +14,7 @@ from pathlib import Path
 N_EGEMAPS_LLD = 25             # eGeMAPSv02 low-level descriptors per frame (openSMILE)
 N_FUNCTIONALS = {"none": 0, "egemaps": 88, "basic": 26}   # utterance functionals per set
 NORMALIZE_MODES = ("corpus", "speaker", "utterance")       # see wise.batching.Normalizer
+PRECISIONS = ("fp32", "bf16")                               # TrainConfig.precision
 
 
 @dataclass(frozen=True)
@@ -112,6 +113,8 @@ class TrainConfig:
                                   # wise.batching.Normalizer; statistics never read labels)
     seed: int = 0
     device: str = "auto"          # "auto" (CUDA when available), "cpu", "cuda"
+    precision: str = "fp32"       # "bf16": forward and loss under torch.autocast in bfloat16
+                                  # (meant for GPUs; allowed on CPU); evaluation stays fp32
 
     def __post_init__(self) -> None:
         if self.normalize not in NORMALIZE_MODES:
@@ -119,6 +122,17 @@ class TrainConfig:
                              f"not {self.normalize!r}")
         if not 0.0 < self.val_fraction < 0.5:
             raise ValueError("val_fraction must be between 0 and 0.5")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, "
+                             f"not {self.precision!r}")
+
+    def key_fields(self) -> dict:
+        """Every field, less those added after the first release while at their defaults, so
+        that runs and checkpoints made before them keep their config hashes."""
+        d = asdict(self)
+        if d["precision"] == "fp32":
+            del d["precision"]
+        return d
 
 
 PROTOCOLS = ("session", "speaker_groups", "random")
@@ -159,7 +173,7 @@ class RunConfig:
 
     def to_dict(self) -> dict:
         return {"name": self.name, "model": self.model, "model_args": dict(self.model_args),
-                "features": asdict(self.features), "train": asdict(self.train),
+                "features": asdict(self.features), "train": self.train.key_fields(),
                 "cv": asdict(self.cv)}
 
 

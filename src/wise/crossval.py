@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import multiprocessing as mp
 import os
 import time
 from collections.abc import Callable
@@ -34,7 +33,9 @@ from torch import nn
 
 from wise import LABELS, code_version
 from wise.checkpoint import save_checkpoint
+from wise.cluster import check_shared, imap
 from wise.config import RunConfig
+from wise.distributed import process_group
 from wise.errors import Skips, WiseError
 from wise.features.cache import FeatureStore, build_features
 from wise.features.functionals import build_functionals, require_opensmile
@@ -42,7 +43,7 @@ from wise.fsutil import atomic_write_text
 from wise.metrics import scores
 from wise.models.build import CLASSIC, batch_needs, build_classic, build_model
 from wise.models.wise import n_params
-from wise.train import Data, predict, train
+from wise.train import Data, pick_device, predict, train
 from wise.utterance import read_manifest
 
 
@@ -180,11 +181,11 @@ def data_for(model: nn.Module, store: FeatureStore, labels: list[int],
 
 
 def load(run: RunConfig, manifest: str | Path, cache: str | Path | None, *,
-         workers: int | None, progress: bool) -> Loaded:
+         workers: int | None, progress: bool, ray: str | None = None) -> Loaded:
     """Build (or reuse) the feature cache of `manifest` and line its rows up with the store."""
     cache = _cache_root(manifest, cache)
     feats = build_features(manifest, cache, run.features, Skips(), workers=workers,
-                           progress=progress)
+                           progress=progress, ray=ray)
     store = FeatureStore(feats["pack"])
     meta = {u.id: u for u in read_manifest(manifest)}
     rows = [meta[i] for i in store.ids]
@@ -237,22 +238,35 @@ def train_final(run: RunConfig, manifest: str | Path, out: str | Path, *,
                 cache: str | Path | None = None, workers: int | None = None,
                 progress: bool = True) -> dict:
     """Train one model on every row of `manifest` (validation carved from them) and write a
-    self-contained checkpoint to `out`."""
+    self-contained checkpoint to `out`, with the per-epoch history in its `extra`.
+
+    Under torchrun, every process runs this: they train the one model together
+    (`wise.distributed`); rank 0 alone builds the feature cache (the others wait, then read
+    it), shows progress and writes the checkpoint. "main" in the result says which rank."""
     if run.model in CLASSIC:
         raise WiseError(None, f"{run.name}: `wise train` makes checkpoints of the neural rows "
                               f"only; cross-validate this row with `wise cv --config {run.name}`")
-    d = load(run, manifest, cache, workers=workers, progress=progress)
-    rows = _subset(run, d, manifest)
-    deterministic(threads=None)
-    model = new_model(run, d.store, init_seed(run.train.seed, 0))
-    info = train(model, d.data(model), rows, run.train, n_classes=len(LABELS),
-                 progress=progress, desc=run.name)
-    save_checkpoint(out, model, run, info["normalizer"], word_vectors=d.feats["word_vectors"],
-                    extra={"trained_on": str(manifest), "n_train": info["n_fit"],
-                           "n_val": info["n_val"], "best_epoch": info["best_epoch"],
-                           "best_val_ua": info["best_val_ua"], "code_version": code_version()})
-    return {"out": str(out), "n_params": n_params(model), **{
-        k: info[k] for k in ("n_fit", "n_val", "best_epoch", "best_val_ua")}}
+    with process_group(pick_device(run.train.device)) as world:
+        if not world.main:
+            world.barrier()                  # until rank 0 has built the feature cache
+        d = load(run, manifest, cache, workers=workers, progress=progress and world.main)
+        if world.main:
+            world.barrier()
+        rows = _subset(run, d, manifest)
+        deterministic(threads=None)
+        model = new_model(run, d.store, init_seed(run.train.seed, 0))
+        info = train(model, d.data(model), rows, run.train, n_classes=len(LABELS),
+                     progress=progress and world.main, desc=run.name, world=world)
+        if world.main:
+            save_checkpoint(out, model, run, info["normalizer"],
+                            word_vectors=d.feats["word_vectors"],
+                            extra={"trained_on": str(manifest), "n_train": info["n_fit"],
+                                   "n_val": info["n_val"], "best_epoch": info["best_epoch"],
+                                   "best_val_ua": info["best_val_ua"],
+                                   "history": info["history"], "world_size": world.size,
+                                   "code_version": code_version()})
+    return {"out": str(out), "n_params": n_params(model), "main": world.main, **{
+        k: info[k] for k in ("n_fit", "n_val", "best_epoch", "best_val_ua", "world_size")}}
 
 
 def _subset(run: RunConfig, d: Loaded, manifest: str | Path) -> list[int]:
@@ -413,7 +427,8 @@ class CVPlan:
 
 def plan_cv(run: RunConfig, manifest: str | Path, out_dir: str | Path, *,
             cache: str | Path | None = None, workers: int | None = None, seeds: int = 1,
-            progress: bool = True, log: Callable[[str], object] = print) -> CVPlan:
+            progress: bool = True, log: Callable[[str], object] = print,
+            ray: str | None = None) -> CVPlan:
     """Build (or reuse) the features, make the folds, write `folds.json`, and list the
     (seed, fold) jobs of `run` not finished earlier with the same config."""
     if seeds < 1:
@@ -422,7 +437,7 @@ def plan_cv(run: RunConfig, manifest: str | Path, out_dir: str | Path, *,
     classic = run.model in CLASSIC
     if classic:
         require_opensmile()          # before the MFCC cache: a missing extra fails at once
-    d = load(run, manifest, cache, workers=workers, progress=progress)
+    d = load(run, manifest, cache, workers=workers, progress=progress, ray=ray)
     store, labels = d.store, d.labels
     rows = _subset(run, d, manifest)
     folds = make_folds(rows, labels, d.sessions, run.cv.protocol, run.cv.folds,
@@ -459,18 +474,15 @@ def train_job(job: FoldJob) -> dict:
     return run_classic_fold(job) if job.run.model in CLASSIC else run_fold(job)
 
 
-def _indexed(item: tuple[int, FoldJob]) -> tuple[int, dict]:
-    return item[0], train_job(item[1])
-
-
 def run_jobs(todo: list[FoldJob], jobs: int,
-             on_result: Callable[[FoldJob, dict], object]) -> None:
+             on_result: Callable[[FoldJob, dict], object], ray: str | None = None) -> None:
     """Train `todo`, `jobs` at a time in worker processes (here, one after the other, when
-    `jobs` is 1), calling `on_result(job, result)` as each finishes. Every fold trains on one
-    torch thread anyway (see the module's note on determinism), so on a small CPU `jobs` is
-    how to use its cores."""
+    `jobs` is 1), or as Ray tasks on the cluster at `ray` (as many at once as it has CPUs),
+    calling `on_result(job, result)` as each finishes. Every fold trains on one torch thread
+    anyway (see the module's note on determinism), so on a small CPU `jobs` is how to use its
+    cores, and where a fold trains does not change its result."""
     jobs = max(1, min(jobs, len(todo)))
-    if jobs == 1:
+    if jobs == 1 and ray is None:
         threads = torch.get_num_threads()      # run_fold sets one; give the caller its own back
         try:
             for job in todo:
@@ -480,21 +492,23 @@ def run_jobs(todo: list[FoldJob], jobs: int,
         return
     for job in todo:
         job.progress = False                   # several bars at once would be noise
-    # spawn: a forked child would inherit this process's torch thread pools.
-    with mp.get_context("spawn").Pool(jobs) as pool:
-        for i, r in pool.imap_unordered(_indexed, enumerate(todo)):
-            on_result(todo[i], r)
+    if ray is not None:
+        check_shared(ray, sorted({job.pack for job in todo} | {job.functionals for job in todo
+                                                               if job.functionals}
+                                 | {str(Path(job.fold_dir).parent.parent) for job in todo}))
+    for i, r in imap(train_job, todo, workers=jobs, ray=ray, name="train"):
+        on_result(todo[i], r)
 
 
 def run_cv(run: RunConfig, manifest: str | Path, out_dir: str | Path, *,
            cache: str | Path | None = None, workers: int | None = None, jobs: int = 1,
-           seeds: int = 1, progress: bool = True, log=print) -> dict:
+           seeds: int = 1, progress: bool = True, log=print, ray: str | None = None) -> dict:
     """Cross-validate `run` on `manifest` into `out_dir`, once per training seed `run.train.seed`,
     `+1`, ... (`seeds` of them) on the same folds, `jobs` (seed, fold) pairs at a time; write
     and return the summary."""
     plan = plan_cv(run, manifest, out_dir, cache=cache, workers=workers, seeds=seeds,
-                   progress=progress, log=log)
-    run_jobs(plan.todo, jobs, lambda _, r: plan.finished(r))
+                   progress=progress, log=log, ray=ray)
+    run_jobs(plan.todo, jobs, lambda _, r: plan.finished(r), ray=ray)
     return plan.summary()
 
 

@@ -6,6 +6,7 @@ The manifest is the boundary of the pipeline: everything after this reads only m
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections import Counter
 from collections.abc import Iterable
@@ -13,6 +14,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from wise.cluster import check_shared, imap
 from wise.errors import Skips, WiseError
 from wise.fsutil import atomic_write_text
 from wise.utterance import Utterance, write_manifest
@@ -21,11 +23,13 @@ MISSING_ALIGNMENT = ("align", "skip")
 
 
 def prepare(rows: Iterable[Utterance], out: str | Path, skips: Skips, *,
-            missing_alignment: str = "align", progress: bool = True) -> dict:
+            missing_alignment: str = "align", progress: bool = True, workers: int | None = 1,
+            ray: str | None = None) -> dict:
     """Write the manifest `out` (JSONL, atomically) and `<out>.summary.json`; return the summary.
 
     `missing_alignment`: "align" runs the forced aligner on rows without words (rows it cannot
-    align are skipped with the reason); "skip" drops them with a counted reason.
+    align are skipped with the reason), in `workers` processes (None: one per core) or as Ray
+    tasks on the cluster at `ray`; "skip" drops them with a counted reason.
     """
     if missing_alignment not in MISSING_ALIGNMENT:
         raise WiseError(None, f"--missing-alignment must be one of {', '.join(MISSING_ALIGNMENT)}")
@@ -38,7 +42,7 @@ def prepare(rows: Iterable[Utterance], out: str | Path, skips: Skips, *,
         for u in to_align:
             skips.add("no alignment (skipped by --missing-alignment skip)", u.id)
     elif to_align:
-        kept.extend(_align(to_align, skips, progress))
+        kept.extend(_align(to_align, skips, progress, workers, ray))
     kept.sort(key=lambda u: (u.session, u.id))  # ids are unique: readers skip duplicates
     if not kept:
         raise WiseError(out, "no utterance left to write (see the reasons above)")
@@ -49,22 +53,54 @@ def prepare(rows: Iterable[Utterance], out: str | Path, skips: Skips, *,
     return summary
 
 
-def _align(rows: list[Utterance], skips: Skips, progress: bool) -> list[Utterance]:
-    from wise.align.forced import ForcedAligner  # the aligner loads its model: only when needed
+def _align(rows: list[Utterance], skips: Skips, progress: bool, workers: int | None,
+           ray: str | None) -> list[Utterance]:
+    done = []
+    bar = tqdm(total=len(rows), desc="aligning", unit="utt", disable=not progress)
+    if (workers or os.cpu_count() or 1) == 1 and ray is None:
+        _new_aligner()
+        results = ((i, align_one(u)) for i, u in enumerate(rows))
+    else:
+        if ray is not None:
+            check_shared(ray, sorted({str(Path(u.audio).parent) for u in rows}))
+        results = imap(align_one, rows, workers=workers, ray=ray, initializer=_new_aligner,
+                       chunksize=4, name="align")
+    finished: dict[int, tuple[Utterance, str | None]] = {}
+    for i, result in results:
+        finished[i] = result
+        bar.update()
+    bar.close()
+    for i in sorted(finished):          # in the input's order, however the work was spread
+        u, error = finished[i]
+        if error is None:
+            done.append(u)
+        else:
+            skips.add("could not be aligned", f"{rows[i].id} ({error})")
+    return done
+
+
+_aligner = None     # one per process: the aligner loads its model once (wise.align.forced)
+
+
+def _new_aligner() -> None:
+    global _aligner
+    from wise.align.forced import ForcedAligner  # loads its model: only when needed
+
+    _aligner = ForcedAligner()
+
+
+def align_one(u: Utterance) -> tuple[Utterance, str | None]:
+    """Worker: force-align one row's transcript; return the row with its word and phone times,
+    or the reason it could not be aligned."""
     from wise.audio import load_audio
 
-    aligner = ForcedAligner()
-    done = []
-    for u in tqdm(rows, desc="aligning", unit="utt", disable=not progress):
-        try:
-            a = aligner.align(load_audio(u.audio), u.text, source=u.audio)
-        except WiseError as e:
-            skips.add("could not be aligned", f"{u.id} ({e.message})")
-            continue
-        u.words, u.phones = a.words, a.phones
-        u.alignment = "forced" if a.attempt == "default" else f"forced ({a.attempt})"
-        done.append(u)
-    return done
+    try:
+        a = _aligner.align(load_audio(u.audio), u.text, source=u.audio)
+    except WiseError as e:
+        return u, e.message
+    u.words, u.phones = a.words, a.phones
+    u.alignment = "forced" if a.attempt == "default" else f"forced ({a.attempt})"
+    return u, None
 
 
 def summarize(rows: list[Utterance], skips: Skips) -> dict:

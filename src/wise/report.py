@@ -540,7 +540,7 @@ def reproduce(manifest: str | Path, out_dir: str | Path, configs: Sequence[str |
               sets: Sequence[str] = (), cache: str | Path | None = None,
               workers: int | None = None, jobs: int = 1, seeds: int = 1,
               progress: bool = True, corpus_name: str, skip_unavailable: bool = False,
-              log: Callable[[str], object] = print) -> Path:
+              log: Callable[[str], object] = print, ray: str | None = None) -> Path:
     """Cross-validate every config into `out_dir/<name>` (finished folds are reused, so an
     interrupted reproduction resumes), then write the report into `out_dir`. A row whose
     optional extra is not installed (openSMILE, librosa) is an error, or with
@@ -583,7 +583,7 @@ def reproduce(manifest: str | Path, out_dir: str | Path, configs: Sequence[str |
         log(f"[{i}/{len(runs)}] {run.name} ({display_name(run.name)}): {run.cv.protocol} "
             f"cross-validation, subset {run.cv.subset} -> {out / run.name}")
         plans.append(plan_cv(run, manifest, out / run.name, cache=cache, workers=workers,
-                             seeds=seeds, progress=progress, log=log))
+                             seeds=seeds, progress=progress, log=log, ray=ray))
     left = {id(p): len(p.todo) for p in plans}
     owner = {id(job): p for p in plans for job in p.todo}
     number = {id(p): i for i, p in enumerate(plans, 1)}
@@ -607,8 +607,9 @@ def reproduce(manifest: str | Path, out_dir: str | Path, configs: Sequence[str |
             row_done(plan)
     todo = [job for p in plans for job in p.todo]
     if todo:
-        log(f"training {len(todo)} (row, seed, fold) runs, {max(1, jobs)} at a time")
-    run_jobs(todo, jobs, finished)
+        log(f"training {len(todo)} (row, seed, fold) runs, "
+            + (f"{max(1, jobs)} at a time" if ray is None else "on the Ray cluster"))
+    run_jobs(todo, jobs, finished, ray=ray)
     path = write_report([p.out for p in plans], out, corpus_name)
     log(f"report: {path}")
     return path

@@ -6,12 +6,19 @@ The paper gives no epochs, batch size or stopping rule: we train at most `max_ep
 weights of the epoch with the best validation UA, and stop after `patience` epochs without
 improvement. The validation rows are carved from the training rows (stratified by class), never
 from the test fold.
+
+On CUDA the next batch is collated in a background thread into pinned memory while the GPU
+runs this one (`batches_on`); `precision: bf16` runs the forward pass and the loss under
+autocast. Under torchrun several processes train one model (`wise.distributed`): each takes
+its shard of every global batch, and the loss is scaled so that DDP's average of their
+gradients is the single-process gradient of the whole batch.
 """
 
 from __future__ import annotations
 
 import copy
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,16 +26,22 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from wise.batching import Normalizer, collate
+from wise.batching import Batch, Normalizer, collate, prefetch
 from wise.config import TrainConfig
+from wise.distributed import SINGLE, World
 from wise.features.cache import FeatureStore
 from wise.metrics import unweighted_accuracy
 
 
-def pick_device(name: str) -> torch.device:
+def pick_device(name: str, local_rank: int = 0) -> torch.device:
+    """`TrainConfig.device` as a torch device: "auto" is CUDA when available. A CUDA device
+    without an index is GPU `local_rank` (under torchrun, each process's own GPU)."""
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    device = torch.device(name)
+    if device.type == "cuda" and device.index is None:
+        device = torch.device("cuda", local_rank)
+    return device
 
 
 @dataclass
@@ -80,6 +93,24 @@ def _batches(rows: list[int], n_words: np.ndarray, size: int,
     return out
 
 
+def batches_on(data: Data, batches: list[list[int]], normalizer: Normalizer | None,
+               device: torch.device) -> Iterator[Batch]:
+    """The collated `batches` on `device`, in order. On CUDA each is collated in a background
+    thread into pinned memory while the GPU works on the one before, and copied without
+    blocking; elsewhere one after the other (the same tensors either way)."""
+    if device.type != "cuda":
+        for rows in batches:
+            yield data.batch(rows, normalizer).to(device)
+        return
+
+    def pinned(rows: list[int]) -> Batch:
+        torch.cuda.set_device(device)    # a thread's current GPU is its own (else GPU 0's)
+        return data.batch(rows, normalizer).pin_memory()
+
+    for b in prefetch(pinned, batches):
+        yield b.to(device, non_blocking=True)
+
+
 def should_stop(epoch: int, best_epoch: int, cfg: TrainConfig) -> bool:
     """Early stopping: `patience` epochs without a better validation UA, never before
     `min_epochs`."""
@@ -93,8 +124,8 @@ def predict(model: nn.Module, data: Data, rows: list[int], normalizer: Normalize
     model.eval()
     device = next(model.parameters()).device
     probs, alphas = [], []
-    for rows_b in _batches(rows, np.zeros(0), batch_size, None):
-        b = data.batch(rows_b, normalizer).to(device)
+    for b in batches_on(data, _batches(rows, np.zeros(0), batch_size, None), normalizer,
+                        device):
         logits, alpha = model(b)
         probs.append(torch.softmax(logits, -1).cpu().numpy())
         lens = b.utt_len.cpu().numpy()
@@ -103,13 +134,19 @@ def predict(model: nn.Module, data: Data, rows: list[int], normalizer: Normalize
 
 
 def train(model: nn.Module, data: Data, rows: list[int], cfg: TrainConfig, *,
-          n_classes: int, progress: bool = True, desc: str = "train") -> dict:
+          n_classes: int, progress: bool = True, desc: str = "train",
+          world: World = SINGLE) -> dict:
     """Train `model` in place on `rows` (a validation part is carved from them); leave it with
-    the weights of the best validation epoch. Returns the history and the normalizer."""
-    torch.manual_seed(cfg.seed)
-    rng = np.random.default_rng(cfg.seed)
-    device = pick_device(cfg.device)
+    the weights of the best validation epoch. Returns the history and the normalizer.
+
+    Under torchrun (`world` of several ranks) every rank calls this with the same arguments
+    and the same initial weights; each trains on its shard of every batch, rank 0 alone
+    scores the validation rows and every rank follows its decision."""
+    torch.manual_seed(cfg.seed + world.rank)          # dropout masks: each rank its own
+    rng = np.random.default_rng(cfg.seed)             # batch order: the same on every rank
+    device = pick_device(cfg.device, world.local_rank)
     model.to(device)
+    net = world.wrap(model, device)
     fit_rows, val_rows = split_validation(rows, data.labels, cfg.val_fraction, cfg.seed)
     normalizer = Normalizer.fit(data.store, fit_rows, data.speakers, cfg.normalize)
     n_words = np.array([data.store.n_words(i) for i in range(len(data.store))])
@@ -120,6 +157,8 @@ def train(model: nn.Module, data: Data, rows: list[int], cfg: TrainConfig, *,
         weight = torch.tensor(counts.sum() / np.maximum(counts, 1) / n_classes,
                               dtype=torch.float32, device=device)
     loss_fn = nn.CrossEntropyLoss(weight=weight)
+    loss_sum = nn.CrossEntropyLoss(weight=weight, reduction="sum")
+    class_weight = np.ones(n_classes) if weight is None else weight.cpu().numpy()
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda t: 1.0 / (1.0 + cfg.lr_decay * t))
     y_val = np.array([data.labels[i] for i in val_rows])
@@ -127,27 +166,43 @@ def train(model: nn.Module, data: Data, rows: list[int], cfg: TrainConfig, *,
     history = []
     for epoch in range(1, cfg.max_epochs + 1):
         t0 = time.perf_counter()
-        model.train()
-        total, seen = 0.0, 0
-        batches = _batches(fit_rows, n_words, cfg.batch_size, rng)
-        for rows_b in tqdm(batches, desc=f"{desc} epoch {epoch}", unit="batch", leave=False,
-                           disable=not progress):
-            b = data.batch(rows_b, normalizer).to(device)
-            logits, _ = model(b)
-            loss = loss_fn(logits, b.labels)
+        net.train()
+        total = torch.zeros((), dtype=torch.float64, device=device)  # sum of loss x rows
+        batches = _batches(fit_rows, n_words, cfg.batch_size, rng)     # global batches
+        shards = [world.shard(rows_b) for rows_b in batches]
+        # A rank whose shard is empty still steps with the others (DDP's all-reduce needs
+        # every rank): on the batch's first row, with a loss of zero.
+        local = [s or rows_b[:1] for s, rows_b in zip(shards, batches, strict=True)]
+        on_device = batches_on(data, local, normalizer, device)
+        for rows_b, shard, b in tqdm(zip(batches, shards, on_device, strict=True),
+                                     total=len(batches), desc=f"{desc} epoch {epoch}",
+                                     unit="batch", leave=False, disable=not progress):
+            with torch.autocast(device.type, dtype=torch.bfloat16,
+                                enabled=cfg.precision == "bf16"):
+                logits, _ = net(b)
+                if world.size == 1:
+                    loss = loss_fn(logits, b.labels)             # the batch mean
+                else:
+                    # DDP averages the ranks' gradients: the shard's summed loss over the
+                    # whole batch's weight, times the ranks, averages to the batch mean's.
+                    denom = float(class_weight[[data.labels[i] for i in rows_b]].sum())
+                    loss = loss_sum(logits, b.labels) * (world.size / denom * bool(shard))
             opt.zero_grad()
             loss.backward()
             opt.step()
             sched.step()
-            total += loss.item() * len(rows_b)
-            seen += len(rows_b)
+            # Summed on the device: no wait for the GPU at every batch.
+            total += loss.detach().double() * (len(rows_b) / world.size)
+        epoch_loss = world.sum(total).item() / len(fit_rows)
+        val_ua = val_wa = None  # no rows held out (too few rows): the last epoch is kept
         if val_rows:
-            probs, _ = predict(model, data, val_rows, normalizer)
-            val_ua = unweighted_accuracy(y_val, probs.argmax(1), n_classes)
-            val_wa = float((probs.argmax(1) == y_val).mean())
-        else:  # too few rows to hold any out: no model selection, the last epoch is kept
-            val_ua = val_wa = None
-        history.append({"epoch": epoch, "loss": total / seen, "val_ua": val_ua,
+            scored = torch.zeros(2, dtype=torch.float64, device=device)
+            if world.main:
+                probs, _ = predict(model, data, val_rows, normalizer)
+                scored[0] = unweighted_accuracy(y_val, probs.argmax(1), n_classes)
+                scored[1] = float((probs.argmax(1) == y_val).mean())
+            val_ua, val_wa = world.from_main(scored).tolist()
+        history.append({"epoch": epoch, "loss": epoch_loss, "val_ua": val_ua,
                         "val_wa": val_wa, "seconds": round(time.perf_counter() - t0, 2)})
         if val_ua is None or val_ua > best["ua"]:
             best = {"ua": val_ua if val_ua is not None else -1.0, "epoch": epoch,
@@ -156,4 +211,5 @@ def train(model: nn.Module, data: Data, rows: list[int], cfg: TrainConfig, *,
             break
     model.load_state_dict(best["state"])
     return {"history": history, "best_epoch": best["epoch"], "best_val_ua": best["ua"],
-            "normalizer": normalizer, "n_fit": len(fit_rows), "n_val": len(val_rows)}
+            "normalizer": normalizer, "n_fit": len(fit_rows), "n_val": len(val_rows),
+            "world_size": world.size}

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from compare import without_timings
 
 from wise.checkpoint import load_checkpoint
 from wise.cli import main
@@ -89,15 +90,6 @@ def test_parallel_folds_write_the_same_files(manifest, tmp_path):
         assert (out / "seed_0" / f"fold_{k}" / "predictions.jsonl").is_file()
 
 
-def _without_timings(x):
-    """A summary or metrics dict less the wall-clock fields, which no rerun repeats."""
-    if isinstance(x, dict):
-        return {k: _without_timings(v) for k, v in x.items() if k != "seconds"}
-    if isinstance(x, list):
-        return [_without_timings(v) for v in x]
-    return x
-
-
 def test_reruns_are_identical_whatever_jobs_and_workers(manifest, tmp_path):
     """The same config, seeds and manifest give the same metrics, predictions and weights with
     one process or two, and with features built by one worker or two."""
@@ -110,7 +102,7 @@ def test_reruns_are_identical_whatever_jobs_and_workers(manifest, tmp_path):
                      "--jobs", jobs, "--workers", workers]) == 0
         runs[jobs] = out
     a, b = (json.loads((runs[j] / "summary.json").read_text()) for j in ("1", "2"))
-    assert _without_timings(a) == _without_timings(b)
+    assert without_timings(a) == without_timings(b)
     assert a["seeds"] == [0, 1] and len(a["folds"]) == 4
     for seed in (0, 1):
         for k in (1, 2):
@@ -118,7 +110,7 @@ def test_reruns_are_identical_whatever_jobs_and_workers(manifest, tmp_path):
             assert ((fa / "predictions.jsonl").read_bytes()
                     == (fb / "predictions.jsonl").read_bytes())
             ma, mb = (json.loads((f / "metrics.json").read_text()) for f in (fa, fb))
-            assert _without_timings(ma) == _without_timings(mb)
+            assert without_timings(ma) == without_timings(mb)
             wa, wb = (torch.load(f / "model.wise", weights_only=True)["state_dict"]
                       for f in (fa, fb))
             assert all(torch.equal(wa[n], wb[n]) for n in wa)

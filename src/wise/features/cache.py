@@ -8,7 +8,8 @@ build resumes:
    `FeatureConfig` field but the word vectors), the audio file's identity (resolved path,
    size, modification time) and the alignment. An entry is written to a temp file and renamed,
    so a killed build leaves no half-written entry; the next build redoes only missing keys.
-   Entries are built in parallel worker processes, one utterance in memory per worker.
+   Entries are built in parallel worker processes, one utterance in memory per worker, or
+   as Ray tasks on a cluster (`ray=`; see `wise.cluster`).
 2. A pack per (set of entry keys, word vectors): `packs/<key>/`, the same data as flat arrays
    plus offsets, each a `.npy` opened with `mmap_mode="r"`, so reading a batch touches only
    its own rows:
@@ -29,7 +30,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import multiprocessing as mp
 import os
 import shutil
 import time
@@ -42,6 +42,7 @@ from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 from wise.audio import load_audio
+from wise.cluster import check_shared, imap
 from wise.config import FeatureConfig
 from wise.errors import Skips, WiseError
 from wise.features.hierarchy import build_hierarchy
@@ -119,7 +120,8 @@ def _entry_path(root: Path, key: str) -> Path:
 
 
 def build_features(manifest: str | Path, cache_root: str | Path, cfg: FeatureConfig,
-                   skips: Skips, *, workers: int | None = None, progress: bool = True) -> dict:
+                   skips: Skips, *, workers: int | None = None, progress: bool = True,
+                   ray: str | None = None) -> dict:
     """Build (or reuse) every entry of `manifest` and the pack over them; count skipped rows in
     `skips`; return a summary with the pack's folder under "pack"."""
     t0 = time.perf_counter()
@@ -138,7 +140,10 @@ def build_features(manifest: str | Path, cache_root: str | Path, cfg: FeatureCon
             skips.add("no audio file", u.id)
     todo = [_Task(k, str(_entry_path(root, k)), u, cfg) for u, k in keyed
             if not _entry_path(root, k).is_file()]
-    failed = _run_tasks(todo, workers, progress, skips)
+    if ray is not None and todo:
+        root.mkdir(parents=True, exist_ok=True)
+        check_shared(ray, [manifest, root, *{Path(t.utt.audio).parent for t in todo}])
+    failed = _run_tasks(todo, workers, progress, skips, ray)
     ok = [(u, k) for u, k in keyed if k not in failed]
     if not ok:
         raise WiseError(manifest, "no utterance could be featurised (see the reasons above)")
@@ -160,7 +165,7 @@ def build_features(manifest: str | Path, cache_root: str | Path, cfg: FeatureCon
 
 
 def _run_tasks(todo: list[_Task], workers: int | None, progress: bool,
-               skips: Skips) -> set[str]:
+               skips: Skips, ray: str | None = None) -> set[str]:
     failed: set[str] = set()
     if not todo:
         return failed
@@ -177,15 +182,14 @@ def _run_tasks(todo: list[_Task], workers: int | None, progress: bool,
 
     # One BLAS thread per process: the MFCC's matrix products are small, and a multi-threaded
     # BLAS spends more time synchronising than computing on them (3x slower, measured).
-    if workers == 1:
+    if workers == 1 and ray is None:
         with threadpool_limits(1):
             for t in todo:
                 record(_build_entry(t))
     else:
-        # spawn, not fork: the caller may hold torch's thread pools, which fork can deadlock.
-        with mp.get_context("spawn").Pool(workers, initializer=_one_blas_thread) as pool:
-            for result in pool.imap_unordered(_build_entry, todo, chunksize=8):
-                record(result)
+        for _, result in imap(_build_entry, todo, workers=workers, ray=ray,
+                              initializer=_one_blas_thread, chunksize=8, name="features"):
+            record(result)
     bar.close()
     return failed
 

@@ -1,0 +1,169 @@
+"""Where per-item work runs: this machine's processes, or a Ray cluster (`--ray [ADDRESS]`).
+
+Every stage that fans out (forced alignment in `wise prepare`, feature entries in
+`wise features`, ASR in `wise asr-study`, the (row, seed, fold) trainings of `wise cv` and
+`wise reproduce`) hands a module-level function and its items to `imap`, and gets
+`(index, result)` pairs back in the order they finish. Locally that is a pool of spawned
+processes; with Ray each chunk of items is one Ray task, scheduled by Ray on any node.
+
+Storage is a shared path, not an object store: tasks read audio and manifests, and write cache
+entries and fold folders, at the same absolute paths as the driver. On one machine that is its
+disk; on a cluster, a file system every node mounts at the same path (NFS, Lustre, ...).
+fsspec/object-store URLs are not supported. A task's result is small (a status, a metrics
+dict); the arrays stay on the shared disk, written atomically, so a task that dies leaves no
+half-written file, and a rerun (or Ray's retry) redoes only what is missing.
+
+Failures: a task whose worker process or node dies is retried by Ray (`MAX_RETRIES`); an
+exception raised by our own code is not retried (it would fail again) and reaches the caller
+as it would locally.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import socket
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from wise import code_version
+from wise.errors import WiseError
+
+MAX_RETRIES = 3   # Ray reruns a task this often when its worker process or node is lost
+
+_initialized: set = set()     # initializers already run in this (worker) process
+
+
+def require_ray() -> Any:
+    try:
+        import ray
+    except ImportError:
+        raise WiseError(None, "--ray needs Ray: pip install 'wise-ser[cluster]'") from None
+    return ray
+
+
+def connect(address: str | None) -> Any:
+    """Join the Ray cluster at `address` ("auto" or None: the one started on this machine with
+    `ray start`, or else a new local one) unless this process has joined one already."""
+    ray = require_ray()
+    if not ray.is_initialized():
+        _reachable(address)
+        try:
+            ray.init(address=None if address in (None, "", "local") else address,
+                     logging_level="ERROR", include_dashboard=False,
+                     configure_logging=True, log_to_driver=True)
+        except (ConnectionError, RuntimeError, ValueError) as e:
+            raise WiseError(None, f"--ray {address or ''}: cannot join the cluster "
+                                  f"({str(e).splitlines()[0]})") from None
+    return ray
+
+
+def _reachable(address: str | None) -> None:
+    """Fail in seconds when nothing listens at `address` (host:port): `ray.init` would retry
+    for minutes."""
+    if address in (None, "", "auto", "local"):
+        return
+    host, _, port = address.split("://")[-1].rpartition(":")
+    try:
+        socket.create_connection((host or "127.0.0.1", int(port)), timeout=10).close()
+    except ValueError:
+        raise WiseError(None, f"--ray {address}: expected HOST:PORT, e.g. 10.0.0.1:6379") \
+            from None
+    except OSError as e:
+        raise WiseError(None, f"--ray {address}: no Ray head answers there ({e.strerror or e})"
+                        ) from None
+
+
+def check_shared(address: str | None, paths: Sequence[str | Path]) -> None:
+    """Fail at once, naming the path, when a node of the cluster cannot see `paths` (which must
+    exist) at the same absolute place as this process: without a shared file system every task
+    would fail one by one."""
+    ray = connect(address)
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    want = [str(Path(p).resolve()) for p in paths]
+    probe = ray.remote(num_cpus=0, max_retries=MAX_RETRIES)(_missing_paths)
+    refs = {n["NodeManagerAddress"] + " " + n["NodeID"][:8]: probe.options(
+                name="wise:check_shared",
+                scheduling_strategy=NodeAffinitySchedulingStrategy(n["NodeID"], soft=False),
+            ).remote(want, code_version())
+            for n in ray.nodes() if n["Alive"]}
+    for node, ref in refs.items():
+        try:
+            missing, version = ray.get(ref)
+        except ray.exceptions.RayError as e:
+            if node.split()[-1] not in _alive_nodes(ray):
+                continue        # it left the cluster meanwhile: it will run no task either
+            raise WiseError(None, f"Ray node {node} could not run a task: "
+                                  f"{str(e).splitlines()[0]}") from None
+        if missing:
+            raise WiseError(missing[0], f"not visible on Ray node {node}: the manifest, audio "
+                                        "and cache must be on a file system every node mounts "
+                                        "at the same path")
+        if version != code_version():
+            raise WiseError(None, f"Ray node {node} runs wise {version}, this process "
+                                  f"{code_version()}: install the same version on every node")
+
+
+def _alive_nodes(ray) -> set[str]:
+    return {n["NodeID"][:8] for n in ray.nodes() if n["Alive"]}
+
+
+def _missing_paths(paths: list[str], _version: str) -> tuple[list[str], str]:
+    return [p for p in paths if not os.path.exists(p)], code_version()
+
+
+def imap(fn: Callable, items: Sequence, *, workers: int | None = None,
+         ray: str | None = None, initializer: Callable | None = None,
+         initargs: tuple = (), chunksize: int = 1,
+         name: str | None = None) -> Iterator[tuple[int, Any]]:
+    """Yield `(i, fn(items[i]))` for every item, in the order they finish.
+
+    Locally: `workers` spawned processes (spawn, not fork: the caller may hold torch's thread
+    pools, which a fork can deadlock), each running `initializer(*initargs)` once. With `ray`
+    (an address, or "auto"): one Ray task per `chunksize` items, one CPU each, named
+    `wise:<name>`; `initializer` runs once in each Ray worker process that takes a chunk.
+    `fn` and `initializer` must be module-level functions (they travel by name)."""
+    if not items:
+        return
+    if ray is not None:
+        yield from _ray_imap(fn, items, ray, initializer, initargs, chunksize,
+                             name or fn.__name__)
+        return
+    workers = max(1, min(workers or os.cpu_count() or 1, len(items)))
+    with mp.get_context("spawn").Pool(workers, initializer=initializer,
+                                      initargs=initargs) as pool:
+        yield from pool.imap_unordered(_call, [(fn, i, x) for i, x in enumerate(items)],
+                                       chunksize=chunksize)
+
+
+def _call(task: tuple[Callable, int, Any]) -> tuple[int, Any]:
+    fn, i, item = task
+    return i, fn(item)
+
+
+def _ray_imap(fn: Callable, items: Sequence, address: str, initializer: Callable | None,
+              initargs: tuple, chunksize: int, name: str) -> Iterator[tuple[int, Any]]:
+    ray = connect(address)
+    task = ray.remote(num_cpus=1, max_retries=MAX_RETRIES, retry_exceptions=False)(_run_chunk)
+    task = task.options(name=f"wise:{name}")
+    indexed = list(enumerate(items))
+    pending = [task.remote(fn, initializer, initargs, indexed[s:s + chunksize])
+               for s in range(0, len(indexed), max(1, chunksize))]
+    try:
+        while pending:
+            done, pending = ray.wait(pending, num_returns=1)
+            yield from ray.get(done[0])
+    finally:
+        for ref in pending:       # the caller stopped early (an error, ^C): drop the rest
+            ray.cancel(ref, force=True)
+
+
+def _run_chunk(fn: Callable, initializer: Callable | None, initargs: tuple,
+               chunk: list[tuple[int, Any]]) -> list[tuple[int, Any]]:
+    """A Ray task: run `initializer` once per worker process, then `fn` on each item."""
+    if initializer is not None and (initializer, initargs) not in _initialized:
+        initializer(*initargs)
+        _initialized.add((initializer, initargs))
+    return [(i, fn(x)) for i, x in chunk]
