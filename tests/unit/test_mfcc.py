@@ -90,6 +90,39 @@ def test_deterministic_and_frames_independent_of_neighbours():
     np.testing.assert_allclose(alone[0], M.static_cepstra(x, CFG)[10], rtol=1e-9, atol=1e-9)
 
 
+def whole_signal_cepstra(x: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
+    """The MFCC chain written directly on the whole (T, win) frame matrix, no blocks."""
+    x = np.asarray(x, dtype=np.float64)
+    if len(x) < cfg.win_length:
+        x = np.pad(x, (0, cfg.win_length - len(x)))
+    n_fft, window, fbank, dct = M._tables(cfg.sample_rate, cfg.win_length, cfg.n_mels,
+                                          float(cfg.fmin), float(cfg.fmax), cfg.n_ceps,
+                                          cfg.lifter)
+    frames = np.lib.stride_tricks.sliding_window_view(x, cfg.win_length)[::cfg.hop_length]
+    k = cfg.preemphasis
+    emph = np.empty_like(frames)
+    emph[:, 1:] = frames[:, 1:] - k * frames[:, :-1]
+    emph[:, 0] = (1.0 - k) * frames[:, 0]
+    spec = np.fft.rfft(emph * window, n=n_fft, axis=1)
+    power = spec.real ** 2 + spec.imag ** 2
+    return np.log(np.maximum(power @ fbank, 1.0)) @ dct
+
+
+@pytest.mark.parametrize("block", [1, 7, 256])
+def test_blocked_pipeline_is_bit_identical_to_whole_signal_formula(monkeypatch, block):
+    """Cached features carry no code version: the block-wise computation must reproduce the
+    direct formula bit for bit (signed zeros included), whatever the block size."""
+    monkeypatch.setattr(M, "_BLOCK_FRAMES", block)
+    signals = [speech_like(n, seed=n) for n in (0, 1, WIN - 1, WIN, WIN + HOP, 7 * HOP + WIN,
+                                                 SR + 17, 5 * SR)]
+    signals += [np.zeros(SR), np.full(SR, 0.3), speech_like(SR).astype(np.float32)]
+    for x in signals:
+        for cfg in (CFG, CFG.with_overrides(preemphasis=0.0, lifter=0)):
+            got, want = M.static_cepstra(x, cfg), whole_signal_cepstra(x, cfg)
+            assert got.shape == want.shape
+            assert np.array_equal(got.view(np.uint64), want.view(np.uint64))
+
+
 def test_rejects_bad_input_and_config():
     with pytest.raises(ValueError):
         mfcc(np.zeros((2, SR)), CFG)

@@ -28,6 +28,13 @@ MFCC_DIM = 39
 _PCM_SCALE = 32767.0
 _MEL_FLOOR = 1.0
 
+# Frames per block through framing, FFT and power spectrum. Each block's buffers (about 1 MB at
+# a 512-point FFT) stay in cache and are reused; whole-signal float64 temporaries cost more in
+# fresh memory than the arithmetic does. These steps are row-wise, so the block size cannot
+# change a bit of the output; the mel matmul stays on the whole (T, bins) matrix, as BLAS may
+# round a matrix's last rows differently when it is cut into blocks.
+_BLOCK_FRAMES = 256
+
 
 def n_frames(n_samples: int, cfg: FeatureConfig) -> int:
     """Number of frames `mfcc` returns for a signal of `n_samples` samples."""
@@ -106,7 +113,7 @@ def _tables(sample_rate: int, win: int, n_mels: int, fmin: float, fmax: float, n
 
 def static_cepstra(x: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
     """(T, n_ceps) float64 liftered cepstra c0..c(n_ceps-1), without deltas."""
-    x = np.asarray(x, dtype=np.float64)
+    x = np.asarray(x)
     if x.ndim != 1:
         raise ValueError(f"mfcc expects a 1-D mono signal, got shape {x.shape}")
     win, hop = cfg.win_length, cfg.hop_length
@@ -114,16 +121,32 @@ def static_cepstra(x: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
         x = np.pad(x, (0, win - len(x)))
     n_fft, window, fbank, dct = _tables(cfg.sample_rate, win, cfg.n_mels, float(cfg.fmin),
                                         float(cfg.fmax), cfg.n_ceps, cfg.lifter)
-    frames = np.lib.stride_tricks.sliding_window_view(x, win)[::hop]  # (T, win), a view
-    # Pre-emphasis inside each frame, HTK style (s'_0 = (1-k) s_0): a frame's features then
-    # depend on its own samples only, as in openSMILE's cVectorPreemphasis.
+    t = n_frames(len(x), cfg)
     k = cfg.preemphasis
-    emph = np.empty_like(frames)
-    emph[:, 1:] = frames[:, 1:] - k * frames[:, :-1]
-    emph[:, 0] = (1.0 - k) * frames[:, 0]
-    spec = np.fft.rfft(emph * window, n=n_fft, axis=1)                # (T, n_fft/2 + 1)
-    power = spec.real ** 2 + spec.imag ** 2
-    log_mel = np.log(np.maximum(power @ fbank, _MEL_FLOOR))          # (T, n_mels)
+    power = np.empty((t, n_fft // 2 + 1))                             # (T, n_fft/2 + 1)
+    block = min(t, _BLOCK_FRAMES)
+    samples = np.empty((block - 1) * hop + win)                       # one block's samples, f64
+    emph = np.empty_like(samples)
+    frames = np.zeros((block, n_fft))                                 # (block, n_fft), 0-padded
+    for start in range(0, t, block):
+        m = min(block, t - start)
+        n = (m - 1) * hop + win
+        s, e, f = samples[:n], emph[:n], frames[:m]
+        s[:] = x[start * hop:start * hop + n]
+        # Pre-emphasis inside each frame, HTK style (s'_0 = (1-k) s_0): a frame's features then
+        # depend on its own samples only, as in openSMILE's cVectorPreemphasis. s_j - k s_{j-1}
+        # is the same number in every frame holding sample j, so it is computed once per block
+        # and each frame's first sample is then redone.
+        np.multiply(s[:-1], k, out=e[1:])
+        np.subtract(s[1:], e[1:], out=e[1:])
+        np.multiply(np.lib.stride_tricks.sliding_window_view(e, win)[::hop], window,
+                    out=f[:, :win])
+        f[:, 0] = (1.0 - k) * s[:(m - 1) * hop + 1:hop] * window[0]
+        re_im = np.fft.rfft(f, axis=1).view(np.float64)               # (m, n_fft + 2): re, im
+        np.multiply(re_im, re_im, out=re_im)
+        np.add(re_im[:, 0::2], re_im[:, 1::2], out=power[start:start + m])  # re^2 + im^2
+    mel = power @ fbank                                               # (T, n_mels)
+    log_mel = np.log(np.maximum(mel, _MEL_FLOOR, out=mel), out=mel)
     return log_mel @ dct                                              # (T, n_ceps)
 
 
