@@ -32,7 +32,7 @@ from wise.config import FeatureConfig, TrainConfig
 from wise.crossval import make_folds
 from wise.features.cache import PACK_ARRAYS, FeatureStore
 from wise.models.wise import Wise, n_params, wise_base
-from wise.train import Data, pick_device, predict, train
+from wise.train import Data, evaluate, pick_device, train
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -158,7 +158,7 @@ def main() -> None:
         result["inference_ms_per_utterance_p90"] = round(1000 * float(np.percentile(times, 90)),
                                                          2)
         t = time.perf_counter()
-        predict(model, data, list(range(len(store))), info["normalizer"])
+        evaluate(model, data, list(range(len(store))), info["normalizer"])
         result["batched_inference_ms_per_utterance"] = round(
             1000 * (time.perf_counter() - t) / len(store), 3)
     if not args.skip_cv:
@@ -178,7 +178,7 @@ def main() -> None:
                              TrainConfig(max_epochs=1, device=args.device,
                                          precision=args.precision),
                              n_classes=len(LABELS), progress=False)
-                predict(m, data, test, info["normalizer"])
+                evaluate(m, data, test, info["normalizer"])
             result["cv_utterances"] = len(store)
             result["cv_peak_rss_mib"] = sampler.stop()
     args.out.parent.mkdir(parents=True, exist_ok=True)

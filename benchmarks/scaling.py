@@ -217,21 +217,20 @@ def engine_args(engine: str, ray: str | None) -> list[str]:
 
 
 def child_train(d: Path, threads: int) -> None:
-    """The steps of `wise.crossval.train_final` with one epoch, timed, on `threads` torch
+    """The steps of `wise.train.train_final` with one epoch, timed, on `threads` torch
     threads (0: torch's default, as `wise train`); writes d/train.json and the checkpoint
     d/model.wise for the prediction step."""
     import torch
 
     from wise import LABELS
     from wise.checkpoint import save_checkpoint
-    from wise.config import load_run_config
-    from wise.crossval import deterministic, init_seed, load, new_model
     from wise.models.wise import n_params
-    from wise.train import predict, train
+    from wise.rows import load_run_config
+    from wise.train import deterministic, evaluate, init_seed, load_corpus, new_model, train
 
     run = load_run_config(ROW, ["max_epochs=1", "min_epochs=1"])
     t = time.perf_counter()
-    loaded = load(run, d / "manifest.jsonl", d / "cache", workers=1, progress=False)
+    loaded = load_corpus(run, d / "manifest.jsonl", d / "cache", workers=1, progress=False)
     load_s = time.perf_counter() - t
     deterministic(threads=threads or None)
     model = new_model(run, loaded.store, init_seed(run.train.seed, 0))
@@ -248,7 +247,7 @@ def child_train(d: Path, threads: int) -> None:
                            "best_val_ua": info["best_val_ua"], "code_version": code_version()})
     with torch.no_grad():
         t = time.perf_counter()
-        predict(model, data, rows, info["normalizer"])
+        evaluate(model, data, rows, info["normalizer"])
         batched_s = time.perf_counter() - t
     atomic_write_text(d / "train.json", json.dumps({
         "row": ROW, "torch_threads": torch.get_num_threads(), "n_params": n_params(model),
@@ -554,7 +553,7 @@ def plot(result: dict, out_png: Path) -> None:
     stage that has workers, against audio hours."""
     from matplotlib.figure import Figure
 
-    from wise.report import save_figure
+    from wise.plots import save_figure
 
     fig = Figure(figsize=(11, 4.6))
     ax_t, ax_m = fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2)
@@ -579,8 +578,8 @@ def plot(result: dict, out_png: Path) -> None:
                 if "error" in r or not r.get("seconds") or not r.get("audio_hours"):
                     continue
                 series.setdefault(f"{r['stage']}/{r['engine']}", []).append(
-                    (r["audio_hours"], r["seconds"], r.get("peak_rss_main_mib"),
-                     r.get("peak_rss_worker_max_mib")))
+                    (r["audio_hours"], r["seconds"], r.get("peak_anon_main_mib"),
+                     r.get("peak_anon_worker_max_mib")))
         for key, pts in sorted(series.items()):
             pts.sort()
             h, s, main, worker = zip(*pts, strict=True)
@@ -600,8 +599,10 @@ def plot(result: dict, out_png: Path) -> None:
     ax_t.set_title("time per stage" + (" (hollow: RAVDESS dev set, whose prepare aligns)"
                                        if has_real else ""), fontsize=9)
     ax_m.set_ylim(bottom=0)
-    ax_m.set_ylabel("peak RSS (MiB)")
-    ax_m.set_title("peak memory: main process and largest worker", fontsize=9)
+    ax_m.set_ylabel("peak anonymous RSS (MiB)")
+    # Anonymous memory: the total also counts the memory-mapped cache's file pages, which the
+    # kernel reclaims under pressure.
+    ax_m.set_title("peak memory (anonymous): main process and largest worker", fontsize=9)
     fig.tight_layout()
     save_figure(fig, out_png)
 
@@ -623,11 +624,18 @@ def main() -> int:
     ap.add_argument("--skip-real", action="store_true", help="synthetic corpora only")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/scaling.json")
     ap.add_argument("--plot", type=Path, default=ROOT / "docs/scaling.png")
+    ap.add_argument("--replot", action="store_true",
+                    help="measure nothing: redraw --plot and print the tables from --out")
     ap.add_argument("--torch-threads", type=int, default=1,
                     help="torch threads for the epoch and the prediction (default 1, as each "
                     "fold of `wise cv`; 0: torch's default, as `wise train`)")
     ap.add_argument("--child", choices=("train", "predict"), help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.replot:
+        result = json.loads(args.out.read_text())
+        plot(result, args.plot)
+        print(markdown(result))
+        return 0
     if args.child:
         {"train": child_train, "predict": child_predict}[args.child](args.work,
                                                                      args.torch_threads)

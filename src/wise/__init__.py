@@ -1,24 +1,9 @@
 """WISE: word-level interaction-based multimodal fusion for speech emotion recognition."""
 
-__version__ = "0.1.0"
+from wise.labels import LABELS
+from wise.version import __version__, code_version
 
-LABELS = ("ang", "hap", "neu", "sad")
-"""The four target classes, in the order every model output and report uses."""
-
-
-def code_version() -> str:
-    """The package version, plus `git describe --always --dirty` when run from a checkout, so
-    every results file says exactly which code produced it."""
-    import subprocess
-    from pathlib import Path
-
-    try:
-        out = subprocess.run(["git", "describe", "--always", "--dirty"],
-                             cwd=Path(__file__).resolve().parent, capture_output=True,
-                             text=True, timeout=10, check=True)
-        return f"{__version__}+{out.stdout.strip()}"
-    except (OSError, subprocess.SubprocessError):
-        return __version__
+__all__ = ["LABELS", "__version__", "code_version", "load"]
 
 
 def load(checkpoint, **kw):

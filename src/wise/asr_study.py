@@ -27,19 +27,21 @@ import os
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
-from wise import LABELS, code_version
 from wise.align.asr import DEFAULT_RECOGNIZER, SphinxRecognizer, make_recognizer
 from wise.audio import load_audio
 from wise.cluster import check_shared, imap
 from wise.config import RunConfig
 from wise.errors import WiseError
 from wise.fsutil import atomic_write_text
+from wise.labels import LABELS
 from wise.metrics import confusion, recalls
+from wise.plots import plot_study
 from wise.predict import Predictor, utterance_features
+from wise.progress import progress_bar
 from wise.text import tokenize
 from wise.utterance import Segment, read_manifest
+from wise.version import code_version
 
 CONDITIONS = ("gold", "gold_forced", "asr")
 CONDITION_NAMES = {"gold": "gold transcript, corpus times",
@@ -110,7 +112,8 @@ def transcribe_all(tasks: list[tuple[str, str, str]], out_file: Path, *, workers
     done = _read_done(out_file, make_recognizer(asr, asr_model).name)
     todo = [t for t in tasks if t[0] not in done]
     if todo:
-        bar = tqdm(total=len(todo), desc="ASR + alignment", unit="utt", disable=not progress)
+        bar = progress_bar(total=len(todo), desc="ASR + alignment", unit="utt",
+                           disable=not progress)
         out_file.parent.mkdir(parents=True, exist_ok=True)
         # Appended line by line: each line is one finished utterance, so a kill loses at most
         # the line being written (skipped on resume).
@@ -221,7 +224,7 @@ def asr_study(run: RunConfig, manifest: str | Path, out_dir: str | Path, *,
     summary = _summary(run, manifest, cv, results, recognizer)
     atomic_write_text(out / "results.json", json.dumps(summary, indent=2) + "\n")
     atomic_write_text(out / "results.md", study_markdown(summary))
-    plot_study(summary, out / "asr_study.png")
+    plot_study(summary, CONDITION_NAMES, out / "asr_study.png")
     return summary
 
 
@@ -270,35 +273,3 @@ def study_markdown(s: dict) -> str:
                      f"{r['gold']['ua']:.3f} | {r['gold_forced']['ua']:.3f} | "
                      f"{r['asr']['ua']:.3f} | {conf} |")
     return "\n".join(lines) + "\n"
-
-
-def plot_study(s: dict, out_png: str | Path) -> Path:
-    """UA per fold under each condition (bars) and each fold's WER (line, right axis)."""
-    from matplotlib.figure import Figure
-
-    from wise.report import save_figure
-
-    folds = s["folds"]
-    x = np.arange(len(folds))
-    w = 0.26
-    fig = Figure(figsize=(max(6.0, 1.2 * len(folds) + 2), 4.0))
-    ax = fig.add_subplot()
-    for k, (cond, colour) in enumerate(zip(CONDITIONS, ("#4c72b0", "#8fb0d9", "#dd8452"),
-                                           strict=True)):
-        ax.bar(x + (k - 1) * w, [r[cond]["ua"] for r in folds], w, color=colour,
-               label=f"UA, {CONDITION_NAMES[cond]}")
-    ax.axhline(0.25, color="grey", lw=0.8, ls=":", label="chance (4 classes)")
-    ax.set_xticks(x, [f"{r['fold']}: {r['test']}" for r in folds], fontsize=8)
-    ax.set_ylim(0, 1.15)
-    ax.set_ylabel("UA")
-    ax.grid(axis="y", alpha=0.3)
-    right = ax.twinx()
-    right.plot(x, [r["wer"]["wer"] for r in folds], "k.-", label="ASR word error rate")
-    right.set_ylim(0, 1.15)
-    right.set_ylabel("word error rate")
-    handles = ax.get_legend_handles_labels()
-    more = right.get_legend_handles_labels()
-    ax.legend(handles[0] + more[0], handles[1] + more[1], fontsize=7, loc="upper center",
-              ncol=3, frameon=False)
-    ax.set_title(f"{s['name']}: trained on gold transcripts, tested on gold vs ASR", fontsize=9)
-    return save_figure(fig, out_png)

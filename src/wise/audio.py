@@ -123,3 +123,26 @@ def normalize_gain(x: np.ndarray, level_dbfs: float = LEVEL_DBFS) -> np.ndarray:
     quiet recording as on a loud one."""
     gain = 10 ** ((level_dbfs - loudest_frame_dbfs(x)) / 20)
     return (x.astype(np.float64) * gain).astype(np.float32)
+
+
+# Loudest 25 ms frame below this level means there is nothing to decode: -75 dBFS is an RMS of
+# about 6 steps of 16-bit audio, 20 dB under the quietest real speech we have seen (-55 dBFS).
+# Whether a louder signal is speech at all (noise, music) is the recogniser's call, not a level's.
+SILENCE_DBFS = -75.0
+
+
+def no_speech(x: np.ndarray) -> str | None:
+    """Why `x` holds no speech ("no speech in the audio (digital silence)"), or None when
+    its loudest 25 ms reach SILENCE_DBFS."""
+    level = loudest_frame_dbfs(x)
+    if level >= SILENCE_DBFS:
+        return None
+    how = "digital silence" if level < -120 else f"loudest 25 ms at {level:.0f} dBFS"
+    return f"no speech in the audio ({how})"
+
+
+def require_speech(x: np.ndarray, source: str) -> None:
+    """`WiseError(source, "no speech ...")` when `no_speech(x)` says so."""
+    why = no_speech(x)
+    if why:
+        raise WiseError(source, why)

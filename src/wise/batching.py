@@ -10,7 +10,8 @@ batch (no Python loop over words or phones):
     word_mean     (W, 39)      mean frame of every word (the IM+DMF ablation, no hierarchy)
     text          (B, N, D)    word vectors;  utt_len (B,);  labels (B,)
     utt_frames    (B, T, 39)   all frames of each utterance (utterance-level baselines)
-    phone_ids     (B, Q)       each utterance's phone sequence as ids in PHONES (CNN+Phoneme)
+    phone_ids     (B, Q)       each utterance's phone sequence as ids in `PHONES`
+                               (`wise.phones`; CNN+Phoneme)
     utt_stats     (B, S)       each utterance's normalised frames' mean and std, then its
                                normalised functionals if the pack has them (S = 2F + K)
 
@@ -33,13 +34,9 @@ import numpy as np
 import torch
 
 from wise.config import NORMALIZE_MODES
-from wise.espeak import ARPABET
 from wise.features.cache import FeatureStore
+from wise.phones import PHONE_ID
 
-PHONES = ("<pad>", "<unk>", *sorted(ARPABET))
-"""Phone vocabulary: 0 pads, 1 is any phone outside ARPAbet (e.g. `<w>`, a word without
-phones)."""
-PHONE_ID = {p: i for i, p in enumerate(PHONES)}
 T = TypeVar("T")
 R = TypeVar("R")
 

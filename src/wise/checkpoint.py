@@ -9,12 +9,14 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from wise import LABELS, __version__
 from wise.batching import Normalizer
-from wise.config import RunConfig, run_config
+from wise.config import RunConfig
 from wise.errors import WiseError
 from wise.fsutil import atomic_file
+from wise.labels import LABELS
 from wise.models.build import build_model
+from wise.rows import run_config
+from wise.version import __version__
 
 FORMAT = "wise-checkpoint-1"
 

@@ -9,9 +9,9 @@ import os
 import sys
 from pathlib import Path
 
-from wise import __version__
 from wise.config import CONFIG_DIR, MAX_PREDICT_SECONDS, FeatureConfig, coerce_value
 from wise.errors import Skips, WiseError, format_error
+from wise.version import __version__
 
 DEMO_DIR = "wise-demo"
 DEMO_SEEDS = 1     # training seeds per fold in `wise demo`: what fits its 15 minutes on 2 cores
@@ -47,22 +47,36 @@ def _parser() -> argparse.ArgumentParser:
         "and text (Shen et al., Interspeech 2020).")
     p.add_argument("--version", action="version", version=f"wise {__version__}")
     sub = p.add_subparsers(metavar="COMMAND")
+    # One function per command, in the order `wise --help` lists them.
+    for add in (_add_synth, _add_prepare, _add_features, _add_cv, _add_train, _add_reproduce,
+                _add_report, _add_params, _add_predict, _add_serve, _add_asr_study, _add_demo):
+        add(sub)
+    return p
 
+
+def _add_synth(sub: argparse._SubParsersAction) -> None:
     s = sub.add_parser("synth", help="generate the synthetic emotional speech corpus "
-                       "(IEMOCAP layout)")
+                       "(IEMOCAP layout)",
+                       description="Generate the synthetic emotional speech corpus: espeak-ng "
+                       "voices in the IEMOCAP release layout, with gold word and phone times "
+                       "(docs/synthetic-corpus.md).")
     s.add_argument("out", help="folder to write the corpus into")
     s.add_argument("--utterances", type=int, default=2000, help="how many (default 2000)")
     s.add_argument("--seed", type=int, default=0)
     _common(s, workers=True)
     s.set_defaults(func=cmd_synth)
 
-    s = sub.add_parser("prepare", help="read a corpus into a manifest (JSONL)")
+
+def _add_prepare(sub: argparse._SubParsersAction) -> None:
+    s = sub.add_parser("prepare", help="read a corpus into a manifest (JSONL)",
+                       description="Read a corpus into a manifest (JSONL, one row per "
+                       "utterance), force-aligning rows that have no word/phone times.")
     kinds = s.add_subparsers(metavar="KIND")
     for kind, what in (("iemocap", "IEMOCAP release folder (or `wise synth` output)"),
                        ("manifest", "CSV/TSV/JSONL list: audio, text, label, speaker[, session]"),
                        ("ravdess", "RAVDESS folder holding Actor_NN/ (audio-only speech kept)"),
                        ("crema-d", "CREMA-D release folder holding AudioWAV/")):
-        k = kinds.add_parser(kind, help=what)
+        k = kinds.add_parser(kind, help=what, description=f"Read a manifest from: {what}.")
         k.add_argument("source", help=what)
         k.add_argument("--out", required=True, help="manifest to write (.jsonl)")
         k.add_argument("--missing-alignment", choices=("align", "skip"), default="align",
@@ -75,14 +89,26 @@ def _parser() -> argparse.ArgumentParser:
         _ray(k)
         k.set_defaults(func=cmd_prepare, kind=kind)
 
+
+def _add_features(sub: argparse._SubParsersAction) -> None:
     s = sub.add_parser("features", help="compute and cache MFCC frames, the word/phone "
-                       "hierarchy and word vectors for a manifest")
+                       "hierarchy and word vectors for a manifest",
+                       description="Compute and cache a manifest's features: MFCC frames, the "
+                       "word/phone hierarchy and word vectors (docs/features.md). `wise cv`, "
+                       "`train` and `reproduce` build the cache themselves when it is missing.")
     s.add_argument("manifest")
     _features_options(s)
     s.set_defaults(func=cmd_features)
 
+
+def _add_cv(sub: argparse._SubParsersAction) -> None:
     s = sub.add_parser("cv", help="cross-validate one config (leave one session out by "
-                       "default); resumes an interrupted run")
+                       "default); resumes an interrupted run",
+                       description="Cross-validate one config (leave one session out by "
+                       "default), writing every fold's metrics, predictions and checkpoint; "
+                       "an interrupted run resumes at its first unfinished fold. Two kinds of "
+                       "processes: --workers for the per-file feature work before training, "
+                       "--jobs for the trainings at once (docs/training.md).")
     _run_options(s)
     s.add_argument("--out", default=None, help="results folder (default runs/<config name>)")
     _jobs(s)
@@ -90,15 +116,26 @@ def _parser() -> argparse.ArgumentParser:
     _ray(s)
     s.set_defaults(func=cmd_cv)
 
+
+def _add_train(sub: argparse._SubParsersAction) -> None:
     s = sub.add_parser("train", help="train one model on a whole manifest and save a "
                        "checkpoint (over N processes: torchrun --nproc-per-node N -m wise "
-                       "train ...)")
+                       "train ...)",
+                       description="Train one model on a whole manifest and save a checkpoint "
+                       "for `wise predict` and `wise serve`. Over N processes (DDP): torchrun "
+                       "--nproc-per-node N -m wise train ... (docs/training.md).")
     _run_options(s)
     s.add_argument("--out", required=True, help="checkpoint to write, e.g. model.wise")
     s.set_defaults(func=cmd_train)
 
+
+def _add_reproduce(sub: argparse._SubParsersAction) -> None:
     s = sub.add_parser("reproduce", help="cross-validate every table row of the paper and "
-                       "write results.md with plots")
+                       "write results.md with plots",
+                       description="Cross-validate every table row of the paper (configs/) "
+                       "and write results.md/json with plots; resumes. --workers sets the "
+                       "processes for the per-file feature work, --jobs the trainings at once "
+                       "(docs/evaluation.md).")
     s.add_argument("--manifest", required=True)
     s.add_argument("--corpus", required=True, help="corpus name for the report, e.g. IEMOCAP")
     s.add_argument("--out", default="runs/reproduce",
@@ -113,20 +150,32 @@ def _parser() -> argparse.ArgumentParser:
     _ray(s)
     s.set_defaults(func=cmd_reproduce)
 
-    s = sub.add_parser("report", help="results.md/json and plots from finished `wise cv` runs")
+
+def _add_report(sub: argparse._SubParsersAction) -> None:
+    s = sub.add_parser("report", help="results.md/json and plots from finished `wise cv` runs",
+                       description="Write results.md/json and plots from finished `wise cv` "
+                       "runs: each row's mean ± std and its paired difference from WISE.")
     s.add_argument("runs", nargs="+", help="run folders (each with a summary.json)")
     s.add_argument("--corpus", required=True)
     s.add_argument("--out", required=True)
     s.add_argument("--readme", default=None, help="also regenerate this README's results table")
     s.set_defaults(func=cmd_report)
 
-    s = sub.add_parser("params", help="print a config's trainable parameters per module")
+
+def _add_params(sub: argparse._SubParsersAction) -> None:
+    s = sub.add_parser("params", help="print a config's trainable parameters per module",
+                       description="Print a config's trainable parameters, module by module.")
     s.add_argument("config", help="a row's name (wise, mdre, ...) or a YAML file")
     s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     s.set_defaults(func=cmd_params)
 
+
+def _add_predict(sub: argparse._SubParsersAction) -> None:
     s = sub.add_parser("predict", help="emotion of new recordings, with each word's "
-                       "attention (ASR when no transcript is given)")
+                       "attention (ASR when no transcript is given)",
+                       description="Predict the emotion of new recordings with a checkpoint, "
+                       "with each word's attention; a recording without a transcript is "
+                       "transcribed and aligned first (docs/predict.md).")
     s.add_argument("model", help="checkpoint from `wise train` (or a fold of `wise cv`)")
     s.add_argument("audio", nargs="+", help="audio files (wav, flac, ogg; any rate/channels)")
     text = s.add_mutually_exclusive_group()
@@ -149,7 +198,11 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     s.set_defaults(func=cmd_predict)
 
-    s = sub.add_parser("serve", help="HTTP service and web page for a checkpoint")
+
+def _add_serve(sub: argparse._SubParsersAction) -> None:
+    s = sub.add_parser("serve", help="HTTP service and web page for a checkpoint",
+                       description="Serve a checkpoint over HTTP: a JSON API and a web page "
+                       "to upload or record audio (docs/serving.md).")
     s.add_argument("model", help="checkpoint from `wise train`")
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=8000)
@@ -160,8 +213,14 @@ def _parser() -> argparse.ArgumentParser:
     _predictor_options(s)
     s.set_defaults(func=cmd_serve)
 
+
+def _add_asr_study(sub: argparse._SubParsersAction) -> None:
     s = sub.add_parser("asr-study", help="what ASR costs: cross-validate on gold transcripts, "
-                       "test on gold vs recognised ones (WER per fold)")
+                       "test on gold vs recognised ones (WER per fold)",
+                       description="What ASR costs: cross-validate on gold transcripts, then "
+                       "test every fold on gold and on recognised ones (WER per fold); "
+                       "resumes. --workers sets the processes for the per-file recognition, "
+                       "alignment and feature work, --jobs the trainings at once.")
     s.add_argument("--manifest", required=True)
     s.add_argument("--config", default="wise", help="the row to study (default wise)")
     s.add_argument("--out", default="runs/asr-study",
@@ -174,7 +233,15 @@ def _parser() -> argparse.ArgumentParser:
     _ray(s)
     s.set_defaults(func=cmd_asr_study)
 
-    s = sub.add_parser("demo", help="the whole pipeline on the synthetic corpus")
+
+def _add_demo(sub: argparse._SubParsersAction) -> None:
+    s = sub.add_parser("demo", help="the whole pipeline on the synthetic corpus",
+                       description="The whole pipeline on the synthetic corpus: generate it, "
+                       "prepare it, build its features, cross-validate WISE against baselines "
+                       "and ablations, write the report and train a model for `wise predict` "
+                       "(README: time and disk); a rerun reuses what exists. "
+                       "--workers sets the processes for the per-file synthesis and feature "
+                       "work, --jobs the trainings at once.")
     s.add_argument("--dir", default=DEMO_DIR, help=f"working folder (default ./{DEMO_DIR})")
     s.add_argument("--utterances", type=int, default=2000)
     s.add_argument("--seed", type=int, default=0)
@@ -187,7 +254,6 @@ def _parser() -> argparse.ArgumentParser:
     _jobs(s)
     _seeds(s, default=DEMO_SEEDS)
     s.set_defaults(func=cmd_demo)
-    return p
 
 
 def _predictor_options(p: argparse.ArgumentParser) -> None:
@@ -223,8 +289,9 @@ def _run_options(p: argparse.ArgumentParser) -> None:
 def _jobs(p: argparse.ArgumentParser) -> None:
     default = min(2, os.cpu_count() or 1)
     p.add_argument("--jobs", type=int, default=default,
-                   help=f"folds trained at once, one process each (default {default}); every "
-                   "fold trains on one torch thread, so results do not depend on it")
+                   help=f"trainings at once (one per fold and seed), one process each "
+                   f"(default {default}; --workers is the per-file work before them); every "
+                   "training uses one torch thread, so results do not depend on it")
 
 
 def _seeds(p: argparse.ArgumentParser, default: int = 1) -> None:
@@ -245,7 +312,9 @@ def _ray(p: argparse.ArgumentParser) -> None:
 def _common(p: argparse.ArgumentParser, workers: bool = False) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     if workers:
-        p.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+        p.add_argument("--workers", type=int, default=None,
+                       help="processes for the per-file work, one file each at a time "
+                       "(default: all cores)")
 
 
 def _features_options(p: argparse.ArgumentParser, cache: bool = True) -> None:
@@ -346,8 +415,8 @@ def _features(manifest: str, cache: str, cfg: FeatureConfig, args: argparse.Name
 
 
 def cmd_cv(args: argparse.Namespace) -> int:
-    from wise.config import load_run_config
     from wise.crossval import run_cv
+    from wise.rows import load_run_config
 
     run = load_run_config(args.config, args.set)
     out = args.out or str(Path("runs") / run.name)
@@ -367,8 +436,8 @@ def _runs_words(s: dict) -> str:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from wise.config import load_run_config
-    from wise.crossval import train_final
+    from wise.rows import load_run_config
+    from wise.train import train_final
 
     run = load_run_config(args.config, args.set)
     s = train_final(run, args.manifest, args.out, cache=args.cache, workers=args.workers,
@@ -382,7 +451,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
-    from wise.report import reproduce, table_configs
+    from wise.pipeline import reproduce
+    from wise.report import table_configs
 
     path = reproduce(args.manifest, args.out, args.configs or table_configs(CONFIG_DIR),
                      sets=args.set, cache=args.cache, workers=args.workers, jobs=args.jobs,
@@ -393,7 +463,8 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from wise.report import update_readme, write_report
+    from wise.pipeline import write_report
+    from wise.report import update_readme
 
     print(f"wrote {write_report(args.runs, args.out, args.corpus)}")
     if args.readme:
@@ -403,9 +474,9 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_params(args: argparse.Namespace) -> int:
-    from wise.config import load_run_config
     from wise.models.build import build_model
     from wise.models.wise import n_params
+    from wise.rows import load_run_config
 
     run = load_run_config(args.config, args.set)
     model = build_model(run.model, run.model_args, frame_dim=run.features.frame_dim,
@@ -421,9 +492,8 @@ def cmd_params(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
     from wise.predict import format_prediction, predict_files, read_transcripts
+    from wise.progress import progress_bar
 
     if args.text is not None and len(args.audio) > 1:
         raise WiseError(None, "--text gives one transcript: use --transcripts FILE for "
@@ -438,8 +508,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
                             asr_model=args.asr_model,
                             speaker_audio=args.audio if args.same_speaker else None)
     failed = 0
-    bar = tqdm(total=len(args.audio), desc="predict", unit="file",
-               disable=args.quiet or len(args.audio) < 2)
+    bar = progress_bar(total=len(args.audio), desc="predict", unit="file",
+                       disable=args.quiet or len(args.audio) < 2)
     for _, r in results:
         bar.clear()
         if isinstance(r, WiseError):
@@ -474,7 +544,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_asr_study(args: argparse.Namespace) -> int:
     from wise.asr_study import asr_study, study_markdown
-    from wise.config import load_run_config
+    from wise.rows import load_run_config
 
     run = load_run_config(args.config, args.set)
     s = asr_study(run, args.manifest, args.out, cache=args.cache, workers=args.workers,
@@ -487,12 +557,12 @@ def cmd_asr_study(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from wise.config import load_run_config
     from wise.corpora.iemocap import read_iemocap
     from wise.corpora.synthetic import generate
-    from wise.crossval import train_final
+    from wise.pipeline import reproduce
     from wise.prepare import prepare, summary_lines
-    from wise.report import reproduce
+    from wise.rows import load_run_config
+    from wise.train import train_final
 
     work = Path(args.dir)
     corpus, manifest = work / "corpus", work / "manifest.jsonl"

@@ -27,8 +27,8 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from wise import code_version
 from wise.errors import WiseError
+from wise.version import code_version
 
 MAX_RETRIES = 3   # Ray reruns a task this often when its worker process or node is lost
 

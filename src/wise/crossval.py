@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -29,22 +28,31 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch import nn
 
-from wise import LABELS, code_version
 from wise.checkpoint import save_checkpoint
 from wise.cluster import check_shared, imap
 from wise.config import RunConfig
-from wise.distributed import process_group
-from wise.errors import Skips, WiseError
-from wise.features.cache import FeatureStore, build_features
+from wise.errors import WiseError
+from wise.features.cache import FeatureStore
 from wise.features.functionals import build_functionals, require_opensmile
 from wise.fsutil import atomic_write_text
+from wise.labels import LABELS
 from wise.metrics import scores
-from wise.models.build import CLASSIC, batch_needs, build_classic, build_model
+from wise.models.build import CLASSIC, build_classic
 from wise.models.wise import n_params
-from wise.train import Data, pick_device, predict, train
+from wise.train import (
+    cache_root,
+    data_for,
+    deterministic,
+    evaluate,
+    init_seed,
+    load_corpus,
+    new_model,
+    subset_rows,
+    train,
+)
 from wise.utterance import read_manifest
+from wise.version import code_version
 
 
 def make_folds(rows: list[int], labels: list[int], sessions: list[str], protocol: str,
@@ -155,127 +163,9 @@ def _config_hash(run: RunConfig, manifest_rows: list[str]) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-@dataclass
-class Loaded:
-    """A manifest's features and per-row facts, in feature-store order."""
-
-    store: FeatureStore
-    feats: dict
-    labels: list[int]
-    speakers: list[str]
-    sessions: list[str]
-    improvised: list[bool]
-    genders: list[str | None]
-
-    def data(self, model: nn.Module) -> Data:
-        return data_for(model, self.store, self.labels, self.speakers)
-
-
-def data_for(model: nn.Module, store: FeatureStore, labels: list[int],
-             speakers: list[str]) -> Data:
-    """Batches carrying what `model` reads (see `wise.models.build.batch_needs`)."""
-    needs = batch_needs(model)
-    return Data(store, labels, speakers, word_frames=needs["with_word_frames"],
-                utterance=needs["with_utterance"],
-                utterance_stats=needs["with_utterance_stats"])
-
-
-def load(run: RunConfig, manifest: str | Path, cache: str | Path | None, *,
-         workers: int | None, progress: bool, ray: str | None = None) -> Loaded:
-    """Build (or reuse) the feature cache of `manifest` and line its rows up with the store."""
-    cache = _cache_root(manifest, cache)
-    feats = build_features(manifest, cache, run.features, Skips(), workers=workers,
-                           progress=progress, ray=ray)
-    store = FeatureStore(feats["pack"])
-    meta = {u.id: u for u in read_manifest(manifest)}
-    rows = [meta[i] for i in store.ids]
-    return Loaded(store, feats, [LABELS.index(u.label) for u in rows],
-                  [u.speaker for u in rows], [u.session for u in rows],
-                  [bool(u.improvised) for u in rows], [u.gender for u in rows])
-
-
-def _cache_root(manifest: str | Path, cache: str | Path | None) -> Path:
-    return Path(cache) if cache else Path(manifest).parent / "wise-cache"
-
-
-def init_seed(seed: int, fold: int) -> int:
-    """The seed of the initial weights of fold `fold` (0: a model trained on every row) under
-    training seed `seed`: a function of the two only, so two seeds start from different weights
-    and a fold starts from the same ones whichever process builds it."""
-    return int(np.random.SeedSequence([seed, fold]).generate_state(1)[0])
-
-
-def new_model(run: RunConfig, store: FeatureStore, seed: int | None = None) -> nn.Module:
-    """The row's model for `store`'s dimensions; with `seed`, its initial weights come from a
-    generator seeded with it (torch's global generator is left as it was)."""
-    def build() -> nn.Module:
-        return build_model(run.model, run.model_args, text_dim=store.text_dim,
-                           frame_dim=store.frame_dim, n_functionals=store.n_functionals)
-    if seed is None:
-        return build()
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        return build()
-
-
-def deterministic(threads: int | None = 1) -> None:
-    """Make this process's training reproducible to the bit: `threads` torch threads (None
-    leaves the number alone) and deterministic kernels (on CUDA too, where cuBLAS needs its
-    workspace fixed before the first call)."""
-    if threads:
-        torch.set_num_threads(threads)
-    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-    torch.use_deterministic_algorithms(True, warn_only=True)
-    torch.backends.cudnn.benchmark = False
-
-
 def fold_dir(run_dir: str | Path, seed: int, k: int) -> Path:
     """Where (seed, fold k) of a `wise cv` run keeps its metrics, predictions and checkpoint."""
     return Path(run_dir) / f"seed_{seed}" / f"fold_{k}"
-
-
-def train_final(run: RunConfig, manifest: str | Path, out: str | Path, *,
-                cache: str | Path | None = None, workers: int | None = None,
-                progress: bool = True) -> dict:
-    """Train one model on every row of `manifest` (validation carved from them) and write a
-    self-contained checkpoint to `out`, with the per-epoch history in its `extra`.
-
-    Under torchrun, every process runs this: they train the one model together
-    (`wise.distributed`); rank 0 alone builds the feature cache (the others wait, then read
-    it), shows progress and writes the checkpoint. "main" in the result says which rank."""
-    if run.model in CLASSIC:
-        raise WiseError(None, f"{run.name}: `wise train` makes checkpoints of the neural rows "
-                              f"only; cross-validate this row with `wise cv --config {run.name}`")
-    with process_group(pick_device(run.train.device)) as world:
-        if not world.main:
-            world.barrier()                  # until rank 0 has built the feature cache
-        d = load(run, manifest, cache, workers=workers, progress=progress and world.main)
-        if world.main:
-            world.barrier()
-        rows = _subset(run, d, manifest)
-        deterministic(threads=None)
-        model = new_model(run, d.store, init_seed(run.train.seed, 0))
-        info = train(model, d.data(model), rows, run.train, n_classes=len(LABELS),
-                     progress=progress and world.main, desc=run.name, world=world)
-        if world.main:
-            save_checkpoint(out, model, run, info["normalizer"],
-                            word_vectors=d.feats["word_vectors"],
-                            extra={"trained_on": str(manifest), "n_train": info["n_fit"],
-                                   "n_val": info["n_val"], "best_epoch": info["best_epoch"],
-                                   "best_val_ua": info["best_val_ua"],
-                                   "history": info["history"], "world_size": world.size,
-                                   "code_version": code_version()})
-    return {"out": str(out), "n_params": n_params(model), "main": world.main, **{
-        k: info[k] for k in ("n_fit", "n_val", "best_epoch", "best_val_ua", "world_size")}}
-
-
-def _subset(run: RunConfig, d: Loaded, manifest: str | Path) -> list[int]:
-    rows = list(range(len(d.store)))
-    if run.cv.subset == "improvised":
-        rows = [i for i in rows if d.improvised[i]]
-        if not rows:
-            raise WiseError(manifest, "no improvised utterances (subset=improvised)")
-    return rows
 
 
 @dataclass
@@ -313,7 +203,7 @@ def run_fold(job: FoldJob) -> dict:
     # Under normalize=speaker the held-out speakers get their own statistics from their own
     # frames (never their labels); other modes are unchanged by `adapt`.
     adapted = info["normalizer"].adapt(store, job.test_rows, job.speakers)
-    probs, alphas = predict(model, data, job.test_rows, adapted)
+    probs, alphas = evaluate(model, data, job.test_rows, adapted)
     y_true = [job.labels[i] for i in job.test_rows]
     y_pred = probs.argmax(1).tolist()
     s = scores(np.array(y_true), np.array(y_pred), LABELS)
@@ -372,7 +262,7 @@ def _functionals(run: RunConfig, manifest: str | Path, cache: str | Path | None,
                  store: FeatureStore, workers: int | None, progress: bool, log) -> str:
     """Scikit-learn rows: the store rows' openSMILE functionals, built once for every fold."""
     audio = {u.id: u.audio for u in read_manifest(manifest)}
-    f = build_functionals([audio[i] for i in store.ids], _cache_root(manifest, cache),
+    f = build_functionals([audio[i] for i in store.ids], cache_root(manifest, cache),
                           run.features.sample_rate, workers=workers, progress=progress)
     log(f"  eGeMAPS functionals of {len(store)} utterances: {f['built']} built, "
         f"{f['reused']} reused ({f['seconds']:.1f} s)"
@@ -384,7 +274,7 @@ def _functionals(run: RunConfig, manifest: str | Path, cache: str | Path | None,
 class CVPlan:
     """One row's cross-validation, ready to train: the (seed, fold) jobs left to do, those
     finished earlier, and what the summary needs. `run_cv` trains one plan;
-    `wise.report.reproduce` trains several rows' jobs in one pool of processes, so that no
+    `wise.pipeline.reproduce` trains several rows' jobs in one pool of processes, so that no
     core waits for the last fold of a row while the next row's could start."""
 
     run: RunConfig
@@ -437,9 +327,9 @@ def plan_cv(run: RunConfig, manifest: str | Path, out_dir: str | Path, *,
     classic = run.model in CLASSIC
     if classic:
         require_opensmile()          # before the MFCC cache: a missing extra fails at once
-    d = load(run, manifest, cache, workers=workers, progress=progress, ray=ray)
+    d = load_corpus(run, manifest, cache, workers=workers, progress=progress, ray=ray)
     store, labels = d.store, d.labels
-    rows = _subset(run, d, manifest)
+    rows = subset_rows(run, d, manifest)
     folds = make_folds(rows, labels, d.sessions, run.cv.protocol, run.cv.folds,
                        run.cv.split_seed, speakers=d.speakers, genders=d.genders)
     # Which speakers each fold tests on, so a reader can check the protocol.

@@ -46,12 +46,6 @@ from wise.utterance import Segment
 
 SAMPLE_RATE = 16000
 
-# The phone set of the pocketsphinx en-us dictionary (CMU without stress digits).
-ARPABET = frozenset(
-    "AA AE AH AO AW AY B CH D DH EH ER EY F G HH IH IY JH K L M N NG OW OY P R S SH T TH "
-    "UH UW V W Y Z ZH".split()
-)
-
 # espeak's English phoneme mnemonics (en-us voice) -> ARPAbet. Stress and syllable marks
 # (' , % =) are stripped before lookup. Where espeak keeps a distinction CMU does not
 # (flap t#, glottal ?, the reduced vowels @2 I2 I#, nasalised A~) the nearest CMU phone is
@@ -241,9 +235,9 @@ def phonemize_espeak(word: str, voice: str = "en-us") -> list[str]:
 def phonemize_arpabet(word: str, voice: str = "en-us") -> list[str]:
     """The word's pronunciation as ARPAbet phones without stress: "hello" -> HH AH L OW.
 
-    Every phone returned is in `ARPABET`. An r after an r-coloured phone is dropped (espeak
-    writes the linking r of "admiralty" as `3 r-`; CMU spells it ER alone). Returns [] when
-    espeak gives no phonemes (e.g. punctuation only).
+    Every phone returned is in `wise.phones.ARPABET`. An r after an r-coloured phone is
+    dropped (espeak writes the linking r of "admiralty" as `3 r-`; CMU spells it ER alone).
+    Returns [] when espeak gives no phonemes (e.g. punctuation only).
     """
     phones: list[str] = []
     for name in phonemize_espeak(word.lower(), voice):

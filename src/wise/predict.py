@@ -32,9 +32,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from wise.align._sphinx import no_speech
 from wise.align.asr import DEFAULT_RECOGNIZER, make_recognizer
-from wise.audio import audio_from_array, decode_audio, load_audio
+from wise.audio import audio_from_array, decode_audio, load_audio, no_speech
 from wise.batching import collate
 from wise.checkpoint import load_checkpoint
 from wise.config import MAX_PREDICT_SECONDS, FeatureConfig
@@ -43,13 +42,12 @@ from wise.features.cache import UtteranceFeatures
 from wise.features.hierarchy import build_hierarchy
 from wise.features.prosody import Prosody, frame_features
 from wise.features.words import PACKAGED, WordVectors, load_word_vectors
+from wise.labels import LABEL_NAMES
 from wise.models.build import batch_needs
 from wise.text import tokenize
 from wise.utterance import Segment
 
 MAX_SECONDS = MAX_PREDICT_SECONDS
-
-LABEL_NAMES = {"ang": "angry", "hap": "happy", "neu": "neutral", "sad": "sad"}
 
 
 def cache_dir() -> Path:
@@ -77,8 +75,8 @@ class Prediction:
 
     file: str | None
     status: str                     # "ok", or "no_speech" (then label is None)
-    label: str | None               # "ang" | "hap" | "neu" | "sad"
-    label_name: str | None          # "angry" | "happy" | "neutral" | "sad"
+    label: str | None               # one of wise.labels.LABELS: "ang" | "hap" | "neu" | "sad"
+    label_name: str | None          # its LABEL_NAMES entry: "angry" | "happy" | ...
     probabilities: dict[str, float]
     transcript: str
     transcript_source: str          # "given" | "asr" | "none"
@@ -181,8 +179,8 @@ class Predictor:
             self._aligner = ForcedAligner()
         return self._aligner
 
-    def load(self, audio: str | Path | bytes | np.ndarray, *, sample_rate: int | None = None,
-             name: str | None = None) -> np.ndarray:
+    def read_audio(self, audio: str | Path | bytes | np.ndarray, *,
+                   sample_rate: int | None = None, name: str | None = None) -> np.ndarray:
         """Audio as 16 kHz mono float32 from a path, the bytes of a file, or an array (then
         `sample_rate` is required; 2-D arrays are (samples, channels))."""
         sr = self.features.sample_rate
@@ -202,7 +200,7 @@ class Predictor:
         file for audio that cannot be read, is too long, or does not match `text`."""
         t0 = time.perf_counter()
         source = name or (str(audio) if isinstance(audio, str | Path) else "upload")
-        x = self.load(audio, sample_rate=sample_rate, name=source)
+        x = self.read_audio(audio, sample_rate=sample_rate, name=source)
         seconds = {"load": time.perf_counter() - t0}
         duration = len(x) / self.features.sample_rate
         given = text is not None and bool(tokenize(text))
@@ -269,7 +267,7 @@ class Predictor:
         feats = []
         for a in audio:
             try:
-                feats.append(self.audio_features(self.load(a)))
+                feats.append(self.audio_features(self.read_audio(a)))
             except WiseError:       # an unreadable file fails on its own when predicted
                 continue
         if not feats:
@@ -319,11 +317,6 @@ def _checkpoint_vectors(path: Path, trained_with: str, cfg: FeatureConfig,
 
 def _base_name(name: str) -> str:
     return name.rsplit(":", 1)[0] if name.startswith("glove:") else name
-
-
-def load(checkpoint: str | Path, **kw) -> Predictor:
-    """`wise.load(path)`: a `Predictor` for a checkpoint from `wise train` or `wise cv`."""
-    return Predictor(checkpoint, **kw)
 
 
 def format_prediction(r: Prediction, top: int = 5) -> str:
@@ -393,9 +386,9 @@ def _predict_with(p: Predictor, task: tuple[str, str | None, str | None]
     try:
         r = p.predict(path, text=text)
         if plot_dir:
-            from wise.explain_plot import plot_prediction
+            from wise.plots import plot_prediction
 
-            plot_prediction(r, p.load(path), Path(plot_dir) / f"{Path(path).stem}.png",
+            plot_prediction(r, p.read_audio(path), Path(plot_dir) / f"{Path(path).stem}.png",
                             sample_rate=p.features.sample_rate)
         return r
     except WiseError as e:

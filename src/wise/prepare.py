@@ -12,11 +12,10 @@ from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
-from tqdm import tqdm
-
 from wise.cluster import check_shared, imap
 from wise.errors import Skips, WiseError
 from wise.fsutil import atomic_write_text
+from wise.progress import progress_bar
 from wise.utterance import Utterance, write_manifest
 
 MISSING_ALIGNMENT = ("align", "skip")
@@ -56,7 +55,7 @@ def prepare(rows: Iterable[Utterance], out: str | Path, skips: Skips, *,
 def _align(rows: list[Utterance], skips: Skips, progress: bool, workers: int | None,
            ray: str | None) -> list[Utterance]:
     done = []
-    bar = tqdm(total=len(rows), desc="aligning", unit="utt", disable=not progress)
+    bar = progress_bar(total=len(rows), desc="aligning", unit="utt", disable=not progress)
     if (workers or os.cpu_count() or 1) == 1 and ray is None:
         _new_aligner()
         results = ((i, align_one(u)) for i, u in enumerate(rows))

@@ -1,10 +1,12 @@
-"""Results of `wise cv` runs as the paper's tables, plots and the README's results table.
+"""Results of `wise cv` runs as the paper's tables, and the README's results table.
 
 Input: the `summary.json` of one or more runs (one run = one config = one table row).
-Output: `results.md` (Table 1 rows, then Table 2 rows, then rows beyond the paper, each with
-our WA/UA mean ± std over every (seed, fold), the paired UA difference against WISE with its
-95% interval (`wise.stats`), and the paper's numbers), `results.json` (the same table as
-data: the README's table is generated from it), `rows.png` and `confusions.png`.
+Output, as data and text: the table (`results_table`, what `results.json` holds: the README's
+table is generated from it) and `results.md` (`table_markdown`: Table 1 rows, then Table 2
+rows, then rows beyond the paper, each with our WA/UA mean ± std over every (seed, fold), the
+paired UA difference against WISE with its 95% interval (`wise.stats`), and the paper's
+numbers). The figures beside them are drawn by `wise.plots`; `wise.pipeline.write_report`
+writes all four files.
 
 Rows are only comparable when they were scored the same way. The report picks a reference
 setting (that of the WISE row when there is one, else the most common one) and flags every row
@@ -17,15 +19,15 @@ import json
 import math
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
-from wise import LABELS
 from wise.errors import WiseError
-from wise.fsutil import atomic_file, atomic_write_text
+from wise.fsutil import atomic_write_text
+from wise.labels import LABELS
 from wise.metrics import recalls
 from wise.stats import compare_runs
 
@@ -114,7 +116,7 @@ def load_summaries(run_dirs: Iterable[str | Path]) -> list[dict]:
     return out
 
 
-def _num(x: float | None) -> str:
+def format_score(x: float | None) -> str:
     """.759 the way the paper prints it (no leading zero); a dash for a missing number."""
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return "—"
@@ -122,8 +124,9 @@ def _num(x: float | None) -> str:
     return s[1:] if s.startswith("0.") else s
 
 
-def _pm(mean: float | None, std: float | None) -> str:
-    return f"{_num(mean)} ± {_num(std)}"
+def format_mean_std(mean: float | None, std: float | None) -> str:
+    """`.759 ± .012`."""
+    return f"{format_score(mean)} ± {format_score(std)}"
 
 
 def _flat_config(s: dict) -> dict[str, object]:
@@ -295,7 +298,7 @@ def _runs_words(table: dict) -> str:
 
 def _signed(x: float) -> str:
     """+.053 / −.129, the way the table prints its other numbers."""
-    return ("−" if x < 0 else "+") + _num(abs(x))
+    return ("−" if x < 0 else "+") + format_score(abs(x))
 
 
 def format_delta(v: dict | None) -> str:
@@ -329,16 +332,16 @@ def _table_lines(table: dict) -> list[str]:
             lines.append(f"| *{GROUPS[group]}* | | | | | | |")
         model = r["display"]
         if not r["run"]:
-            lines.append(f"| {model} | not run | — | — | {_num(r['paper_wa'])} | "
-                         f"{_num(r['paper_ua'])} | — |")
+            lines.append(f"| {model} | not run | — | — | {format_score(r['paper_wa'])} | "
+                         f"{format_score(r['paper_ua'])} | — |")
             continue
         if r["mismatch"]:
             notes.append(r)
             model += f" †{len(notes)}"
-        lines.append(f"| {model} | {_pm(r['wa_mean'], r['wa_std'])} | "
-                     f"{_pm(r['ua_mean'], r['ua_std'])} | {format_delta(r['vs_wise'])} | "
-                     f"{_num(r['paper_wa'])} | "
-                     f"{_num(r['paper_ua'])} | {r['n_params']:,} |")
+        lines.append(f"| {model} | {format_mean_std(r['wa_mean'], r['wa_std'])} | "
+                     f"{format_mean_std(r['ua_mean'], r['ua_std'])} | "
+                     f"{format_delta(r['vs_wise'])} | {format_score(r['paper_wa'])} | "
+                     f"{format_score(r['paper_ua'])} | {r['n_params']:,} |")
     if notes:
         lines.append("")
         lines.append("Rows marked † were evaluated differently from the reference setting "
@@ -349,7 +352,8 @@ def _table_lines(table: dict) -> list[str]:
     return lines
 
 
-def _markdown(table: dict) -> str:
+def table_markdown(table: dict) -> str:
+    """`results.md` from the table (`results_table`)."""
     lines = ["# Results", ""]
     lines += [*(f"- {h}" for h in _header_lines(table)), "", *_table_lines(table), ""]
     run = [r for r in table["rows"] if r["run"]]
@@ -357,17 +361,17 @@ def _markdown(table: dict) -> str:
               "| Model | " + " | ".join(LABELS) + " | pooled WA | pooled UA |",
               "|---|" + "---|" * (len(LABELS) + 2)]
     for r in run:
-        lines.append(f"| {r['display']} | " + " | ".join(_num(r["recall"][lab])
-                                                       for lab in LABELS)
-                     + f" | {_num(r['pooled_wa'])} | {_num(r['pooled_ua'])} |")
+        lines.append(f"| {r['display']} | "
+                     + " | ".join(format_score(r["recall"][lab]) for lab in LABELS)
+                     + f" | {format_score(r['pooled_wa'])} | {format_score(r['pooled_ua'])} |")
     lines += ["", "## Where the spread comes from (UA)", "",
               "Fold std: over the folds, of each fold's mean over seeds (which speakers are "
               "tested). Seed std: over the seeds of one fold, averaged over folds (training "
               "noise; 0 with one seed).", "",
               "| Model | UA | fold std | seed std |", "|---|---|---|---|"]
     for r in run:
-        lines.append(f"| {r['display']} | {_num(r['ua_mean'])} | {_num(r['ua_fold_std'])} | "
-                     f"{_num(r['ua_seed_std'])} |")
+        lines.append(f"| {r['display']} | {format_score(r['ua_mean'])} | "
+                     f"{format_score(r['ua_fold_std'])} | {format_score(r['ua_seed_std'])} |")
     lines += ["", "## Per fold (WA / UA, mean over seeds)", ""]
     tests = list(dict.fromkeys(f["test"] for r in run for f in r["folds"]))
     lines += ["| Model | " + " | ".join(tests) + " |", "|---|" + "---|" * len(tests)]
@@ -375,9 +379,13 @@ def _markdown(table: dict) -> str:
         by_test: dict[str, list[dict]] = {}
         for f in r["folds"]:
             by_test.setdefault(f["test"], []).append(f)
-        cell = {t: f"{_num(np.mean([f['wa'] for f in fs]))} / "
-                   f"{_num(np.mean([f['ua'] for f in fs]))}" for t, fs in by_test.items()}
+        cell = {t: f"{format_score(np.mean([f['wa'] for f in fs]))} / "
+                   f"{format_score(np.mean([f['ua'] for f in fs]))}" for t, fs in by_test.items()}
         lines.append(f"| {r['display']} | " + " | ".join(cell.get(t, "—") for t in tests) + " |")
+    lines += ["", "## Plots", "",
+              "WA and UA per row, the paper's numbers as markers ([rows.png](rows.png)), and "
+              "the pooled confusion matrix of every row ([confusions.png](confusions.png)):", "",
+              "![WA and UA per row](rows.png)", "", "![Confusion matrices](confusions.png)"]
     lines += ["", "## Runs", ""]
     lines += [f"- {r['display']}: `{r['run_dir']}` ({r['n_seeds']} seed"
               f"{'' if r['n_seeds'] == 1 else 's'} × {r['n_folds']} folds, code "
@@ -388,95 +396,7 @@ def _markdown(table: dict) -> str:
 def results_markdown(summaries: Sequence[dict], corpus_name: str) -> str:
     """`results.md`: the header (corpus, protocol, subset, size, word vectors, code version),
     the paper-shaped table with flagged mismatches, per-class recall, per-fold scores."""
-    return _markdown(results_table(summaries, corpus_name))
-
-
-def _rows_for_plots(summaries: Sequence[dict]) -> list[dict]:
-    table = results_table(summaries, "")
-    return [r for r in table["rows"] if r["run"]]
-
-
-def save_figure(fig, out_png: str | Path) -> Path:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-    FigureCanvasAgg(fig)             # Agg explicitly: no display, no pyplot global state
-    with atomic_file(out_png) as tmp:
-        fig.savefig(tmp, format="png", dpi=120, bbox_inches="tight")
-    return Path(out_png)
-
-
-def plot_rows(summaries: Sequence[dict], out_png: str | Path) -> Path:
-    """Grouped bars of WA and UA per row (error bars: std over every (seed, fold)); the
-    paper's numbers, where the row has them, as red diamonds."""
-    from matplotlib.figure import Figure
-
-    rows = _rows_for_plots(summaries)
-    x = np.arange(len(rows))
-    w = 0.38
-    fig = Figure(figsize=(max(6.0, 0.9 * len(rows) + 2), 4.2))
-    ax = fig.add_subplot()
-    for off, key, colour in ((-w / 2, "wa", "#4c72b0"), (w / 2, "ua", "#dd8452")):
-        ax.bar(x + off, [r[f"{key}_mean"] for r in rows], w, yerr=[r[f"{key}_std"] for r in rows],
-               capsize=3, color=colour, label=f"{key.upper()} (ours)")
-        paper = [(i + off, r[f"paper_{key}"]) for i, r in enumerate(rows) if r[f"paper_{key}"]]
-        if paper:
-            px, py = zip(*paper, strict=True)
-            ax.scatter(px, py, marker="D", s=28, color="#c0392b", edgecolor="white",
-                       zorder=3, label="paper (IEMOCAP)" if key == "wa" else None)
-    labels = [r["display"] + (" †" if r["mismatch"] else "") for r in rows]
-    ax.set_xticks(x, labels, rotation=30, ha="right", fontsize=8)
-    ax.set_ylim(0, 1.12)             # headroom for the legend above the bars
-    ax.set_yticks(np.linspace(0, 1, 6))
-    ax.set_ylabel("score")
-    ax.set_title("WA and UA per row (mean ± std over (seed, fold) runs; † = evaluated differently)",
-                 fontsize=9)
-    ax.legend(fontsize=8, loc="upper center", ncol=3, frameon=False)
-    ax.grid(axis="y", alpha=0.3)
-    return save_figure(fig, out_png)
-
-
-def plot_confusions(summaries: Sequence[dict], out_png: str | Path) -> Path:
-    """One pooled confusion matrix per row: colour = row-normalised rate (recall on the
-    diagonal), text = count and rate."""
-    from matplotlib.figure import Figure
-
-    rows = _rows_for_plots(summaries)
-    cols = min(4, len(rows))
-    nrows = math.ceil(len(rows) / cols)
-    fig = Figure(figsize=(3.2 * cols, 3.2 * nrows))
-    k = len(LABELS)
-    for i, r in enumerate(rows):
-        ax = fig.add_subplot(nrows, cols, i + 1)
-        cm = np.asarray(r["confusion"], dtype=float)
-        support = cm.sum(1, keepdims=True)
-        rate = np.divide(cm, support, out=np.zeros_like(cm), where=support > 0)
-        ax.imshow(rate, vmin=0, vmax=1, cmap="Blues")
-        for t in range(k):
-            for p in range(k):
-                ax.text(p, t, f"{int(cm[t, p])}\n{_num(rate[t, p])}", ha="center",
-                        va="center", fontsize=7, color="white" if rate[t, p] > 0.5 else "black")
-        ax.set_xticks(range(k), LABELS, fontsize=8)
-        ax.set_yticks(range(k), LABELS, fontsize=8)
-        ax.set_xlabel("predicted", fontsize=8)
-        ax.set_ylabel("true", fontsize=8)
-        ax.set_title(f"{r['display']}{' †' if r['mismatch'] else ''}\nWA {_num(r['pooled_wa'])}"
-                     f"  UA {_num(r['pooled_ua'])}", fontsize=8)
-    fig.tight_layout()
-    return save_figure(fig, out_png)
-
-
-def write_report(run_dirs: Iterable[str | Path], out_dir: str | Path,
-                 corpus_name: str) -> Path:
-    """Write results.md, results.json, rows.png and confusions.png into `out_dir`; each file
-    replaces its old version only once complete. Returns the path of results.md."""
-    summaries = load_summaries(run_dirs)
-    out = Path(out_dir)
-    table = results_table(summaries, corpus_name)
-    atomic_write_text(out / "results.json", json.dumps(table, indent=2) + "\n")
-    plot_rows(summaries, out / "rows.png")
-    plot_confusions(summaries, out / "confusions.png")
-    atomic_write_text(out / "results.md", _markdown(table))
-    return out / "results.md"
+    return table_markdown(results_table(summaries, corpus_name))
 
 
 def _load_table(results_json: str | Path | dict) -> dict:
@@ -534,82 +454,3 @@ def table_configs(config_dir: str | Path) -> list[Path]:
         raise WiseError(config_dir, "no .yaml configs here")
     return [found[n] for n in PAPER if n in found] + [p for n, p in found.items()
                                                        if n not in PAPER]
-
-
-def reproduce(manifest: str | Path, out_dir: str | Path, configs: Sequence[str | Path], *,
-              sets: Sequence[str] = (), cache: str | Path | None = None,
-              workers: int | None = None, jobs: int = 1, seeds: int = 1,
-              progress: bool = True, corpus_name: str, skip_unavailable: bool = False,
-              log: Callable[[str], object] = print, ray: str | None = None) -> Path:
-    """Cross-validate every config into `out_dir/<name>` (finished folds are reused, so an
-    interrupted reproduction resumes), then write the report into `out_dir`. A row whose
-    optional extra is not installed (openSMILE, librosa) is an error, or with
-    `skip_unavailable` left out with a log line. Returns the path of results.md."""
-    from wise.config import load_run_config
-    from wise.crossval import CVPlan, plan_cv, run_jobs
-    from wise.features.functionals import require_opensmile
-    from wise.features.prosody import require_extras
-    from wise.models.build import CLASSIC
-
-    # Read every config before training anything: a typo in the last one should not surface
-    # hours later.
-    runs = [load_run_config(c, list(sets)) for c in configs]
-    if not runs:
-        raise WiseError(None, "no configs to run")
-    seen: dict[str, str] = {}
-    for c, run in zip(configs, runs, strict=True):
-        if run.name in seen:
-            raise WiseError(c, f"name {run.name!r} is also the name of {seen[run.name]}; "
-                               "each row needs its own name (its results folder)")
-        seen[run.name] = str(c)
-    unavailable: dict[str, WiseError] = {}
-    for run in runs:
-        try:
-            if run.model in CLASSIC:
-                require_opensmile(run.name)
-            require_extras(run.features)
-        except WiseError as e:
-            unavailable[run.name] = e
-    for name, e in unavailable.items():
-        if not skip_unavailable:
-            raise e
-        log(f"leaving out {name}: {e.message}")
-    runs = [r for r in runs if r.name not in unavailable]
-    out = Path(out_dir)
-    # Plan every row first (features, folds, what is finished), then train every row's
-    # (seed, fold) jobs in one pool: a row's last fold no longer leaves cores idle.
-    plans = []
-    for i, run in enumerate(runs, 1):
-        log(f"[{i}/{len(runs)}] {run.name} ({display_name(run.name)}): {run.cv.protocol} "
-            f"cross-validation, subset {run.cv.subset} -> {out / run.name}")
-        plans.append(plan_cv(run, manifest, out / run.name, cache=cache, workers=workers,
-                             seeds=seeds, progress=progress, log=log, ray=ray))
-    left = {id(p): len(p.todo) for p in plans}
-    owner = {id(job): p for p in plans for job in p.todo}
-    number = {id(p): i for i, p in enumerate(plans, 1)}
-
-    def row_done(plan: CVPlan) -> None:
-        s = plan.summary()
-        log(f"[{number[id(plan)]}/{len(plans)}] {plan.run.name}: "
-            f"WA {_pm(s['wa_mean'], s['wa_std'])}  "
-            f"UA {_pm(s['ua_mean'], s['ua_std'])}  ({len(s['folds'])} runs, "
-            f"{s['n_params']:,} parameters)")
-
-    def finished(job, result: dict) -> None:
-        plan = owner[id(job)]
-        plan.finished(result)
-        left[id(plan)] -= 1
-        if not left[id(plan)]:
-            row_done(plan)
-
-    for plan in plans:
-        if not plan.todo:
-            row_done(plan)
-    todo = [job for p in plans for job in p.todo]
-    if todo:
-        log(f"training {len(todo)} (row, seed, fold) runs, "
-            + (f"{max(1, jobs)} at a time" if ray is None else "on the Ray cluster"))
-    run_jobs(todo, jobs, finished, ray=ray)
-    path = write_report([p.out for p in plans], out, corpus_name)
-    log(f"report: {path}")
-    return path

@@ -43,10 +43,10 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 
-from wise import __version__
 from wise.align.asr import DEFAULT_RECOGNIZER
 from wise.errors import WiseError
 from wise.predict import MAX_SECONDS, Predictor
+from wise.version import __version__
 
 log = logging.getLogger("wise.serve")
 
@@ -91,7 +91,7 @@ def _predict(data: bytes, text: str | None, name: str) -> tuple[int, dict]:
     p = _predictor
     t0 = time.perf_counter()
     try:
-        x = p.load(data, name=name)
+        x = p.read_audio(data, name=name)
     except WiseError as e:
         return _audio_status(data, p.max_seconds), {"error": e.line()}
     decode = time.perf_counter() - t0

@@ -12,25 +12,38 @@ runs this one (`batches_on`); `precision: bf16` runs the forward pass and the lo
 autocast. Under torchrun several processes train one model (`wise.distributed`): each takes
 its shard of every global batch, and the loss is scaled so that DDP's average of their
 gradients is the single-process gradient of the whole batch.
+
+`train_final` (`wise train`) trains one model on a whole manifest and writes its checkpoint;
+cross-validation (`wise.crossval`) trains one per (seed, fold) with the same pieces:
+`load_corpus`, `new_model`, `init_seed`, `deterministic`.
 """
 
 from __future__ import annotations
 
 import copy
+import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
-from tqdm import tqdm
 
 from wise.batching import Batch, Normalizer, collate, prefetch
-from wise.config import TrainConfig
-from wise.distributed import SINGLE, World
-from wise.features.cache import FeatureStore
+from wise.checkpoint import save_checkpoint
+from wise.config import RunConfig, TrainConfig
+from wise.distributed import SINGLE, World, process_group
+from wise.errors import Skips, WiseError
+from wise.features.cache import FeatureStore, build_features
+from wise.labels import LABELS
 from wise.metrics import unweighted_accuracy
+from wise.models.build import CLASSIC, batch_needs, build_model
+from wise.models.wise import n_params
+from wise.progress import progress_bar
+from wise.utterance import read_manifest
+from wise.version import code_version
 
 
 def pick_device(name: str, local_rank: int = 0) -> torch.device:
@@ -118,8 +131,8 @@ def should_stop(epoch: int, best_epoch: int, cfg: TrainConfig) -> bool:
 
 
 @torch.no_grad()
-def predict(model: nn.Module, data: Data, rows: list[int], normalizer: Normalizer | None,
-            batch_size: int = 64) -> tuple[np.ndarray, list[np.ndarray]]:
+def evaluate(model: nn.Module, data: Data, rows: list[int], normalizer: Normalizer | None,
+             batch_size: int = 64) -> tuple[np.ndarray, list[np.ndarray]]:
     """Class probabilities (len(rows), C) and each utterance's attention weights."""
     model.eval()
     device = next(model.parameters()).device
@@ -174,9 +187,9 @@ def train(model: nn.Module, data: Data, rows: list[int], cfg: TrainConfig, *,
         # every rank): on the batch's first row, with a loss of zero.
         local = [s or rows_b[:1] for s, rows_b in zip(shards, batches, strict=True)]
         on_device = batches_on(data, local, normalizer, device)
-        for rows_b, shard, b in tqdm(zip(batches, shards, on_device, strict=True),
-                                     total=len(batches), desc=f"{desc} epoch {epoch}",
-                                     unit="batch", leave=False, disable=not progress):
+        for rows_b, shard, b in progress_bar(zip(batches, shards, on_device, strict=True),
+                                             total=len(batches), desc=f"{desc} epoch {epoch}",
+                                             unit="batch", leave=False, disable=not progress):
             with torch.autocast(device.type, dtype=torch.bfloat16,
                                 enabled=cfg.precision == "bf16"):
                 logits, _ = net(b)
@@ -198,7 +211,7 @@ def train(model: nn.Module, data: Data, rows: list[int], cfg: TrainConfig, *,
         if val_rows:
             scored = torch.zeros(2, dtype=torch.float64, device=device)
             if world.main:
-                probs, _ = predict(model, data, val_rows, normalizer)
+                probs, _ = evaluate(model, data, val_rows, normalizer)
                 scored[0] = unweighted_accuracy(y_val, probs.argmax(1), n_classes)
                 scored[1] = float((probs.argmax(1) == y_val).mean())
             val_ua, val_wa = world.from_main(scored).tolist()
@@ -213,3 +226,128 @@ def train(model: nn.Module, data: Data, rows: list[int], cfg: TrainConfig, *,
     return {"history": history, "best_epoch": best["epoch"], "best_val_ua": best["ua"],
             "normalizer": normalizer, "n_fit": len(fit_rows), "n_val": len(val_rows),
             "world_size": world.size}
+
+
+# One model on a whole manifest: `wise train`. The pieces before it are shared with
+# cross-validation (`wise.crossval`), which trains one such model per (seed, fold).
+
+
+@dataclass
+class Loaded:
+    """A manifest's features and per-row facts, in feature-store order."""
+
+    store: FeatureStore
+    feats: dict
+    labels: list[int]
+    speakers: list[str]
+    sessions: list[str]
+    improvised: list[bool]
+    genders: list[str | None]
+
+    def data(self, model: nn.Module) -> Data:
+        return data_for(model, self.store, self.labels, self.speakers)
+
+
+def data_for(model: nn.Module, store: FeatureStore, labels: list[int],
+             speakers: list[str]) -> Data:
+    """Batches carrying what `model` reads (see `wise.models.build.batch_needs`)."""
+    needs = batch_needs(model)
+    return Data(store, labels, speakers, word_frames=needs["with_word_frames"],
+                utterance=needs["with_utterance"],
+                utterance_stats=needs["with_utterance_stats"])
+
+
+def load_corpus(run: RunConfig, manifest: str | Path, cache: str | Path | None, *,
+                workers: int | None, progress: bool, ray: str | None = None) -> Loaded:
+    """Build (or reuse) the feature cache of `manifest` and line its rows up with the store."""
+    cache = cache_root(manifest, cache)
+    feats = build_features(manifest, cache, run.features, Skips(), workers=workers,
+                           progress=progress, ray=ray)
+    store = FeatureStore(feats["pack"])
+    meta = {u.id: u for u in read_manifest(manifest)}
+    rows = [meta[i] for i in store.ids]
+    return Loaded(store, feats, [LABELS.index(u.label) for u in rows],
+                  [u.speaker for u in rows], [u.session for u in rows],
+                  [bool(u.improvised) for u in rows], [u.gender for u in rows])
+
+
+def cache_root(manifest: str | Path, cache: str | Path | None) -> Path:
+    """The feature cache folder: `cache`, or wise-cache/ beside the manifest."""
+    return Path(cache) if cache else Path(manifest).parent / "wise-cache"
+
+
+def init_seed(seed: int, fold: int) -> int:
+    """The seed of the initial weights of fold `fold` (0: a model trained on every row) under
+    training seed `seed`: a function of the two only, so two seeds start from different weights
+    and a fold starts from the same ones whichever process builds it."""
+    return int(np.random.SeedSequence([seed, fold]).generate_state(1)[0])
+
+
+def new_model(run: RunConfig, store: FeatureStore, seed: int | None = None) -> nn.Module:
+    """The row's model for `store`'s dimensions; with `seed`, its initial weights come from a
+    generator seeded with it (torch's global generator is left as it was)."""
+    def build() -> nn.Module:
+        return build_model(run.model, run.model_args, text_dim=store.text_dim,
+                           frame_dim=store.frame_dim, n_functionals=store.n_functionals)
+    if seed is None:
+        return build()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return build()
+
+
+def deterministic(threads: int | None = 1) -> None:
+    """Make this process's training reproducible to the bit: `threads` torch threads (None
+    leaves the number alone) and deterministic kernels (on CUDA too, where cuBLAS needs its
+    workspace fixed before the first call)."""
+    if threads:
+        torch.set_num_threads(threads)
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    torch.backends.cudnn.benchmark = False
+
+
+def subset_rows(run: RunConfig, d: Loaded, manifest: str | Path) -> list[int]:
+    """The store rows `run` trains and tests on: all, or the improvised ones
+    (`cv.subset`)."""
+    rows = list(range(len(d.store)))
+    if run.cv.subset == "improvised":
+        rows = [i for i in rows if d.improvised[i]]
+        if not rows:
+            raise WiseError(manifest, "no improvised utterances (subset=improvised)")
+    return rows
+
+
+def train_final(run: RunConfig, manifest: str | Path, out: str | Path, *,
+                cache: str | Path | None = None, workers: int | None = None,
+                progress: bool = True) -> dict:
+    """Train one model on every row of `manifest` (validation carved from them) and write a
+    self-contained checkpoint to `out`, with the per-epoch history in its `extra`.
+
+    Under torchrun, every process runs this: they train the one model together
+    (`wise.distributed`); rank 0 alone builds the feature cache (the others wait, then read
+    it), shows progress and writes the checkpoint. "main" in the result says which rank."""
+    if run.model in CLASSIC:
+        raise WiseError(None, f"{run.name}: `wise train` makes checkpoints of the neural rows "
+                              f"only; cross-validate this row with `wise cv --config {run.name}`")
+    with process_group(pick_device(run.train.device)) as world:
+        if not world.main:
+            world.barrier()                  # until rank 0 has built the feature cache
+        d = load_corpus(run, manifest, cache, workers=workers, progress=progress and world.main)
+        if world.main:
+            world.barrier()
+        rows = subset_rows(run, d, manifest)
+        deterministic(threads=None)
+        model = new_model(run, d.store, init_seed(run.train.seed, 0))
+        info = train(model, d.data(model), rows, run.train, n_classes=len(LABELS),
+                     progress=progress and world.main, desc=run.name, world=world)
+        if world.main:
+            save_checkpoint(out, model, run, info["normalizer"],
+                            word_vectors=d.feats["word_vectors"],
+                            extra={"trained_on": str(manifest), "n_train": info["n_fit"],
+                                   "n_val": info["n_val"], "best_epoch": info["best_epoch"],
+                                   "best_val_ua": info["best_val_ua"],
+                                   "history": info["history"], "world_size": world.size,
+                                   "code_version": code_version()})
+    return {"out": str(out), "n_params": n_params(model), "main": world.main, **{
+        k: info[k] for k in ("n_fit", "n_val", "best_epoch", "best_val_ua", "world_size")}}

@@ -121,8 +121,9 @@ def test_reruns_are_identical_whatever_jobs_and_workers(manifest, tmp_path):
 
 
 def test_the_seed_sets_the_initial_weights_whatever_ran_before(manifest, tmp_path):
-    from wise.config import load_run_config
-    from wise.crossval import init_seed, load, new_model
+    from wise.rows import load_run_config
+    from wise.train import init_seed, new_model
+    from wise.train import load_corpus as load
 
     run = load_run_config("wise", [])
     store = load(run, manifest, tmp_path / "cache", workers=1, progress=False).store

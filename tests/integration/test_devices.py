@@ -9,9 +9,10 @@ import torch
 
 from wise.checkpoint import load_checkpoint
 from wise.cli import main
-from wise.config import load_run_config
-from wise.crossval import data_for, load
-from wise.train import Data, batches_on, predict
+from wise.rows import load_run_config
+from wise.train import Data, batches_on, data_for
+from wise.train import evaluate as predict
+from wise.train import load_corpus as load
 
 TINY = ["--set", "max_epochs=2", "--set", "min_epochs=1", "--set", "batch_size=2", "--quiet",
         "--workers", "1"]

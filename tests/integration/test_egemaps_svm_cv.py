@@ -10,7 +10,7 @@ import pytest
 
 from wise.cli import main
 from wise.errors import WiseError
-from wise.report import reproduce
+from wise.pipeline import reproduce
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 QUIET = ["--quiet", "--workers", "1"]

@@ -5,7 +5,7 @@ import json
 from pathlib import Path
 
 from wise.cli import main
-from wise.report import reproduce
+from wise.pipeline import reproduce
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 

@@ -21,8 +21,6 @@ import soundfile as sf
 
 from wise import LABELS, __version__
 
-pytest.importorskip("uvicorn")
-
 
 @contextmanager
 def running(app) -> Iterator[str]:

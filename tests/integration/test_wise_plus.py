@@ -15,11 +15,11 @@ from wise.audio import load_audio
 from wise.batching import Normalizer, collate
 from wise.checkpoint import load_checkpoint
 from wise.cli import main
-from wise.config import load_run_config
 from wise.errors import Skips
 from wise.features.cache import FeatureStore, build_features
 from wise.features.mfcc import mfcc
 from wise.predict import Predictor, utterance_features
+from wise.rows import load_run_config
 from wise.utterance import read_manifest
 
 RAVDESS = Path(__file__).parents[1] / "fixtures" / "ravdess"

@@ -9,7 +9,8 @@ import pytest
 from wise.align import Alignment, ForcedAligner, Recognition, SphinxRecognizer, recognize
 from wise.audio import load_audio
 from wise.errors import WiseError
-from wise.espeak import ARPABET, Espeak
+from wise.espeak import Espeak
+from wise.phones import ARPABET
 from wise.text import tokenize
 
 SENTENCES = [

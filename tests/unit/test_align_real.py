@@ -8,9 +8,8 @@ import numpy as np
 import pytest
 
 from wise.align import ForcedAligner
-from wise.align._sphinx import no_speech
 from wise.align.vad import speech_seconds
-from wise.audio import load_audio, loudest_frame_dbfs
+from wise.audio import load_audio, loudest_frame_dbfs, no_speech
 from wise.errors import WiseError
 from wise.text import tokenize
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from wise.batching import PHONES, Batch
+from wise.batching import Batch
 from wise.checkpoint import load_checkpoint
 from wise.cli import main
 from wise.models.baselines import pool_frames
@@ -16,6 +16,7 @@ from wise.models.baselines.lstm_attn import LstmAttn, lstm_attn
 from wise.models.baselines.mdre import Mdre, MdreConfig, mdre, prosody
 from wise.models.build import build_model
 from wise.models.wise import n_params
+from wise.phones import PHONES
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 MODELS = {"mdre": (Mdre, mdre), "lstm_attn": (LstmAttn, lstm_attn),

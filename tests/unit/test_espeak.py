@@ -7,12 +7,12 @@ import pytest
 
 from wise.errors import WiseError
 from wise.espeak import (
-    ARPABET,
     ESPEAK_TO_ARPABET,
     Espeak,
     espeak_to_arpabet,
     phonemize_arpabet,
 )
+from wise.phones import ARPABET
 from wise.text import tokenize
 
 

@@ -1,9 +1,10 @@
 import numpy as np
 import pytest
 
-from wise.config import RunConfig, run_config
+from wise.config import RunConfig
 from wise.crossval import make_folds
 from wise.metrics import confusion, scores, unweighted_accuracy, weighted_accuracy
+from wise.rows import run_config
 from wise.train import split_validation
 
 

@@ -10,9 +10,6 @@ from wise.config import FeatureConfig
 from wise.errors import WiseError
 from wise.features.mfcc import MFCC_DIM, frame_times, mfcc, n_frames
 
-psf = pytest.importorskip("python_speech_features")
-sigproc = pytest.importorskip("python_speech_features.sigproc")
-
 CFG = FeatureConfig()
 SR, WIN, HOP = 16000, 400, 240
 
@@ -31,6 +28,8 @@ def speech_like(n: int, seed: int = 0) -> np.ndarray:
 
 def reference(x: np.ndarray) -> np.ndarray:
     """python_speech_features configured like our MFCC, with its own deltas, (T, 39)."""
+    import python_speech_features as psf  # the [test] extra; only the comparison tests use it
+
     ceps = psf.mfcc(x, samplerate=SR, winlen=0.025, winstep=0.015, numcep=13, nfilt=26,
                     nfft=512, lowfreq=0, highfreq=8000, preemph=0.97, ceplifter=22,
                     appendEnergy=False, winfunc=np.hamming)
@@ -170,6 +169,8 @@ def test_agrees_with_python_speech_features():
 @pytest.fixture
 def psf_filterbank(monkeypatch):
     """Swap python_speech_features' filterbank into our pipeline for one test."""
+    import python_speech_features as psf
+
     monkeypatch.setattr(M, "mel_filterbank", lambda sr, n_fft, n_mels, lo, hi:
                         psf.get_filterbanks(n_mels, n_fft, sr, lo, hi).T)
     M._tables.cache_clear()
@@ -180,6 +181,8 @@ def psf_filterbank(monkeypatch):
 def test_every_other_step_matches_python_speech_features(psf_filterbank):
     """Given its filterbank, framing, window, FFT size, power, log, DCT, lifter and deltas must
     reproduce it; only c0 differs (sample scale and DCT-II scaling: constant factor and offset)."""
+    from python_speech_features import sigproc
+
     x = speech_like(WIN + 199 * HOP, seed=1)
     ref = reference(x)
     # It pre-emphasises the whole signal; feeding that in with our per-frame step disabled

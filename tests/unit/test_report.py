@@ -6,20 +6,18 @@ import pytest
 
 from wise.config import RunConfig
 from wise.errors import WiseError
+from wise.pipeline import reproduce, write_report
+from wise.plots import plot_confusions, plot_rows
 from wise.report import (
     PAPER,
     README_END,
     README_START,
     load_summaries,
-    plot_confusions,
-    plot_rows,
     readme_table,
-    reproduce,
     results_markdown,
     results_table,
     table_configs,
     update_readme,
-    write_report,
 )
 
 

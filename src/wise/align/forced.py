@@ -33,12 +33,13 @@ from wise.align._sphinx import (
     check_audio,
     decode,
     is_filler,
-    require_speech,
     strip_variant,
     to_pcm,
 )
+from wise.audio import require_speech
 from wise.errors import WiseError
-from wise.espeak import ARPABET, phonemize_arpabet
+from wise.espeak import phonemize_arpabet
+from wise.phones import ARPABET
 from wise.text import tokenize
 from wise.utterance import Segment
 

@@ -43,10 +43,10 @@ from pathlib import Path
 
 import numpy as np
 
-from wise.align._sphinx import SAMPLE_RATE, check_audio, require_speech
-from wise.align.asr import Recognition
+from wise.align._sphinx import SAMPLE_RATE, check_audio
 from wise.align.numbers import spell_numbers
-from wise.audio import normalize_gain
+from wise.align.recognition import Recognition
+from wise.audio import normalize_gain, require_speech
 from wise.errors import WiseError
 from wise.text import tokenize
 from wise.utterance import Segment

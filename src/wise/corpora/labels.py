@@ -1,8 +1,9 @@
-"""The 4-class label set and how corpus labels map onto it (SPEC §4); speakers' sex too."""
+"""How corpus labels map onto the four classes (`wise.labels.LABELS`, SPEC §4); speakers' sex
+too."""
 
 from __future__ import annotations
 
-from wise import LABELS
+from wise.labels import LABELS
 
 # IEMOCAP codes and the full names user manifests tend to use. `exc` (excited) is merged into
 # happy, as in the paper and most work on 4-class IEMOCAP.

@@ -35,10 +35,10 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from wise import LABELS
 from wise.errors import WiseError
 from wise.espeak import Espeak
 from wise.fsutil import atomic_write_bytes, atomic_write_text
+from wise.labels import LABELS
 from wise.utterance import Segment
 
 TARGETS = LABELS
@@ -716,7 +716,7 @@ def generate(out_dir: str | Path, n_utterances: int = 2000, seed: int = 0,
     `synthetic_meta.jsonl` is written last, so a corpus without it is incomplete. Returns a
     summary: counts per label, session, speaker and type, seconds of audio, elapsed seconds.
     """
-    from tqdm import tqdm
+    from wise.progress import progress_bar
 
     if n_utterances < 1:
         raise WiseError(None, f"n_utterances must be at least 1, got {n_utterances}")
@@ -726,7 +726,7 @@ def generate(out_dir: str | Path, n_utterances: int = 2000, seed: int = 0,
     items = _plan(n_utterances, seed)
     jobs = [(str(root), seed, it) for it in items]
     workers = max(1, min(workers or os.cpu_count() or 1, len(items)))
-    bar = tqdm(total=len(items), disable=not progress, desc="synthesising", unit="utt")
+    bar = progress_bar(total=len(items), disable=not progress, desc="synthesising", unit="utt")
     durations: dict[str, float] = {}
     if workers == 1:
         results = map(_render, jobs)

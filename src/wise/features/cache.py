@@ -39,7 +39,6 @@ from pathlib import Path
 
 import numpy as np
 from threadpoolctl import threadpool_limits
-from tqdm import tqdm
 
 from wise.audio import load_audio
 from wise.cluster import check_shared, imap
@@ -49,6 +48,7 @@ from wise.features.hierarchy import build_hierarchy
 from wise.features.prosody import Prosody, frame_features
 from wise.features.words import load_word_vectors, oov_report
 from wise.fsutil import atomic_file, new_temp_dir, publish_dir
+from wise.progress import progress_bar
 from wise.utterance import Utterance, read_manifest
 
 PACK_ARRAYS = ("frames", "phone_frames", "word_phones", "word_frames", "word_vectors",
@@ -170,7 +170,7 @@ def _run_tasks(todo: list[_Task], workers: int | None, progress: bool,
     if not todo:
         return failed
     workers = max(1, min(workers or os.cpu_count() or 1, len(todo)))
-    bar = tqdm(total=len(todo), desc="features", unit="utt", disable=not progress)
+    bar = progress_bar(total=len(todo), desc="features", unit="utt", disable=not progress)
     by_key = {t.key: t.utt.id for t in todo}
 
     def record(result: tuple[str, str | None, dict]) -> None:
@@ -239,7 +239,8 @@ def _pack(root: Path, ok: list[tuple[Utterance, str]], cfg: FeatureConfig, vecto
         words: list[list[str]] = []
         phones: list[list[str]] = []
         events: Counter = Counter()
-        for i, (_, k) in enumerate(tqdm(ok, desc="packing", unit="utt", disable=not progress)):
+        packing = progress_bar(ok, desc="packing", unit="utt", disable=not progress)
+        for i, (_, k) in enumerate(packing):
             f0, p0, w0 = offsets[i]
             f1, p1, w1 = offsets[i + 1]
             with np.load(_entry_path(root, k)) as z:

@@ -31,11 +31,11 @@ from importlib import metadata
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from wise.audio import load_audio
 from wise.errors import WiseError
 from wise.fsutil import atomic_file
+from wise.progress import progress_bar
 
 FEATURE_SET = "eGeMAPSv02"
 N_FUNCTIONALS = 88
@@ -142,7 +142,7 @@ def _run(todo: list[_Task], workers: int | None, progress: bool) -> None:
     if not todo:
         return
     workers = max(1, min(workers or os.cpu_count() or 1, len(todo)))
-    bar = tqdm(total=len(todo), desc="eGeMAPS", unit="utt", disable=not progress)
+    bar = progress_bar(total=len(todo), desc="eGeMAPS", unit="utt", disable=not progress)
     if workers == 1:
         for t in todo:
             _build_entry(t)

@@ -29,10 +29,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from wise.errors import WiseError
 from wise.fsutil import new_temp_dir, publish_dir
+from wise.progress import progress_bar
 
 PACKAGED = "glove-6b-50d"
 
@@ -248,8 +248,8 @@ def _convert_text_file(path: Path, out_dir: Path) -> None:
         pending.clear()
 
     with open(path, "rb") as f_in, open(out_dir / _VECTORS, "wb") as f_out, \
-            tqdm(total=size, unit="B", unit_scale=True, desc=f"converting {path.name}",
-                 disable=size < _PROGRESS_MIN_BYTES, leave=False) as bar:
+            progress_bar(total=size, unit="B", unit_scale=True, desc=f"converting {path.name}",
+                         disable=size < _PROGRESS_MIN_BYTES, leave=False) as bar:
         f_out.write(b"\0" * _NPY_HEADER_BYTES)
         for line_no, raw in enumerate(f_in, start=1):
             bar.update(len(raw))

@@ -22,7 +22,7 @@ Where we differ, and why.
   default) and the filters step 2 along the features, to keep the 2-D convolutions cheap on
   CPU (set frame_stride=1, spec_freq_stride=1 on a GPU).
 - The phone sequence comes from the corpus's alignment (ARPAbet, 39 phones plus one unknown
-  id, `wise.batching.PHONES`); the embedding is learned with the model from random
+  id, `wise.phones.PHONES`); the embedding is learned with the model from random
   initialisation.
 - Sizes (filter widths and counts, embedding and hidden sizes) are our choice, documented as
   fields; convolutions are "wide" (zero padding of w-1 on both time ends) and pooled over the
@@ -39,8 +39,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from wise.batching import PHONES
 from wise.models.baselines import length_mask, masked_max, pool_frames, uniform_alpha
+from wise.phones import PHONES
 
 
 @dataclass(frozen=True)
@@ -84,7 +84,7 @@ def _wide_conv_max(conv: nn.Module, x: torch.Tensor, lengths: torch.Tensor,
 
 
 class CnnPhoneme(nn.Module):
-    needs_utterance = True         # reads utt_frames and phone_ids (see wise.crossval)
+    needs_utterance = True         # reads utt_frames and phone_ids (see wise.train.Loaded.data)
 
     def __init__(self, cfg: CnnPhonemeConfig):
         super().__init__()

@@ -71,7 +71,7 @@ class LstmAttnConfig:
 
 
 class LstmAttn(nn.Module):
-    needs_utterance = True         # reads utt_frames (see wise.crossval.Loaded.data)
+    needs_utterance = True         # reads utt_frames (see wise.train.Loaded.data)
 
     def __init__(self, cfg: LstmAttnConfig):
         super().__init__()

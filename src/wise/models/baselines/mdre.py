@@ -82,7 +82,7 @@ def prosody(frames: torch.Tensor, lengths: torch.Tensor, dims: tuple[int, ...],
 
 
 class Mdre(nn.Module):
-    needs_utterance = True         # reads utt_frames (see wise.crossval.Loaded.data)
+    needs_utterance = True         # reads utt_frames (see wise.train.Loaded.data)
 
     def __init__(self, cfg: MdreConfig):
         super().__init__()

@@ -1,0 +1,38 @@
+"""What every speech recogniser returns and offers (`wise.align.asr` builds one; Whisper's is
+in `wise.align.whisper`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from wise.utterance import Segment
+
+
+@dataclass(frozen=True)
+class Recognition:
+    """What was said: `words` are the tokens of `tokenize(text)`, in order, with their times
+    (seconds); `confidence` is in [0, 1] (each recogniser documents what it means);
+    `no_speech_prob` is Whisper's highest no-speech probability over the kept segments (None
+    from pocketsphinx)."""
+
+    text: str
+    confidence: float
+    words: list[Segment]
+    no_speech_prob: float | None = None
+
+
+class Recognizer(Protocol):
+    """What every recogniser offers. Not thread-safe: one per thread or process."""
+
+    name: str                   # what to report as the recogniser, e.g. in results files
+
+    def load(self) -> None:
+        """Load the model now rather than on the first `recognize`."""
+
+    def recognize(self, audio: np.ndarray, *, source: str = "") -> Recognition:
+        """Words spoken in `audio` (16 kHz mono float32), with times and a confidence.
+        Raises `WiseError(source, "no speech ...")` when the audio holds no speech, and
+        `WiseError(source, ...)` for audio that is not usable at all."""

@@ -1,0 +1,139 @@
+"""The package's imports run one way: no import loops, and no module imports one of a higher
+layer. Imports inside functions count too (a lazy import is still a dependency); the graph is
+read from the source with `ast`, so nothing is imported here."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+SRC = Path(__file__).resolve().parents[2] / "src"
+
+# Lowest first. A module may import modules of its own layer or of lower ones, never of a
+# higher one. An entry names a module, or a package and everything in it. The order is the
+# data flow (STYLE.md: corpus -> manifest -> features -> batches -> model -> predictions ->
+# report), with the shared basics under it and the commands over it:
+LAYERS: list[list[str]] = [
+    # Basics every layer may use: errors, files, the class list, the code version, the phone
+    # set, text tokens, scores, the config dataclasses, one utterance, audio in, task maps.
+    ["wise.errors", "wise.fsutil", "wise.labels", "wise.version", "wise.phones", "wise.text",
+     "wise.metrics", "wise.stats", "wise.progress", "wise.distributed", "wise.config",
+     "wise.utterance", "wise.audio", "wise.cluster"],
+    # Speech tools: the synthesiser, forced alignment and recognition.
+    ["wise.espeak", "wise.align"],
+    # Corpora -> manifests.
+    ["wise.corpora", "wise.prepare"],
+    # Manifests -> the features cache.
+    ["wise.features"],
+    # The cache -> padded batches.
+    ["wise.batching"],
+    # The models (they read batches; none imports the layers above).
+    ["wise.models"],
+    # A table row's config (YAML + overrides, checked against the model's config class) and
+    # the checkpoint, which holds a model, its row and its normaliser.
+    ["wise.rows", "wise.checkpoint"],
+    # Training one model, then cross-validation, which trains one per (seed, fold).
+    ["wise.train"],
+    ["wise.crossval"],
+    # Results as tables, and every figure (the figures read the tables).
+    ["wise.report", "wise.plots"],
+    # New speech -> emotion (draws its figure with wise.plots).
+    ["wise.predict"],
+    # Drivers: the paper end to end, the ASR study, the web service.
+    ["wise.pipeline", "wise.asr_study", "wise.serve"],
+    # The command line and the public API (`wise.load`).
+    ["wise.cli", "wise.__main__", "wise"],
+]
+
+
+def _modules() -> dict[str, Path]:
+    mods = {}
+    for path in (SRC / "wise").rglob("*.py"):
+        name = ".".join(path.relative_to(SRC).with_suffix("").parts)
+        mods[name.removesuffix(".__init__")] = path
+    return mods
+
+
+def _graph(mods: dict[str, Path]) -> dict[str, set[str]]:
+    """module -> the package modules it imports, wherever in the file the import is."""
+    graph: dict[str, set[str]] = {}
+    for name, path in mods.items():
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        deps = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                deps |= {a.name for a in node.names}
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    parts = package.split(".")[:len(package.split(".")) - node.level + 1]
+                    base = ".".join(parts + ([node.module] if node.module else []))
+                for a in node.names:                 # `from wise.x import y`: module y or x
+                    deps.add(f"{base}.{a.name}" if f"{base}.{a.name}" in mods else base)
+        graph[name] = {d for d in deps if d in mods and d != name}
+    return graph
+
+
+def _layer(name: str) -> int | None:
+    for i, layer in enumerate(LAYERS):
+        if any(name == entry or name.startswith(entry + ".") for entry in layer
+               if entry != "wise"):
+            return i
+    return len(LAYERS) - 1 if name == "wise" else None
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components of more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        for w in sorted(graph[v]):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return found
+
+
+def test_the_graph_is_read():
+    graph = _graph(_modules())
+    assert {"wise.train", "wise.checkpoint"} <= graph["wise.crossval"]
+    assert "wise.features.cache" in graph["wise.batching"]     # `from wise.features.cache import`
+    assert "wise.plots" in graph["wise.predict"]            # a function-level import counts
+
+
+def test_no_import_loops():
+    assert _cycles(_graph(_modules())) == []
+
+
+def test_every_module_has_a_layer():
+    missing = sorted(m for m in _modules() if _layer(m) is None)
+    assert not missing, f"place these modules in LAYERS (tests/unit/test_import_graph.py): " \
+                        f"{missing}"
+
+
+def test_no_module_imports_a_higher_layer():
+    graph = _graph(_modules())
+    upward = sorted(f"{m} -> {d}" for m, deps in graph.items() for d in deps
+                    if _layer(m) is not None and _layer(d) is not None
+                    and _layer(d) > _layer(m))
+    assert upward == []
