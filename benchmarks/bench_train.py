@@ -31,10 +31,18 @@ from wise import LABELS, code_version
 from wise.config import FeatureConfig, TrainConfig
 from wise.crossval import make_folds
 from wise.features.cache import PACK_ARRAYS, FeatureStore
-from wise.models.wise import Wise, n_params, wise_base
-from wise.train import Data, evaluate, pick_device, train
+from wise.models.build import build_model
+from wise.models.wise import Wise, n_params
+from wise.rows import load_run_config
+from wise.train import data_for, evaluate, pick_device, train
 
 RESULTS = Path(__file__).parent / "results"
+
+
+def wise_model(text_dim: int) -> Wise:
+    """The wise row (configs/wise.yaml) for `text_dim`-d word vectors."""
+    run = load_run_config("wise")
+    return build_model(run.model, run.model_args, text_dim=text_dim)
 
 
 def fake_pack(folder: Path, n: int, text_dim: int, seed: int = 0) -> FeatureStore:
@@ -127,8 +135,8 @@ def main() -> None:
         store = fake_pack(Path(tmp), args.utterances, args.text_dim)
         labels = rng.integers(0, len(LABELS), len(store)).tolist()
         speakers = [f"s{i % 10}" for i in range(len(store))]
-        model = Wise(wise_base(text_dim=args.text_dim))
-        data = Data(store, labels, speakers, word_frames=False)
+        model = wise_model(args.text_dim)
+        data = data_for(model, store, labels, speakers)
         cfg = TrainConfig(max_epochs=args.epochs, patience=99, val_fraction=0.01,
                           device=args.device, precision=args.precision)
         t0 = time.perf_counter()
@@ -169,11 +177,11 @@ def main() -> None:
             labels = rng.integers(0, len(LABELS), len(store)).tolist()
             speakers = [f"Ses0{i % 5 + 1}{'FM'[i % 2]}" for i in range(len(store))]
             sessions = [s[:5] for s in speakers]
-            data = Data(store, labels, speakers, word_frames=False)
             rows = list(range(len(store)))
             for _, test in make_folds(rows, labels, sessions, "session", 5, 0):
                 test_set = set(test)
-                m = Wise(wise_base(text_dim=args.text_dim))
+                m = wise_model(args.text_dim)
+                data = data_for(m, store, labels, speakers)
                 info = train(m, data, [i for i in rows if i not in test_set],
                              TrainConfig(max_epochs=1, device=args.device,
                                          precision=args.precision),

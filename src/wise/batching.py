@@ -15,6 +15,10 @@ batch (no Python loop over words or phones):
     utt_stats     (B, S)       each utterance's normalised frames' mean and std, then its
                                normalised functionals if the pack has them (S = 2F + K)
 
+Only `utt_words`, `utt_len` and `labels` are always there: a model declares the rest it reads
+(`batch_inputs()`, a set of `BatchInput`) and `collate` builds only those; a field not asked
+for is an empty tensor, which no model can read by mistake.
+
 Index padding points at row 0 and is always masked by the lengths, so it never changes a
 result. Frames are normalised here (`Normalizer`) with statistics of the training folds, or
 under per-speaker normalisation each speaker's own, a test speaker's from his or her audio
@@ -23,8 +27,9 @@ under per-speaker normalisation each speaker's own, a test speaker's from his or
 
 from __future__ import annotations
 
+import enum
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -34,7 +39,7 @@ import numpy as np
 import torch
 
 from wise.config import NORMALIZE_MODES
-from wise.features.cache import FeatureStore
+from wise.features.cache import FeatureStore, UtteranceFeatures
 from wise.phones import PHONE_ID
 
 T = TypeVar("T")
@@ -204,24 +209,38 @@ def _empty() -> torch.Tensor:
     return torch.zeros(0)
 
 
+class BatchInput(enum.Enum):
+    """The optional parts of a `Batch`, each a few fields that go together. A model says which
+    it reads (`batch_inputs()`); `collate` builds those and leaves the others empty."""
+
+    TEXT = "text"                          # text
+    PHONES = "phones"                      # phone_frames, phone_len, word_phones, word_len
+    WORD_FRAMES = "word_frames"            # word_frames, word_frame_len
+    WORD_MEAN = "word_mean"                # word_mean
+    UTTERANCE_FRAMES = "utterance_frames"  # utt_frames, utt_frame_len
+    PHONE_IDS = "phone_ids"                # phone_ids, phone_id_len
+    UTTERANCE_STATS = "utterance_stats"    # utt_stats
+
+
 @dataclass
 class Batch:
-    phone_frames: torch.Tensor   # (P, Lf, F)
-    phone_len: torch.Tensor      # (P,)
-    word_phones: torch.Tensor    # (W, Lp)
-    word_len: torch.Tensor       # (W,)  phones per word
-    word_frames: torch.Tensor    # (W, Lw, F)
-    word_frame_len: torch.Tensor  # (W,)
-    word_mean: torch.Tensor      # (W, F)
-    utt_words: torch.Tensor      # (B, N)
-    utt_len: torch.Tensor        # (B,)  words per utterance
-    text: torch.Tensor           # (B, N, D)
-    labels: torch.Tensor         # (B,)
-    utt_frames: torch.Tensor = field(default_factory=_empty)     # (B, T, F) when asked for
+    utt_words: torch.Tensor      # (B, N)  always
+    utt_len: torch.Tensor        # (B,)    words per utterance, always
+    labels: torch.Tensor         # (B,)    always
+    # The rest only when asked for (`BatchInput`), else empty tensors:
+    text: torch.Tensor = field(default_factory=_empty)           # (B, N, D)
+    phone_frames: torch.Tensor = field(default_factory=_empty)   # (P, Lf, F)
+    phone_len: torch.Tensor = field(default_factory=_empty)      # (P,)
+    word_phones: torch.Tensor = field(default_factory=_empty)    # (W, Lp)
+    word_len: torch.Tensor = field(default_factory=_empty)       # (W,)  phones per word
+    word_frames: torch.Tensor = field(default_factory=_empty)    # (W, Lw, F)
+    word_frame_len: torch.Tensor = field(default_factory=_empty)  # (W,)
+    word_mean: torch.Tensor = field(default_factory=_empty)      # (W, F)
+    utt_frames: torch.Tensor = field(default_factory=_empty)     # (B, T, F)
     utt_frame_len: torch.Tensor = field(default_factory=_empty)  # (B,)
-    phone_ids: torch.Tensor = field(default_factory=_empty)      # (B, Q) when asked for
+    phone_ids: torch.Tensor = field(default_factory=_empty)      # (B, Q)
     phone_id_len: torch.Tensor = field(default_factory=_empty)   # (B,)
-    utt_stats: torch.Tensor = field(default_factory=_empty)      # (B, S) when asked for
+    utt_stats: torch.Tensor = field(default_factory=_empty)      # (B, S)
 
     def to(self, device: torch.device | str, non_blocking: bool = False) -> Batch:
         return Batch(**{k: v.to(device, non_blocking=non_blocking)
@@ -264,16 +283,15 @@ def _ranges(starts: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.nda
     return idx, mask
 
 
-def collate(store: FeatureStore, rows: list[int], labels: list[int],
-            normalizer: Normalizer | None, speakers: list[str], *,
-            with_word_frames: bool = False, with_utterance: bool = False,
-            with_utterance_stats: bool = False, max_word_frames: int = 14 * 64) -> Batch:
-    """Gather utterances `rows` of `store` into one `Batch` (labels given per row).
+def collate(store: FeatureStore | Sequence[UtteranceFeatures], rows: list[int],
+            labels: list[int], normalizer: Normalizer | None, speakers: list[str], *,
+            inputs: Collection[BatchInput], max_word_frames: int) -> Batch:
+    """Gather utterances `rows` of `store` into one `Batch` (labels given per row), with the
+    optional fields of `inputs` (what the model reads: its `batch_inputs()`) and no others.
 
-    `with_word_frames` also fills `word_frames`/`word_mean` (only the HR- and no-hierarchy
-    variants read them); `with_utterance` fills `utt_frames` and `phone_ids` (the
-    utterance-level baselines read them); `with_utterance_stats` fills `utt_stats` (WISE with
-    `utterance_stats`). What is not asked for is an empty tensor."""
+    `max_word_frames` caps a word's frames (`WORD_FRAMES`, `WORD_MEAN`): the most its phones
+    may hold, `FeatureConfig.max_word_frames` of the config the features were made with."""
+    inputs = frozenset(inputs)
     frames, phone_spans, word_phone_spans, word_spans, texts, phones = [], [], [], [], [], []
     stats = []
     f_off = p_off = 0
@@ -287,56 +305,57 @@ def collate(store: FeatureStore, rows: list[int], labels: list[int],
         word_phone_spans.append(np.asarray(u.word_phones, np.int64) + p_off)
         word_spans.append(np.asarray(u.word_frames, np.int64) + f_off)
         texts.append(np.asarray(u.word_vectors, np.float32))
-        if with_utterance:
+        if BatchInput.PHONE_IDS in inputs:
             phones.append([PHONE_ID.get(p, 1) for p in u.phones])
-        if with_utterance_stats:
+        if BatchInput.UTTERANCE_STATS in inputs:
             stats.append(utterance_stats(x, u.functionals, normalizer, speakers[i]))
         f_off += len(x)
         p_off += len(u.phone_frames)
     all_frames = np.concatenate(frames)                                    # (F_total, 39)
-    ph = np.concatenate(phone_spans)                                       # (P, 2)
-    wp = np.concatenate(word_phone_spans)                                  # (W, 2)
-    wf = np.concatenate(word_spans)                                        # (W, 2)
-
-    ph_idx, ph_mask = _ranges(ph[:, 0], ph[:, 1] - ph[:, 0])
-    phone_frames = all_frames[ph_idx] * ph_mask[..., None]                 # (P, Lf, 39)
-    wp_idx, _ = _ranges(wp[:, 0], wp[:, 1] - wp[:, 0])                     # (W, Lp)
-    wf_len = np.minimum(wf[:, 1] - wf[:, 0], max_word_frames)
-    if with_word_frames:
-        wf_idx, wf_mask = _ranges(wf[:, 0], wf_len)
-        word_frames = all_frames[wf_idx] * wf_mask[..., None]              # (W, Lw, 39)
-        word_mean = word_frames.sum(1) / wf_len[:, None]                   # (W, 39)
-    else:
-        word_frames = np.zeros((len(wf), 0, all_frames.shape[1]), np.float32)
-        word_mean = np.zeros((len(wf), all_frames.shape[1]), np.float32)
-
     n_words = np.array([len(t) for t in texts])
     w_starts = np.concatenate([[0], np.cumsum(n_words)[:-1]])
-    uw_idx, uw_mask = _ranges(w_starts, n_words)                           # (B, N)
-    text = np.zeros((len(rows), uw_idx.shape[1], texts[0].shape[1]), np.float32)
-    for b, t in enumerate(texts):
-        text[b, :len(t)] = t
-    utt_frame_len = np.array([len(x) for x in frames])
-    if with_utterance:
+    uw_idx, _ = _ranges(w_starts, n_words)                                 # (B, N)
+    out = {"utt_words": torch.from_numpy(uw_idx), "utt_len": torch.from_numpy(n_words),
+           "labels": torch.tensor(labels, dtype=torch.long)}
+    if BatchInput.TEXT in inputs:
+        text = np.zeros((len(rows), uw_idx.shape[1], texts[0].shape[1]), np.float32)
+        for b, t in enumerate(texts):
+            text[b, :len(t)] = t
+        out["text"] = torch.from_numpy(text)                               # (B, N, D)
+    if BatchInput.PHONES in inputs:
+        ph = np.concatenate(phone_spans)                                   # (P, 2)
+        wp = np.concatenate(word_phone_spans)                              # (W, 2)
+        ph_idx, ph_mask = _ranges(ph[:, 0], ph[:, 1] - ph[:, 0])
+        wp_idx, _ = _ranges(wp[:, 0], wp[:, 1] - wp[:, 0])                 # (W, Lp)
+        out.update(phone_frames=torch.from_numpy(all_frames[ph_idx] * ph_mask[..., None]),
+                   phone_len=torch.from_numpy(ph[:, 1] - ph[:, 0]),         # (P, Lf, 39), (P,)
+                   word_phones=torch.from_numpy(wp_idx),
+                   word_len=torch.from_numpy(wp[:, 1] - wp[:, 0]))
+    if inputs & {BatchInput.WORD_FRAMES, BatchInput.WORD_MEAN}:
+        wf = np.concatenate(word_spans)                                    # (W, 2)
+        wf_len = np.minimum(wf[:, 1] - wf[:, 0], max_word_frames)
+        wf_idx, wf_mask = _ranges(wf[:, 0], wf_len)
+        word_frames = all_frames[wf_idx] * wf_mask[..., None]              # (W, Lw, 39)
+        if BatchInput.WORD_FRAMES in inputs:
+            out.update(word_frames=torch.from_numpy(word_frames),
+                       word_frame_len=torch.from_numpy(wf_len))
+        if BatchInput.WORD_MEAN in inputs:
+            word_mean = word_frames.sum(1) / wf_len[:, None]               # (W, 39)
+            out["word_mean"] = torch.from_numpy(word_mean.astype(np.float32))
+    if BatchInput.UTTERANCE_FRAMES in inputs:
+        utt_frame_len = np.array([len(x) for x in frames])
         utt_frames = np.zeros((len(rows), utt_frame_len.max(), all_frames.shape[1]), np.float32)
         for b, x in enumerate(frames):
             utt_frames[b, :len(x)] = x
+        out.update(utt_frames=torch.from_numpy(utt_frames),                # (B, T, 39)
+                   utt_frame_len=torch.from_numpy(utt_frame_len))
+    if BatchInput.PHONE_IDS in inputs:
         phone_id_len = np.array([len(p) for p in phones])
         phone_ids = np.zeros((len(rows), max(phone_id_len.max(), 1)), np.int64)
         for b, p in enumerate(phones):
             phone_ids[b, :len(p)] = p
-    else:
-        utt_frames = np.zeros((len(rows), 0, all_frames.shape[1]), np.float32)
-        phone_ids = np.zeros((len(rows), 0), np.int64)
-        phone_id_len = np.zeros(len(rows), np.int64)
-    return Batch(
-        utt_stats=torch.from_numpy(np.stack(stats)) if stats else _empty(),
-        utt_frames=torch.from_numpy(utt_frames), utt_frame_len=torch.from_numpy(utt_frame_len),
-        phone_ids=torch.from_numpy(phone_ids), phone_id_len=torch.from_numpy(phone_id_len),
-        phone_frames=torch.from_numpy(phone_frames),
-        phone_len=torch.from_numpy(ph[:, 1] - ph[:, 0]),
-        word_phones=torch.from_numpy(wp_idx), word_len=torch.from_numpy(wp[:, 1] - wp[:, 0]),
-        word_frames=torch.from_numpy(word_frames), word_frame_len=torch.from_numpy(wf_len),
-        word_mean=torch.from_numpy(word_mean.astype(np.float32)),
-        utt_words=torch.from_numpy(uw_idx), utt_len=torch.from_numpy(n_words),
-        text=torch.from_numpy(text), labels=torch.tensor(labels, dtype=torch.long))
+        out.update(phone_ids=torch.from_numpy(phone_ids),                  # (B, Q)
+                   phone_id_len=torch.from_numpy(phone_id_len))
+    if BatchInput.UTTERANCE_STATS in inputs:
+        out["utt_stats"] = torch.from_numpy(np.stack(stats))               # (B, S)
+    return Batch(**out)

@@ -9,7 +9,7 @@ import os
 import sys
 from pathlib import Path
 
-from wise.config import CONFIG_DIR, MAX_PREDICT_SECONDS, FeatureConfig, coerce_value
+from wise.config import CONFIG_DIR, MAX_PREDICT_SECONDS, FeatureConfig
 from wise.errors import Skips, WiseError, format_error
 from wise.version import __version__
 
@@ -247,10 +247,11 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--rows", nargs="+", default=None, metavar="CONFIG",
                    help="table rows to run (default: " + " ".join(DEMO_ROWS) + ")")
-    s.add_argument("--set-run", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a training/model/CV option of every row, "
-                   "e.g. --set-run max_epochs=5")
-    _features_options(s, cache=False)
+    s.add_argument("--set", "--set-run", dest="set", action="append", default=[],
+                   metavar="KEY=VALUE",
+                   help="override any config field of every row (model, training, features, "
+                   "CV), e.g. --set max_epochs=5 (--set-run: the same)")
+    _features_options(s, cache=False, feature_sets=False)
     _jobs(s)
     _seeds(s, default=DEMO_SEEDS)
     s.set_defaults(func=cmd_demo)
@@ -317,39 +318,38 @@ def _common(p: argparse.ArgumentParser, workers: bool = False) -> None:
                        "(default: all cores)")
 
 
-def _features_options(p: argparse.ArgumentParser, cache: bool = True) -> None:
+def _features_options(p: argparse.ArgumentParser, cache: bool = True,
+                      feature_sets: bool = True) -> None:
+    """`--set` here is for feature options only; `wise demo` has its own (feature_sets=False),
+    for every field of every row."""
     if cache:
         p.add_argument("--cache", default=None,
                        help="cache folder (default: wise-cache/ beside the manifest)")
     p.add_argument("--word-vectors", default=None, metavar="PATH",
                    help="GloVe-format text file (e.g. glove.840B.300d.txt); default: the "
                    "installed GloVe 6B 50-d")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a feature option, e.g. --set phone_overflow=merge")
+    if feature_sets:
+        p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                       help="override a feature option, e.g. --set phone_overflow=merge")
     _common(p, workers=True)
     _ray(p)
 
 
-def feature_config(args: argparse.Namespace) -> FeatureConfig:
-    cfg = FeatureConfig()
-    overrides: dict[str, object] = {}
-    defaults = {f: getattr(cfg, f) for f in cfg.__dataclass_fields__}
-    for item in args.set:
-        key, sep, value = item.partition("=")
-        if not sep or key not in defaults:
-            raise WiseError(None, f"--set {item!r}: expected KEY=VALUE with KEY one of "
-                                  f"{', '.join(defaults)}")
-        try:
-            overrides[key] = coerce_value(value, defaults[key], key)
-        except ValueError:
-            kind = {int: "an integer", float: "a number"}.get(type(defaults[key]), "valid")
-            raise WiseError(None, f"--set {item!r}: {value!r} is not {kind}") from None
-    if args.word_vectors:
-        overrides["word_vectors"] = str(Path(args.word_vectors).resolve())
+def _feature_options(args: argparse.Namespace) -> FeatureConfig:
+    """`wise features`: the feature options `--set` and `--word-vectors` give."""
+    from wise.config import feature_config
+
     try:
-        return cfg.with_overrides(**overrides)
+        return feature_config([*args.set, *_word_vectors_set(args)])
     except ValueError as e:
         raise WiseError(None, str(e)) from None
+
+
+def _word_vectors_set(args: argparse.Namespace) -> list[str]:
+    """`--word-vectors PATH` as the `--set` item it stands for."""
+    if not args.word_vectors:
+        return []
+    return [f"features.word_vectors={Path(args.word_vectors).resolve()}"]
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
@@ -388,7 +388,7 @@ def cmd_prepare(args: argparse.Namespace) -> int:
 
 def cmd_features(args: argparse.Namespace) -> int:
     cache = args.cache or str(Path(args.manifest).parent / "wise-cache")
-    _features(args.manifest, cache, feature_config(args), args)
+    _features(args.manifest, cache, _feature_options(args), args)
     return 0
 
 
@@ -474,21 +474,45 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_params(args: argparse.Namespace) -> int:
+    from wise.features.words import vectors_dim
     from wise.models.build import build_model
     from wise.models.wise import n_params
     from wise.rows import load_run_config
 
     run = load_run_config(args.config, args.set)
-    model = build_model(run.model, run.model_args, frame_dim=run.features.frame_dim,
+    # Training takes text_dim from the vectors it reads (wise.train.new_model); so does this
+    # count, unless text_dim is set to ask about vectors of another width.
+    vectors = run.features.word_vectors
+    width = vectors_dim(vectors)
+    model = build_model(run.model, run.model_args, text_dim=run.model_args.get("text_dim", width),
+                        frame_dim=run.features.frame_dim,
                         n_functionals=run.features.n_functionals)
     for name, module in model.named_children():
         print(f"  {name:12s} {n_params(module):>9,}")
     for name, p in model.named_parameters(recurse=False):
         print(f"  {name:12s} {p.numel():>9,}")
+    print(_text_line(getattr(model.cfg, "text_dim", None), "text_dim" in run.model_args,
+                     vectors, width))
     dims = ", ".join(f"{k}={getattr(model.cfg, k)}" for k in ("text_dim", "frame_dim")
                      if hasattr(model.cfg, k))
     print(f"{run.name} ({dims}): {n_params(model):,} trainable parameters")
     return 0
+
+
+def _text_line(text_dim: int | None, assumed: bool, vectors: str, width: int | None) -> str:
+    """What `wise params` says of the word vectors its count assumes."""
+    if text_dim is None:
+        return "  text: no word vectors (this row reads none)"
+    row = f"{vectors} ({width}-d)" if width else f"{vectors} (not found: width unknown)"
+    if assumed:
+        example = ", such as the paper's glove.840B.300d.txt" if text_dim == 300 else ""
+        note = "" if width == text_dim else (f"; training reads the width of the vectors it "
+                                             f"is given (--set word_vectors=PATH{example}), "
+                                             f"and this row's are {row}")
+        return f"  text: assumes {text_dim}-d word vectors (text_dim={text_dim}){note}"
+    if width is None:
+        return f"  text: {row}; counted with text_dim={text_dim}"
+    return f"  text: {row}, the row's word vectors (features.word_vectors)"
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
@@ -564,6 +588,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from wise.rows import load_run_config
     from wise.train import train_final
 
+    # Checked before any work. Step 3 builds the wise row's features, which are every row's
+    # unless a row sets its own.
+    sets = [*args.set, *_word_vectors_set(args)]
+    wise_run = load_run_config("wise", sets)
     work = Path(args.dir)
     corpus, manifest = work / "corpus", work / "manifest.jsonl"
     if not (corpus / "synthetic_meta.jsonl").is_file():
@@ -577,11 +605,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     summary = prepare(read_iemocap(corpus, skips), manifest, skips, progress=not args.quiet)
     print("\n".join("      " + line for line in summary_lines(summary, skips)))
     print("[3/5] building features")
-    _features(str(manifest), str(work / "wise-cache"), feature_config(args), args)
+    _features(str(manifest), str(work / "wise-cache"), wise_run.features, args)
     rows = args.rows or list(DEMO_ROWS)
     print(f"[4/5] cross-validating {len(rows)} models, leave one session out "
           f"(finished folds are kept: run again to resume)")
-    report = reproduce(manifest, work / "results", rows, sets=args.set_run,
+    report = reproduce(manifest, work / "results", rows, sets=sets,
                        cache=work / "wise-cache", workers=args.workers, jobs=args.jobs,
                        seeds=args.seeds, progress=not args.quiet,
                        corpus_name="the synthetic corpus",
@@ -593,11 +621,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(f"[5/5] keeping the trained model {model}")
     else:
         print(f"[5/5] training WISE on the whole corpus -> {model}")
-        run = load_run_config("wise", args.set_run)
-        s = train_final(run, manifest, model, cache=work / "wise-cache",
+        s = train_final(wise_run, manifest, model, cache=work / "wise-cache",
                         workers=args.workers, progress=not args.quiet)
         print(f"      best validation UA {s['best_val_ua']:.3f} (epoch {s['best_epoch']})")
-    print(_next_steps(work, manifest, load_run_config("wise", args.set_run).train.seed))
+    print(_next_steps(work, manifest, wise_run.train.seed))
     return 0
 
 

@@ -116,9 +116,11 @@ def _missing_paths(paths: list[str], _version: str) -> tuple[list[str], str]:
 
 def imap(fn: Callable, items: Sequence, *, workers: int | None = None,
          ray: str | None = None, initializer: Callable | None = None,
-         initargs: tuple = (), chunksize: int = 1,
-         name: str | None = None) -> Iterator[tuple[int, Any]]:
-    """Yield `(i, fn(items[i]))` for every item, in the order they finish.
+         initargs: tuple = (), chunksize: int = 1, name: str | None = None,
+         idle: Callable[[], object] | None = None,
+         idle_every: float = 2.0) -> Iterator[tuple[int, Any]]:
+    """Yield `(i, fn(items[i]))` for every item, in the order they finish; while none
+    finishes, call `idle()` every `idle_every` seconds (e.g. to show the items' progress).
 
     Locally: `workers` spawned processes (spawn, not fork: the caller may hold torch's thread
     pools, which a fork can deadlock), each running `initializer(*initargs)` once. With `ray`
@@ -129,13 +131,26 @@ def imap(fn: Callable, items: Sequence, *, workers: int | None = None,
         return
     if ray is not None:
         yield from _ray_imap(fn, items, ray, initializer, initargs, chunksize,
-                             name or fn.__name__)
+                             name or fn.__name__, idle, idle_every)
         return
     workers = max(1, min(workers or os.cpu_count() or 1, len(items)))
     with mp.get_context("spawn").Pool(workers, initializer=initializer,
                                       initargs=initargs) as pool:
-        yield from pool.imap_unordered(_call, [(fn, i, x) for i, x in enumerate(items)],
-                                       chunksize=chunksize)
+        tasks = [(fn, i, x) for i, x in enumerate(items)]
+        if idle is None:
+            yield from pool.imap_unordered(_call, tasks, chunksize=chunksize)
+            return
+        chunks = pool.imap_unordered(_call_chunk, [tasks[s:s + chunksize] for s in
+                                                   range(0, len(tasks), max(1, chunksize))])
+        while True:
+            try:
+                done = chunks.next(timeout=idle_every)
+            except StopIteration:
+                return
+            except mp.TimeoutError:
+                idle()
+                continue
+            yield from done
 
 
 def _call(task: tuple[Callable, int, Any]) -> tuple[int, Any]:
@@ -143,8 +158,13 @@ def _call(task: tuple[Callable, int, Any]) -> tuple[int, Any]:
     return i, fn(item)
 
 
+def _call_chunk(tasks: list[tuple[Callable, int, Any]]) -> list[tuple[int, Any]]:
+    return [_call(task) for task in tasks]
+
+
 def _ray_imap(fn: Callable, items: Sequence, address: str, initializer: Callable | None,
-              initargs: tuple, chunksize: int, name: str) -> Iterator[tuple[int, Any]]:
+              initargs: tuple, chunksize: int, name: str, idle: Callable[[], object] | None,
+              idle_every: float) -> Iterator[tuple[int, Any]]:
     ray = connect(address)
     task = ray.remote(num_cpus=1, max_retries=MAX_RETRIES, retry_exceptions=False)(_run_chunk)
     task = task.options(name=f"wise:{name}")
@@ -153,7 +173,11 @@ def _ray_imap(fn: Callable, items: Sequence, address: str, initializer: Callable
                for s in range(0, len(indexed), max(1, chunksize))]
     try:
         while pending:
-            done, pending = ray.wait(pending, num_returns=1)
+            done, pending = ray.wait(pending, num_returns=1,
+                                     timeout=idle_every if idle else None)
+            if not done:
+                idle()
+                continue
             yield from ray.get(done[0])
     finally:
         for ref in pending:       # the caller stopped early (an error, ^C): drop the rest

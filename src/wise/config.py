@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field, fields
+from collections.abc import Mapping, Sequence
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 
 N_EGEMAPS_LLD = 25             # eGeMAPSv02 low-level descriptors per frame (openSMILE)
@@ -90,6 +91,12 @@ class FeatureConfig:
     def hop_length(self) -> int:
         return int(round(self.sample_rate * self.hop_ms / 1000))
 
+    @property
+    def max_word_frames(self) -> int:
+        """The most frames a word's phones may hold (the HR- ablation reads a word's frames
+        directly, capped at this)."""
+        return self.max_phones_per_word * self.max_frames_per_phone
+
     def with_overrides(self, **kw: object) -> FeatureConfig:
         names = {f.name: f.type for f in fields(self)}
         bad = sorted(set(kw) - set(names))
@@ -102,7 +109,8 @@ class FeatureConfig:
 class TrainConfig:
     lr: float = 1e-3
     lr_decay: float = 1e-3        # Keras "decay": lr_t = lr / (1 + lr_decay * t), t = updates
-    weight_decay: float = 1e-4    # the paper's L2 penalty
+    weight_decay: float = 1e-4    # the paper's L2 penalty, as Adam's (coupled) weight decay
+    l2_on_biases: bool = True     # False: no weight decay on biases (docs/training.md)
     batch_size: int = 32
     max_epochs: int = 30
     min_epochs: int = 10          # never stop earlier: the first epochs often plateau
@@ -132,6 +140,8 @@ class TrainConfig:
         d = asdict(self)
         if d["precision"] == "fp32":
             del d["precision"]
+        if d["l2_on_biases"]:
+            del d["l2_on_biases"]
         return d
 
 
@@ -185,8 +195,86 @@ CONFIG_DIR = Path(__file__).parent / "configs"
 """The shipped configs, one YAML per table row (also reachable as configs/ in a checkout)."""
 
 
-def coerce_value(value: object, default: object, key: str) -> object:
-    """Turn a YAML/CLI value into the type of the field's default."""
+# ------------------------------------------------------------------ `--set KEY=VALUE`
+# The one path from text to config fields: `wise features` (the feature options), `wise cv`,
+# `train`, `reproduce`, `params`, `asr-study` and `demo` (a row's every section, through
+# `wise.rows.run_config`), and a row's own YAML, whose values are checked the same way.
+
+def field_defaults(cls: type) -> dict[str, object]:
+    """A config dataclass's fields and their defaults: what `--set` may set, and as what type."""
+    return {f.name: f.default if f.default is not MISSING else f.default_factory()
+            for f in fields(cls)}
+
+
+def feature_config(sets: Sequence[str] = ()) -> FeatureConfig:
+    """The default `FeatureConfig` with `--set` items applied (`phone_overflow=merge`, or
+    `features.phone_overflow=merge`)."""
+    values = override({"features": {}}, {"features": field_defaults(FeatureConfig)}, sets)
+    return FeatureConfig(**values["features"])
+
+
+def override(given: Mapping[str, Mapping[str, object]],
+             defaults: Mapping[str, Mapping[str, object]], sets: Sequence[str] = (),
+             aliases: Mapping[str, str] | None = None) -> dict[str, dict[str, object]]:
+    """Sections of config values (`given`: section -> {field: value}, e.g. read from YAML)
+    with every `--set` item applied, each value in the type of its field's default.
+    `defaults` (section -> {field: default}) says which fields there are.
+
+    An item is `KEY=VALUE`, KEY a field of exactly one section, or `SECTION.KEY=VALUE`
+    (`aliases` maps other names of a section to it). VALUE is read as YAML (`true`, `2e-3`,
+    `[10, 20]`), but a text field takes it as written (a path stays a path). Every fault is a
+    ValueError naming the item or field and, for an unknown one, the options there are."""
+    aliases = dict(aliases or {})
+    out = {name: dict(given.get(name) or {}) for name in defaults}
+    for name, values in out.items():
+        bad = sorted(set(values) - set(defaults[name]))
+        if bad:
+            raise ValueError(f"{name}: unknown option {bad[0]!r}; "
+                             f"options: {', '.join(defaults[name])}")
+        for key, value in values.items():
+            values[key] = _typed(value, defaults[name][key], f"{name}.{key}")
+    for item in sets:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--set {item!r}: expected KEY=VALUE")
+        section, _, name = key.rpartition(".")
+        section = aliases.get(section, section)
+        owners = ([section] if section else
+                  [s for s in defaults if name in defaults[s]])
+        if not owners or owners[0] not in defaults or name not in defaults[owners[0]]:
+            raise ValueError(f"--set {item!r}: unknown option {key!r}; options: "
+                             + _options(defaults))
+        if len(owners) > 1:
+            raise ValueError(f"--set {item!r}: {name!r} is an option of "
+                             f"{' and '.join(owners)}: write "
+                             f"{' or '.join(f'{s}.{name}={raw}' for s in owners)}")
+        default = defaults[owners[0]][name]
+        out[owners[0]][name] = _typed(raw if isinstance(default, str) else _yaml(raw), default,
+                                      f"--set {item!r}")
+    return out
+
+
+def _options(defaults: Mapping[str, Mapping[str, object]]) -> str:
+    if len(defaults) == 1:
+        return ", ".join(next(iter(defaults.values())))
+    return "; ".join(f"{name}: {', '.join(keys)}" for name, keys in defaults.items())
+
+
+def _yaml(raw: str) -> object:
+    import yaml
+
+    try:
+        return yaml.safe_load(raw)
+    except yaml.YAMLError:
+        return raw                    # then refused as not of the field's type
+
+
+_KINDS = {bool: "true or false", int: "an integer", float: "a number", tuple: "a list"}
+
+
+def _typed(value: object, default: object, where: str) -> object:
+    """`value` (from YAML or `--set`) in the type of the field's `default`, or a ValueError
+    `<where>: <value> is not <kind>`."""
     if isinstance(default, bool):
         if isinstance(value, bool):
             return value
@@ -196,13 +284,18 @@ def coerce_value(value: object, default: object, key: str) -> object:
             return False
     elif isinstance(default, int | float) and not isinstance(value, bool):
         try:
-            return type(default)(value)
+            number = type(default)(value)
         except (TypeError, ValueError):
             pass
-    elif isinstance(default, tuple) and isinstance(value, list | tuple):
-        return tuple(value)
+        else:
+            if not (isinstance(default, int) and isinstance(value, float)
+                    and not value.is_integer()):
+                return number
+    elif isinstance(default, tuple):
+        if isinstance(value, list | tuple):
+            return tuple(value)
     elif isinstance(default, str):
         return str(value)
     else:
         return value
-    raise ValueError(f"{key}: {value!r} is not a valid {type(default).__name__}")
+    raise ValueError(f"{where}: {value!r} is not {_KINDS[type(default)]}")

@@ -15,10 +15,16 @@ before it in that process and however many run at once (`jobs`): its initial wei
 a generator seeded with (seed, fold) (`init_seed`), training reseeds every generator it uses,
 and every fold trains on one torch thread with torch's deterministic algorithms, since the
 order in which several threads add up a sum changes its last bits.
+
+Folds trained at once (`jobs` > 1, or on a Ray cluster) report in order: a finished fold's
+line waits for the folds before it. Meanwhile each running fold writes its last epoch to
+`progress.json` in its folder (on the shared path under Ray), which this process reads every
+few seconds to show them (`wise.progress.LiveTasks`); the file goes when the fold ends.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import time
@@ -40,6 +46,7 @@ from wise.labels import LABELS
 from wise.metrics import scores
 from wise.models.build import CLASSIC, build_classic
 from wise.models.wise import n_params
+from wise.progress import LiveTasks
 from wise.train import (
     cache_root,
     data_for,
@@ -186,12 +193,33 @@ class FoldJob:
     word_vectors: str
     progress: bool = False
     functionals: str = ""     # scikit-learn rows: the store rows' utterance functionals (.npy)
+    progress_file: str = ""   # where to write each finished epoch (folds trained elsewhere)
+
+
+PROGRESS_FILE = "progress.json"
+"""A running fold's last finished epoch, in its folder: {"epoch", "epochs", "val_ua"}."""
 
 
 def run_fold(job: FoldJob) -> dict:
     """Train on every row but the fold's, score the fold, write its files; return metrics."""
+    try:
+        return _run_fold(job)
+    finally:
+        if job.progress_file:
+            Path(job.progress_file).unlink(missing_ok=True)
+
+
+def _run_fold(job: FoldJob) -> dict:
     deterministic(threads=1)
     run = job.run
+    on_epoch = None
+    if job.progress_file:
+        def on_epoch(entry: dict) -> None:
+            atomic_write_text(job.progress_file, json.dumps(
+                {"epoch": entry["epoch"], "epochs": run.train.max_epochs,
+                 "val_ua": entry["val_ua"]}) + "\n")
+
+        on_epoch({"epoch": 0, "val_ua": None})               # started
     store = FeatureStore(job.pack)
     model = new_model(run, store, init_seed(run.train.seed, job.k))
     data = data_for(model, store, job.labels, job.speakers)
@@ -199,7 +227,7 @@ def run_fold(job: FoldJob) -> dict:
     t0 = time.perf_counter()
     info = train(model, data, [i for i in job.rows if i not in test_set], run.train,
                  n_classes=len(LABELS), progress=job.progress,
-                 desc=f"{run.name} fold {job.k}/{job.n_folds}")
+                 desc=f"{run.name} fold {job.k}/{job.n_folds}", on_epoch=on_epoch)
     # Under normalize=speaker the held-out speakers get their own statistics from their own
     # frames (never their labels); other modes are unchanged by `adapt`.
     adapted = info["normalizer"].adapt(store, job.test_rows, job.speakers)
@@ -285,6 +313,7 @@ class CVPlan:
     n_rows: int
     n_params: int | None          # the neural rows' (a scikit-learn row's comes from its folds)
     word_vectors: str
+    word_dim: int                 # their width, which sets the text branch's (text_dim)
     todo: list[FoldJob]
     results: dict[tuple[int, int], dict]
     log: Callable[[str], object]
@@ -308,6 +337,7 @@ class CVPlan:
             "n_params": (self.n_params if self.n_params is not None
                          else int(round(np.mean([r["n_params"] for r in results])))),
             "labels": list(LABELS), "word_vectors": self.word_vectors,
+            "word_dim": self.word_dim,
             **summarize(results),
             "seconds": round(time.perf_counter() - self.t_start, 1),
         }
@@ -339,7 +369,7 @@ def plan_cv(run: RunConfig, manifest: str | Path, out_dir: str | Path, *,
                                log) if classic else ""
     plan = CVPlan(run, str(manifest), out, seeds, len(folds), len(rows),
                   None if classic else n_params(new_model(run, store)),
-                  d.feats["word_vectors"], [], {}, log, time.perf_counter())
+                  d.feats["word_vectors"], store.text_dim, [], {}, log, time.perf_counter())
     for seed in range(run.train.seed, run.train.seed + seeds):
         seed_run = replace(run, train=replace(run.train, seed=seed))
         chash = _config_hash(seed_run, [store.ids[i] for i in rows])
@@ -368,9 +398,10 @@ def run_jobs(todo: list[FoldJob], jobs: int,
              on_result: Callable[[FoldJob, dict], object], ray: str | None = None) -> None:
     """Train `todo`, `jobs` at a time in worker processes (here, one after the other, when
     `jobs` is 1), or as Ray tasks on the cluster at `ray` (as many at once as it has CPUs),
-    calling `on_result(job, result)` as each finishes. Every fold trains on one torch thread
-    anyway (see the module's note on determinism), so on a small CPU `jobs` is how to use its
-    cores, and where a fold trains does not change its result."""
+    calling `on_result(job, result)` for each in the order of `todo`: as soon as it and every
+    job before it have finished. Every fold trains on one torch thread anyway (see the
+    module's note on determinism), so on a small CPU `jobs` is how to use its cores, and
+    where a fold trains does not change its result."""
     jobs = max(1, min(jobs, len(todo)))
     if jobs == 1 and ray is None:
         threads = torch.get_num_threads()      # run_fold sets one; give the caller its own back
@@ -380,14 +411,74 @@ def run_jobs(todo: list[FoldJob], jobs: int,
         finally:
             torch.set_num_threads(threads)
         return
+    live = _LiveFolds(todo) if any(job.progress for job in todo) else None
     for job in todo:
-        job.progress = False                   # several bars at once would be noise
+        job.progress = False                   # the workers' own bars would be noise
     if ray is not None:
         check_shared(ray, sorted({job.pack for job in todo} | {job.functionals for job in todo
                                                                if job.functionals}
                                  | {str(Path(job.fold_dir).parent.parent) for job in todo}))
-    for i, r in imap(train_job, todo, workers=jobs, ray=ray, name="train"):
-        on_result(todo[i], r)
+    finished: dict[int, dict] = {}             # results waiting for an earlier job's
+    reported = 0
+
+    def report() -> None:
+        nonlocal reported
+        with live.writing() if live else contextlib.nullcontext():
+            while reported in finished:
+                on_result(todo[reported], finished.pop(reported))
+                reported += 1
+
+    try:
+        for i, r in imap(train_job, todo, workers=jobs, ray=ray, name="train",
+                         idle=live.poll if live else None):
+            finished[i] = r
+            if live:
+                live.done.add(i)
+                live.poll()
+            report()
+    except Exception:
+        for i in sorted(finished):             # what did finish is on disk: say so, in order
+            on_result(todo[i], finished.pop(i))
+        raise
+    finally:
+        if live:
+            live.close()
+
+
+class _LiveFolds:
+    """The running folds of `run_jobs` as `LiveTasks`, from their progress files."""
+
+    def __init__(self, todo: list[FoldJob]) -> None:
+        self.todo = todo
+        self.done: set[int] = set()
+        seeds = len({job.run.train.seed for job in todo}) > 1
+        self.names = [f"{j.run.name} " + (f"seed {j.run.train.seed} " if seeds else "")
+                      + f"fold {j.k}/{j.n_folds}" for j in todo]
+        for job in todo:
+            if job.run.model not in CLASSIC:
+                job.progress_file = str(Path(job.fold_dir) / PROGRESS_FILE)
+                Path(job.progress_file).unlink(missing_ok=True)   # an interrupted run's
+        self.tasks = LiveTasks("training", "epoch")
+
+    def poll(self) -> None:
+        states = {}
+        for i, job in enumerate(self.todo):
+            if i in self.done or not job.progress_file:
+                continue
+            try:
+                p = json.loads(Path(job.progress_file).read_text())
+            except (OSError, ValueError):       # not started, or just ended
+                continue
+            ua = p["val_ua"]
+            states[self.names[i]] = (p["epoch"], p["epochs"],
+                                     "" if ua is None else f"val UA {ua:.3f}")
+        self.tasks.update(states)
+
+    def writing(self) -> contextlib.AbstractContextManager[None]:
+        return self.tasks.writing()
+
+    def close(self) -> None:
+        self.tasks.close()
 
 
 def run_cv(run: RunConfig, manifest: str | Path, out_dir: str | Path, *,

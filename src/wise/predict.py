@@ -43,7 +43,6 @@ from wise.features.hierarchy import build_hierarchy
 from wise.features.prosody import Prosody, frame_features
 from wise.features.words import PACKAGED, WordVectors, load_word_vectors
 from wise.labels import LABEL_NAMES
-from wise.models.build import batch_needs
 from wise.text import tokenize
 from wise.utterance import Segment
 
@@ -148,7 +147,7 @@ class Predictor:
                                        f"config makes {self.features.frame_dim}")
         cfg = getattr(self.model, "cfg", None)
         self.word_attention = (self.run.model == "wise" and getattr(cfg, "attention", False))
-        self._needs = batch_needs(self.model)
+        self._inputs = self.model.batch_inputs()
         self._lock = threading.Lock()
         self._aligner = None
         self._recognizer = make_recognizer(asr, asr_model)    # checked now, loaded when needed
@@ -280,7 +279,8 @@ class Predictor:
     def score(self, feats: UtteranceFeatures) -> tuple[np.ndarray, np.ndarray]:
         """(class probabilities (C,), attention (N,)) for one utterance's features."""
         # An unknown speaker: a per-speaker normaliser falls back to its training average.
-        batch = collate([feats], [0], [0], self.normalizer, [self._speaker], **self._needs)
+        batch = collate([feats], [0], [0], self.normalizer, [self._speaker],
+                        inputs=self._inputs, max_word_frames=self.features.max_word_frames)
         logits, alpha = self.model(batch)
         return (torch.softmax(logits, dim=1)[0].numpy().astype(np.float64),
                 alpha[0].numpy().astype(np.float64))

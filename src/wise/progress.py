@@ -6,17 +6,26 @@ the stream is not a terminal, `progress_bar` gives a tqdm that writes one line a
 
     features: 1200/5000 utt (24%), 105 utt/s, ~36 s left
     features: 5000/5000 utt (100%) in 47 s, 106 utt/s
+
+`LiveTasks` shows tasks that run elsewhere (worker processes, cluster nodes) and report their
+progress to the caller, who polls it: a bar per running task on a terminal, and in a log one
+line every `LIVE_INTERVAL` seconds naming every running task, when something moved:
+
+    training: wise fold 1/5 epoch 7/30 (val UA 0.412), wise fold 2/5 epoch 5/30
 """
 
 from __future__ import annotations
 
+import contextlib
 import sys
-from collections.abc import Iterable
+import time
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, TextIO
 
 from tqdm import tqdm
 
 LOG_INTERVAL = 5.0  # seconds between two lines of a bar in a log
+LIVE_INTERVAL = 10.0  # seconds between two lines of `LiveTasks` in a log
 
 
 def progress_bar(iterable: Iterable | None = None, **kw: Any) -> tqdm:
@@ -107,3 +116,60 @@ def _seconds(t: float) -> str:
     if t < 3600:
         return f"{t // 60} min {t % 60} s"
     return f"{t // 3600} h {t % 3600 // 60} min"
+
+
+class LiveTasks:
+    """The progress of tasks running elsewhere, as the caller last polled it (`update`).
+
+    On a terminal, one tqdm bar per running task, in the order they started; in a log or a
+    pipe, one line at most every `LIVE_INTERVAL` seconds, and only when a task moved:
+    `<desc>: <task> <unit> <n>/<total> (<note>), ...`. A task absent from an update has
+    ended: its bar goes."""
+
+    def __init__(self, desc: str, unit: str, file: TextIO | None = None) -> None:
+        self.desc, self.unit = desc, unit
+        self.file = file or sys.stderr
+        self.terminal = _is_terminal(self.file)
+        self.bars: dict[str, tqdm] = {}
+        self.last_line = ""
+        self.last_time = -float("inf")
+
+    def update(self, states: Mapping[str, tuple[int, int, str]]) -> None:
+        """`states`: every running task's (done, total, note), in the order to show them."""
+        if self.terminal:
+            for name in [n for n in self.bars if n not in states]:
+                self.bars.pop(name).close()
+            for name, (n, total, note) in states.items():
+                bar = self.bars.get(name)
+                if bar is None:
+                    # No rate: the counts jump as they are polled, not as they happen.
+                    bar = self.bars[name] = tqdm(
+                        total=total, desc=name, leave=False, file=self.file,
+                        bar_format="{desc}: {percentage:3.0f}%|{bar}| " + self.unit
+                        + " {n_fmt}/{total_fmt} [{elapsed}{postfix}]")
+                bar.total = total
+                bar.n = n
+                bar.set_postfix_str(note, refresh=False)
+                bar.refresh()
+            return
+        line = ", ".join(f"{name} {self.unit} {n}/{total}" + (f" ({note})" if note else "")
+                         for name, (n, total, note) in states.items())
+        now = time.monotonic()
+        if line and line != self.last_line and now - self.last_time >= LIVE_INTERVAL:
+            self.file.write(f"{self.desc}: {line}\n")
+            getattr(self.file, "flush", lambda: None)()
+            self.last_line, self.last_time = line, now
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[None]:
+        """Around the caller's own printing: the bars step aside on a terminal."""
+        if not self.bars:
+            yield
+            return
+        with tqdm.external_write_mode(file=self.file):
+            yield
+
+    def close(self) -> None:
+        for bar in self.bars.values():
+            bar.close()
+        self.bars.clear()

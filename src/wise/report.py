@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from wise.errors import WiseError
+from wise.features.words import PACKAGED, vectors_dim
 from wise.fsutil import atomic_write_text
 from wise.labels import LABELS
 from wise.metrics import recalls
@@ -209,11 +210,29 @@ def results_table(summaries: Sequence[dict], corpus_name: str) -> dict:
         rows += [_row(s, ref, names, wise) for s in by_name[name]]
     rows += [_row(s, ref, names, wise) for s in ordered if s["name"] not in PAPER]
     versions: dict[str, list[str]] = {}
+    vectors: dict[tuple[str, int | None], list[str]] = {}
     for s in ordered:
         versions.setdefault(str(s.get("code_version", "unknown")), []).append(s["name"])
+        vectors.setdefault((s.get("word_vectors"), word_dim(s)), []).append(s["name"])
     return {"corpus": corpus_name, "comparable_to_paper": _is_iemocap(corpus_name),
             "reference": ref, "non_default": _non_default(ref), "code_versions": versions,
+            "word_vectors": [{"name": name, "dim": dim, "rows": names}
+                             for (name, dim), names in vectors.items()],
             "rows": rows}
+
+
+def word_dim(s: dict) -> int | None:
+    """The width of the word vectors a run read (its text branch's `text_dim`). Summaries
+    written before it was recorded: the packaged vectors' own width; another file's is
+    unknown (None)."""
+    if s.get("word_dim") is not None:
+        return int(s["word_dim"])
+    return vectors_dim(PACKAGED) if s.get("word_vectors") == PACKAGED else None
+
+
+def vectors_words(name: str | None, dim: int | None) -> str:
+    """`glove-6b-50d` (50-d), the way the tables name a run's word vectors."""
+    return f"`{name}` ({f'{dim}-d' if dim else 'width not recorded'})"
 
 
 def _vs_wise(s: dict, wise: dict | None) -> dict | None:
@@ -249,7 +268,7 @@ def _row(s: dict, ref: dict[str, object], names: Counter, wise: dict | None) -> 
                       for f in s["folds"]],
             "recall": _recall(s["confusion"]), "confusion": s["confusion"],
             "code_version": s.get("code_version"), "mismatch": mismatch,
-            **{k: s.get(k) for k in SETTING_KEYS}}
+            **{k: s.get(k) for k in SETTING_KEYS}, "word_dim": word_dim(s)}
 
 
 def _header_lines(table: dict) -> list[str]:
@@ -258,7 +277,7 @@ def _header_lines(table: dict) -> list[str]:
     lines = [
         f"Corpus: **{corpus}** ({ref['n_utterances']} utterances, manifest "
         f"`{ref['manifest']}`); protocol: **{_protocol_words(ref)}**; subset: "
-        f"**{ref['subset']}**; word vectors: `{ref['word_vectors']}`.",
+        f"**{ref['subset']}**; {_vectors_words(table)}.",
     ]
     versions = table["code_versions"]
     if len(versions) == 1:
@@ -284,6 +303,22 @@ def _header_lines(table: dict) -> list[str]:
                      "differ, so the two sets of numbers are **not comparable**: the paper "
                      "columns show the table's shape and the ordering to expect, nothing more.")
     return lines
+
+
+def _vectors_words(table: dict) -> str:
+    """The word vectors of the runs and their width, per row when the rows differ."""
+    # results.json written before the table listed them: the reference row's vectors.
+    groups = table.get("word_vectors") or [
+        {"name": table["reference"].get("word_vectors"),
+         "dim": word_dim(table["reference"]), "rows": []}]
+    if len(groups) > 1:
+        return "word vectors differ between rows: " + "; ".join(
+            f"{vectors_words(g['name'], g['dim'])} ({', '.join(g['rows'])})" for g in groups)
+    dim = groups[0]["dim"]
+    narrower = (" — narrower than the paper's 300-d GloVe: every row that reads text has a "
+                "narrower text input and fewer parameters than in the paper"
+                if dim and dim < 300 else "")
+    return f"word vectors: {vectors_words(groups[0]['name'], dim)}{narrower}"
 
 
 def _runs_words(table: dict) -> str:

@@ -7,7 +7,7 @@ knows nothing of them."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, fields
+from collections.abc import Sequence
 from pathlib import Path
 
 from wise.config import (
@@ -16,7 +16,8 @@ from wise.config import (
     FeatureConfig,
     RunConfig,
     TrainConfig,
-    coerce_value,
+    field_defaults,
+    override,
 )
 from wise.errors import WiseError
 from wise.models.build import model_config_class
@@ -24,51 +25,32 @@ from wise.models.build import model_config_class
 SECTIONS = {"features": FeatureConfig, "train": TrainConfig, "cv": CVConfig}
 
 
-def run_config(data: dict, sets: list[str] = (), source: str = "") -> RunConfig:
+def run_config(data: dict, sets: Sequence[str] = (), source: str = "") -> RunConfig:
     """Build a RunConfig from a YAML mapping plus `key=value` overrides.
 
     An override names a field of the model's config, of `train`, `features` or `cv`, either
-    plainly (`lr=0.002`) or with its section (`train.lr=0.002`)."""
-    import yaml
-
+    plainly (`lr=0.002`) or with its section (`train.lr=0.002`, `model.text_dim=300`); see
+    `wise.config.override`, the one parser of `--set`."""
     data = dict(data or {})
     unknown = set(data) - {"name", "model", "model_args", *SECTIONS}
     if unknown:
         raise ValueError(f"{source}: unknown key(s) {', '.join(sorted(unknown))}")
     model = str(data.get("model", "wise"))
     model_cls = model_config_class(model)
-    sections = {"model_args": dict(data.get("model_args") or {})}
-    for name in SECTIONS:
-        sections[name] = dict(data.get(name) or {})
-    defaults = {"model_args": {f.name: f.default for f in fields(model_cls)}}
-    for name, cls in SECTIONS.items():
-        defaults[name] = asdict(cls())
-    for item in sets:
-        key, sep, raw = item.partition("=")
-        if not sep:
-            raise ValueError(f"--set {item!r}: expected KEY=VALUE")
-        section, _, field_name = key.rpartition(".")
-        owners = [section] if section else [s for s in defaults if field_name in defaults[s]]
-        if section == "model":
-            owners = ["model_args"]
-        if len(owners) != 1 or field_name not in defaults.get(owners[0], {}):
-            where = "no section has it" if not owners else f"in {', '.join(owners)}"
-            raise ValueError(f"--set {item!r}: unknown or ambiguous option ({where}); "
-                             f"write SECTION.KEY=VALUE")
-        sections[owners[0]][field_name] = yaml.safe_load(raw)
-    for name, values in sections.items():
-        for k, v in values.items():
-            if k not in defaults[name]:
-                raise ValueError(f"{source}: {name}: unknown option {k!r}")
-            values[k] = coerce_value(v, defaults[name][k], f"{name}.{k}")
-    model_cls(**sections["model_args"])  # validate now, not at the first fold
+    # `model` is the section of `model_args` (`--set model.text_dim=300`, or model_args.).
+    classes = {"model": model_cls, **SECTIONS}
+    values = override({"model": data.get("model_args") or {},
+                       **{name: data.get(name) or {} for name in SECTIONS}},
+                      {name: field_defaults(cls) for name, cls in classes.items()}, sets,
+                      aliases={"model_args": "model"})
+    model_cls(**values["model"])  # validate now, not at the first fold
     return RunConfig(name=str(data.get("name", model)), model=model,
-                     model_args=sections["model_args"],
-                     features=FeatureConfig(**sections["features"]),
-                     train=TrainConfig(**sections["train"]), cv=CVConfig(**sections["cv"]))
+                     model_args=values["model"],
+                     features=FeatureConfig(**values["features"]),
+                     train=TrainConfig(**values["train"]), cv=CVConfig(**values["cv"]))
 
 
-def load_run_config(path: str | Path, sets: list[str] = ()) -> RunConfig:
+def load_run_config(path: str | Path, sets: Sequence[str] = ()) -> RunConfig:
     """Load a YAML file, or a shipped config by name (`wise`, `hr_dmf`, ...)."""
     import yaml
 

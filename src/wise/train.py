@@ -23,7 +23,7 @@ from __future__ import annotations
 import copy
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from wise.batching import Batch, Normalizer, collate, prefetch
+from wise.batching import Batch, BatchInput, Normalizer, collate, prefetch
 from wise.checkpoint import save_checkpoint
 from wise.config import RunConfig, TrainConfig
 from wise.distributed import SINGLE, World, process_group
@@ -39,7 +39,7 @@ from wise.errors import Skips, WiseError
 from wise.features.cache import FeatureStore, build_features
 from wise.labels import LABELS
 from wise.metrics import unweighted_accuracy
-from wise.models.build import CLASSIC, batch_needs, build_model
+from wise.models.build import CLASSIC, Model, build_model
 from wise.models.wise import n_params
 from wise.progress import progress_bar
 from wise.utterance import read_manifest
@@ -64,15 +64,12 @@ class Data:
     store: FeatureStore
     labels: list[int]       # class index per store row
     speakers: list[str]     # speaker per store row
-    word_frames: bool       # whether batches need per-word frames (HR- / mean variants)
-    utterance: bool = False  # whether batches need whole-utterance frames and phone ids
-    utterance_stats: bool = False  # whether batches need utterance statistics
+    inputs: frozenset[BatchInput]  # the optional batch fields the model reads
 
-    def batch(self, rows: list[int], normalizer: Normalizer | None):
+    def batch(self, rows: list[int], normalizer: Normalizer | None) -> Batch:
         return collate(self.store, rows, [self.labels[i] for i in rows], normalizer,
-                       self.speakers, with_word_frames=self.word_frames,
-                       with_utterance=self.utterance,
-                       with_utterance_stats=self.utterance_stats)
+                       self.speakers, inputs=self.inputs,
+                       max_word_frames=self.store.config.max_word_frames)
 
 
 def split_validation(rows: list[int], labels: list[int], fraction: float,
@@ -146,11 +143,26 @@ def evaluate(model: nn.Module, data: Data, rows: list[int], normalizer: Normaliz
     return np.concatenate(probs), alphas
 
 
+def optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Adam:
+    """Adam with the paper's L2 penalty as its coupled weight decay: on every parameter, or
+    with `l2_on_biases: false` on every parameter but the biases (of the linear layers and of
+    the recurrent cells: `bias`, `bias_ih`, `bias_hh_l0`, ...), which get none."""
+    if cfg.l2_on_biases:
+        return torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    named = list(model.named_parameters())
+    biases = [p for name, p in named if name.rpartition(".")[2].startswith("bias")]
+    weights = [p for name, p in named if not name.rpartition(".")[2].startswith("bias")]
+    return torch.optim.Adam([{"params": weights}, {"params": biases, "weight_decay": 0.0}],
+                            lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+
 def train(model: nn.Module, data: Data, rows: list[int], cfg: TrainConfig, *,
           n_classes: int, progress: bool = True, desc: str = "train",
-          world: World = SINGLE) -> dict:
+          world: World = SINGLE, on_epoch: Callable[[dict], object] | None = None) -> dict:
     """Train `model` in place on `rows` (a validation part is carved from them); leave it with
     the weights of the best validation epoch. Returns the history and the normalizer.
+    `on_epoch(entry)` hears of every finished epoch (its history entry), e.g. to report
+    progress; it must leave the training alone (no random numbers, no torch settings).
 
     Under torchrun (`world` of several ranks) every rank calls this with the same arguments
     and the same initial weights; each trains on its shard of every batch, rank 0 alone
@@ -172,7 +184,7 @@ def train(model: nn.Module, data: Data, rows: list[int], cfg: TrainConfig, *,
     loss_fn = nn.CrossEntropyLoss(weight=weight)
     loss_sum = nn.CrossEntropyLoss(weight=weight, reduction="sum")
     class_weight = np.ones(n_classes) if weight is None else weight.cpu().numpy()
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    opt = optimizer(model, cfg)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda t: 1.0 / (1.0 + cfg.lr_decay * t))
     y_val = np.array([data.labels[i] for i in val_rows])
     best = {"ua": -1.0, "epoch": 0, "state": None}
@@ -217,6 +229,8 @@ def train(model: nn.Module, data: Data, rows: list[int], cfg: TrainConfig, *,
             val_ua, val_wa = world.from_main(scored).tolist()
         history.append({"epoch": epoch, "loss": epoch_loss, "val_ua": val_ua,
                         "val_wa": val_wa, "seconds": round(time.perf_counter() - t0, 2)})
+        if on_epoch is not None:
+            on_epoch(history[-1])
         if val_ua is None or val_ua > best["ua"]:
             best = {"ua": val_ua if val_ua is not None else -1.0, "epoch": epoch,
                     "state": copy.deepcopy(model.state_dict())}
@@ -244,17 +258,14 @@ class Loaded:
     improvised: list[bool]
     genders: list[str | None]
 
-    def data(self, model: nn.Module) -> Data:
+    def data(self, model: Model) -> Data:
         return data_for(model, self.store, self.labels, self.speakers)
 
 
-def data_for(model: nn.Module, store: FeatureStore, labels: list[int],
+def data_for(model: Model, store: FeatureStore, labels: list[int],
              speakers: list[str]) -> Data:
-    """Batches carrying what `model` reads (see `wise.models.build.batch_needs`)."""
-    needs = batch_needs(model)
-    return Data(store, labels, speakers, word_frames=needs["with_word_frames"],
-                utterance=needs["with_utterance"],
-                utterance_stats=needs["with_utterance_stats"])
+    """Batches carrying what `model` reads (its `batch_inputs()`)."""
+    return Data(store, labels, speakers, model.batch_inputs())
 
 
 def load_corpus(run: RunConfig, manifest: str | Path, cache: str | Path | None, *,
@@ -283,10 +294,10 @@ def init_seed(seed: int, fold: int) -> int:
     return int(np.random.SeedSequence([seed, fold]).generate_state(1)[0])
 
 
-def new_model(run: RunConfig, store: FeatureStore, seed: int | None = None) -> nn.Module:
+def new_model(run: RunConfig, store: FeatureStore, seed: int | None = None) -> Model:
     """The row's model for `store`'s dimensions; with `seed`, its initial weights come from a
     generator seeded with it (torch's global generator is left as it was)."""
-    def build() -> nn.Module:
+    def build() -> Model:
         return build_model(run.model, run.model_args, text_dim=store.text_dim,
                            frame_dim=store.frame_dim, n_functionals=store.n_functionals)
     if seed is None:

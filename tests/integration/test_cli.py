@@ -35,7 +35,14 @@ def test_prepare_then_features(iemocap_mini, tmp_path, capsys):
      "wise: error: /nonexistent: corpus folder not found"),
     (["features", "/nonexistent.jsonl"], "wise: error: /nonexistent.jsonl: manifest not found"),
     (["features", "m.jsonl", "--set", "max_words=lots"], "'lots' is not an integer"),
-    (["features", "m.jsonl", "--set", "colour=red"], "expected KEY=VALUE"),
+    (["features", "m.jsonl", "--set", "colour=red"],
+     "--set 'colour=red': unknown option 'colour'; options: sample_rate, win_ms"),
+    (["features", "m.jsonl", "--set", "max_epochs=3"], "unknown option 'max_epochs'"),
+    (["features", "m.jsonl", "--set", "max_words"], "--set 'max_words': expected KEY=VALUE"),
+    (["cv", "--config", "wise", "--manifest", "m.jsonl", "--set", "colour=red"],
+     "wise.yaml: --set 'colour=red': unknown option 'colour'; options: model: frame_dim"),
+    (["params", "wise", "--set", "max_epochs=lots"], "--set 'max_epochs=lots': 'lots' is not an "
+                                                     "integer"),
 ])
 def test_expected_faults_print_one_line_and_exit_2(argv, message, capsys):
     assert main(argv) == 2

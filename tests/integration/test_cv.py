@@ -33,6 +33,7 @@ def test_cv_writes_summary_and_resumes(manifest, tmp_path, capsys):
     assert [f["test"] for f in s["folds"]] == ["Ses01", "Ses02"]
     assert sum(map(sum, s["confusion"])) == 6
     assert s["n_params"] == 434_654          # 50-d packaged vectors
+    assert (s["word_vectors"], s["word_dim"]) == ("glove-6b-50d", 50)
     assert all(0 <= f["wa"] <= 1 and 0 <= f["ua"] <= 1 for f in s["folds"])
     preds = (out / "seed_0" / "fold_1" / "predictions.jsonl").read_text().splitlines()
     assert len(preds) == s["folds"][0]["n"]
@@ -75,8 +76,22 @@ def test_broken_checkpoint_is_a_clear_error(tmp_path):
 
 def test_params_prints_the_count_last(capsys):
     assert main(["params", str(CONFIGS / "wise.yaml"), "--set", "text_dim=300"]) == 0
-    last = capsys.readouterr().out.strip().splitlines()[-1]
+    *_, text, last = capsys.readouterr().out.strip().splitlines()
     assert last.endswith("584,654 trainable parameters")
+    assert "assumes 300-d word vectors" in text and "glove-6b-50d (50-d)" in text
+
+
+def test_params_counts_what_training_builds_from_the_rows_vectors(capsys, tmp_path):
+    assert main(["params", "wise"]) == 0      # the packaged vectors, as `wise cv` builds it
+    *_, text, last = capsys.readouterr().out.strip().splitlines()
+    assert text.strip() == "text: glove-6b-50d (50-d), the row's word vectors " \
+                           "(features.word_vectors)"
+    assert last == "wise (text_dim=50, frame_dim=39): 434,654 trainable parameters"
+    vectors = tmp_path / "v.txt"                # a GloVe file: its width is read, not loaded
+    vectors.write_text("the 0.1 0.2 0.3 0.4\nof 1 2 3 4\n")
+    assert main(["params", "text_only", "--set", f"word_vectors={vectors}"]) == 0
+    *_, text, last = capsys.readouterr().out.strip().splitlines()
+    assert "(4-d)" in text and "text_dim=4," in last
 
 
 def test_parallel_folds_write_the_same_files(manifest, tmp_path):
@@ -88,6 +103,7 @@ def test_parallel_folds_write_the_same_files(manifest, tmp_path):
     for k in (1, 2):
         assert (out / "seed_0" / f"fold_{k}" / "model.wise").is_file()
         assert (out / "seed_0" / f"fold_{k}" / "predictions.jsonl").is_file()
+    assert not list(out.rglob("progress.json"))      # the live progress files are gone
 
 
 def test_reruns_are_identical_whatever_jobs_and_workers(manifest, tmp_path):
@@ -137,3 +153,92 @@ def test_the_seed_sets_the_initial_weights_whatever_ran_before(manifest, tmp_pat
     assert all(torch.equal(x, y) for x, y in zip(first, weights(0, 1), strict=True))
     assert not all(torch.equal(x, y) for x, y in zip(first, weights(1, 1), strict=True))
     assert not all(torch.equal(x, y) for x, y in zip(first, weights(0, 2), strict=True))
+
+
+def _fold_jobs(tmp_path, n=3):
+    from wise.config import RunConfig
+    from wise.crossval import FoldJob, fold_dir
+
+    return [FoldJob(RunConfig(name="x"), "", [], [], [], [], k, n, f"S{k}",
+                    str(fold_dir(tmp_path, 0, k)), "", "", progress=True)
+            for k in range(1, n + 1)]
+
+
+def test_parallel_folds_report_in_order_and_show_running_epochs(tmp_path, monkeypatch,
+                                                                capsys):
+    """Folds that finish out of order are reported in order, each as soon as the ones before
+    it are; meanwhile the running folds' epochs, from their progress files."""
+    import wise.crossval as C
+    import wise.progress as P
+
+    monkeypatch.setattr(P, "LIVE_INTERVAL", 0.0)
+    reported = []
+
+    def epoch(job, n, ua):
+        Path(job.fold_dir).mkdir(parents=True, exist_ok=True)
+        Path(job.progress_file).write_text(json.dumps({"epoch": n, "epochs": 30, "val_ua": ua}))
+
+    def fake_imap(fn, items, *, workers, ray, name, idle):
+        assert fn is C.train_job and not any(job.progress for job in items)
+        epoch(items[0], 3, 0.41)
+        epoch(items[1], 5, None)
+        idle()
+        Path(items[1].progress_file).unlink()     # the worker removes it as it ends
+        yield 1, {"fold": 2}
+        assert reported == []                     # fold 2 waits for fold 1
+        epoch(items[2], 1, 0.25)
+        Path(items[0].progress_file).unlink()
+        yield 0, {"fold": 1}
+        assert reported == [1, 2]
+        Path(items[2].progress_file).unlink()
+        yield 2, {"fold": 3}
+
+    monkeypatch.setattr(C, "imap", fake_imap)
+    C.run_jobs(_fold_jobs(tmp_path), 2, lambda job, r: reported.append(r["fold"]))
+    assert reported == [1, 2, 3]
+    assert capsys.readouterr().err.splitlines() == [
+        "training: x fold 1/3 epoch 3/30 (val UA 0.410), x fold 2/3 epoch 5/30",
+        "training: x fold 1/3 epoch 3/30 (val UA 0.410)",
+        "training: x fold 3/3 epoch 1/30 (val UA 0.250)"]
+
+
+def test_a_failed_fold_still_reports_the_folds_that_finished(tmp_path, monkeypatch):
+    import wise.crossval as C
+
+    def fake_imap(fn, items, **kw):
+        yield 2, {"fold": 3}
+        yield 1, {"fold": 2}
+        raise RuntimeError("fold 1 failed")
+
+    monkeypatch.setattr(C, "imap", fake_imap)
+    reported = []
+    with pytest.raises(RuntimeError, match="fold 1 failed"):
+        C.run_jobs(_fold_jobs(tmp_path), 2, lambda job, r: reported.append(r["fold"]))
+    assert reported == [2, 3]
+
+
+def test_a_fold_trained_elsewhere_writes_its_epochs_then_removes_them(manifest, tmp_path,
+                                                                      monkeypatch):
+    import wise.crossval as C
+    from wise.rows import load_run_config
+
+    run = load_run_config("text_only", ["max_epochs=3", "min_epochs=3", "batch_size=4"])
+    plan = C.plan_cv(run, manifest, tmp_path / "run", cache=tmp_path / "cache", workers=1,
+                     progress=False, log=lambda line: None)
+    job = plan.todo[0]
+    job.progress_file = str(Path(job.fold_dir) / C.PROGRESS_FILE)
+    seen = []
+    write = C.atomic_write_text
+
+    def spy(path, text):
+        if str(path) == job.progress_file:
+            seen.append(json.loads(text))
+        write(path, text)
+
+    monkeypatch.setattr(C, "atomic_write_text", spy)
+    result = C.train_job(job)
+    assert [(p["epoch"], p["epochs"]) for p in seen] == [(0, 3), (1, 3), (2, 3), (3, 3)]
+    assert [p["val_ua"] for p in seen[1:]] == [h["val_ua"] for h in result["history"]]
+    assert not Path(job.progress_file).exists()
+    assert sorted(p.name for p in Path(job.fold_dir).iterdir()) == [
+        "metrics.json", "model.wise", "predictions.jsonl"]

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from wise.batching import BatchInput
 from wise.checkpoint import load_checkpoint
 from wise.cli import main
 from wise.rows import load_run_config
@@ -68,8 +69,7 @@ def test_cuda_predicts_what_the_cpu_predicts(mini_manifest, tmp_path):
 def test_pinned_prefetched_batches_are_the_cpu_batches(mini_manifest, tmp_path):
     run = load_run_config("wise", [])
     d = load(run, mini_manifest, tmp_path / "cache", workers=1, progress=False)
-    data = Data(d.store, d.labels, d.speakers, word_frames=True, utterance=True,
-                utterance_stats=True)                     # every field of a batch filled
+    data = Data(d.store, d.labels, d.speakers, frozenset(BatchInput))  # every field filled
     batches = [[0, 1], [2, 3, 4], [5]]
     on_cpu = list(batches_on(data, batches, None, torch.device("cpu")))
     on_gpu = list(batches_on(data, batches, None, torch.device("cuda")))

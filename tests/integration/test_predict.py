@@ -81,7 +81,9 @@ def test_predict_sees_what_training_saw(trained_model, tmp_path):
             np.testing.assert_array_equal(getattr(mine, name), getattr(theirs, name))
         probs, alpha = p.score(mine)
         with torch.no_grad():
-            logits, a = model(collate([theirs], [0], [0], norm, [u.speaker]))
+            logits, a = model(collate([theirs], [0], [0], norm, [u.speaker],
+                                      inputs=model.batch_inputs(),
+                                      max_word_frames=cfg.max_word_frames))
         np.testing.assert_allclose(probs, torch.softmax(logits, 1)[0].numpy(), atol=1e-6)
         np.testing.assert_allclose(alpha, a[0].numpy(), atol=1e-6)
 

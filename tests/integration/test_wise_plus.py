@@ -114,7 +114,8 @@ def test_prediction_computes_what_training_saw(plus):
     theirs = store.by_id(u.id)
     with torch.no_grad():
         logits, _ = model(collate([theirs], [0], [0], ref, ["Actor_10"],
-                                  with_utterance_stats=True))
+                                  inputs=model.batch_inputs(),
+                                  max_word_frames=store.config.max_word_frames))
     np.testing.assert_allclose([r.probabilities[c] for c in p.labels],
                                torch.softmax(logits, 1)[0].numpy(), atol=1e-4)
 

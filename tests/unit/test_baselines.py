@@ -7,29 +7,36 @@ from pathlib import Path
 import pytest
 import torch
 
-from wise.batching import Batch
+from wise.batching import Batch, BatchInput
 from wise.checkpoint import load_checkpoint
 from wise.cli import main
 from wise.models.baselines import pool_frames
-from wise.models.baselines.cnn_phoneme import CnnPhoneme, cnn_phoneme
-from wise.models.baselines.lstm_attn import LstmAttn, lstm_attn
-from wise.models.baselines.mdre import Mdre, MdreConfig, mdre, prosody
+from wise.models.baselines.cnn_phoneme import CnnPhoneme, CnnPhonemeConfig
+from wise.models.baselines.lstm_attn import LstmAttnConfig
+from wise.models.baselines.mdre import MdreConfig, prosody
 from wise.models.build import build_model
 from wise.models.wise import n_params
 from wise.phones import PHONES
+from wise.rows import load_run_config
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
-MODELS = {"mdre": (Mdre, mdre), "lstm_attn": (LstmAttn, lstm_attn),
-          "cnn_phoneme": (CnnPhoneme, cnn_phoneme)}
+MODELS = ("mdre", "lstm_attn", "cnn_phoneme")
 # Utterances of 3, 5 and 1 words; 23, 41 and 5 frames (5 is shorter than most filters and
 # than one pooling window of some strides); 6, 11 and 1 phones.
 N_WORDS, N_FRAMES, N_PHONES = (3, 5, 1), (23, 41, 5), (6, 11, 1)
 
 
+def row_model(name: str, **args):
+    """The shipped row's model (configs/<name>.yaml), `args` over its model_args."""
+    run = load_run_config(name)
+    return build_model(run.model, {**run.model_args, **args})
+
+
 def utterance_batch(n_words=N_WORDS, n_frames=N_FRAMES, n_phones=N_PHONES, text_dim=300,
                     seed=0) -> Batch:
-    """A batch with the utterance-level fields filled. Padding holds large random values, not
-    zeros, so a model that reads padding fails the tests instead of passing by luck."""
+    """A batch with the fields the baselines read (and no others). Padding holds large random
+    values, not zeros, so a model that reads padding fails the tests instead of passing by
+    luck."""
     g = torch.Generator().manual_seed(seed)
     B, N, T, Q = len(n_words), max(n_words), max(n_frames), max(n_phones)
 
@@ -39,16 +46,11 @@ def utterance_batch(n_words=N_WORDS, n_frames=N_FRAMES, n_phones=N_PHONES, text_
         noise = 50 * torch.randn(*shape, generator=g)
         return torch.where(real.reshape(*real.shape, *[1] * (len(shape) - 2)), x, noise)
 
-    W = sum(n_words)
     starts = torch.cumsum(torch.tensor(n_words), 0) - torch.tensor(n_words)
     steps = torch.arange(N)
     utt_len = torch.tensor(n_words)
     phone_ids = torch.randint(2, len(PHONES), (B, Q), generator=g)   # padding: real-looking ids
     return Batch(
-        phone_frames=torch.zeros(1, 1, 39), phone_len=torch.ones(1, dtype=torch.long),
-        word_phones=torch.zeros(W, 1, dtype=torch.long), word_len=torch.ones(W, dtype=torch.long),
-        word_frames=torch.zeros(W, 0, 39), word_frame_len=torch.zeros(W, dtype=torch.long),
-        word_mean=torch.zeros(W, 39),
         utt_words=torch.where(steps[None] < utt_len[:, None], starts[:, None] + steps[None], 0),
         utt_len=utt_len, text=padded((B, N, text_dim), n_words),
         labels=torch.tensor([0, 1, 2][:B]),
@@ -60,9 +62,6 @@ def alone(b: Batch, i: int) -> Batch:
     """Utterance i of `b` as a batch of one, with no padding at all."""
     n, t, q = int(b.utt_len[i]), int(b.utt_frame_len[i]), int(b.phone_id_len[i])
     return Batch(
-        phone_frames=b.phone_frames, phone_len=b.phone_len,
-        word_phones=b.word_phones[:n], word_len=b.word_len[:n], word_frames=b.word_frames[:n],
-        word_frame_len=b.word_frame_len[:n], word_mean=b.word_mean[:n],
         utt_words=torch.arange(n)[None], utt_len=b.utt_len[i:i + 1],
         text=b.text[i:i + 1, :n], labels=b.labels[i:i + 1],
         utt_frames=b.utt_frames[i:i + 1, :t], utt_frame_len=b.utt_frame_len[i:i + 1],
@@ -72,9 +71,8 @@ def alone(b: Batch, i: int) -> Batch:
 @pytest.mark.parametrize("name", MODELS)
 def test_forward_shapes_and_uniform_alpha(name):
     torch.manual_seed(0)
-    model_cls, builder = MODELS[name]
-    m = model_cls(builder()).eval()
-    assert m.needs_utterance
+    m = row_model(name).eval()
+    assert BatchInput.UTTERANCE_FRAMES in m.batch_inputs()
     logits, alpha = m(utterance_batch())
     assert logits.shape == (3, 4) and alpha.shape == (3, 5)
     assert torch.isfinite(logits).all()
@@ -86,8 +84,7 @@ def test_forward_shapes_and_uniform_alpha(name):
 @pytest.mark.parametrize("name", MODELS)
 def test_an_utterance_scores_the_same_alone_and_in_a_padded_batch(name, stride):
     torch.manual_seed(0)
-    model_cls, builder = MODELS[name]
-    m = model_cls(builder(frame_stride=stride)).eval()
+    m = row_model(name, frame_stride=stride).eval()
     b = utterance_batch()
     logits, _ = m(b)
     for i in range(3):
@@ -98,8 +95,7 @@ def test_an_utterance_scores_the_same_alone_and_in_a_padded_batch(name, stride):
 @pytest.mark.parametrize("name", MODELS)
 def test_gradients_reach_every_parameter(name):
     torch.manual_seed(0)
-    model_cls, builder = MODELS[name]
-    m = model_cls(builder()).train()
+    m = row_model(name).train()
     logits, _ = m(utterance_batch())
     torch.nn.functional.cross_entropy(logits, torch.tensor([0, 1, 2])).backward()
     silent = [n for n, p in m.named_parameters() if p.grad is None or not p.grad.abs().sum()]
@@ -123,8 +119,7 @@ PINNED = {  # logits on utterance_batch(seed=7) after torch.manual_seed(1234)
 def test_numeric_regression_fixed_seed_and_input(name):
     """Pins each baseline's output: a refactor that changes the math fails here."""
     torch.manual_seed(1234)
-    model_cls, builder = MODELS[name]
-    logits, _ = model_cls(builder()).eval()(utterance_batch(seed=7))
+    logits, _ = row_model(name).eval()(utterance_batch(seed=7))
     assert torch.allclose(logits, torch.tensor(PINNED[name]), atol=2e-6), logits.tolist()
 
 
@@ -134,25 +129,25 @@ def test_numeric_regression_fixed_seed_and_input(name):
 def test_parameter_counts_are_pinned(name, expected, expected_50d, capsys):
     assert n_params(build_model(name, {})) == expected
     assert n_params(build_model(name, {}, text_dim=50, frame_dim=39)) == expected_50d
-    assert main(["params", str(CONFIGS / f"{name}.yaml")]) == 0
+    assert main(["params", str(CONFIGS / f"{name}.yaml")]) == 0   # the packaged 50-d vectors
     last = capsys.readouterr().out.strip().splitlines()[-1]
-    assert last.startswith(f"{name} (") and last.endswith(f"{expected:,} trainable parameters")
+    assert last.startswith(f"{name} (") and last.endswith(f"{expected_50d:,} trainable parameters")
 
 
 def test_module_sizes_follow_the_configs():
-    sizes = {n: n_params(mod) for n, mod in Mdre(mdre()).named_children()}
+    sizes = {n: n_params(mod) for n, mod in row_model("mdre").named_children()}
     assert sizes == {"audio_gru": 144_600, "text_gru": 301_200, "audio_drop": 0,
                      "text_drop": 0, "audio_proj": 22_578, "text_proj": 20_100, "out": 828}
     # additive attention 128+128 -> 32 -> 1; bilinear is one 128 x 128 matrix
-    assert n_params(LstmAttn(lstm_attn(attention="bilinear"))) == 414_788 - 8_256 + 16_384
-    m = CnnPhoneme(cnn_phoneme())
+    assert n_params(row_model("lstm_attn", attention="bilinear")) == 414_788 - 8_256 + 16_384
+    m = row_model("cnn_phoneme")
     assert m.phone_embed.num_embeddings == len(PHONES) == 41
     assert [c.kernel_size for c in m.spec_convs] == [(2, 9), (4, 9), (8, 9)]
 
 
 def test_lstm_attn_words_attend_over_all_frames_of_the_utterance():
     torch.manual_seed(0)
-    m = LstmAttn(lstm_attn(frame_stride=1)).eval()
+    m = row_model("lstm_attn", frame_stride=1).eval()
     b = utterance_batch()
     s = torch.randn(3, 41, 128)
     h = torch.randn(3, 5, 128)
@@ -184,9 +179,9 @@ def test_bad_choices_are_refused():
     with pytest.raises(ValueError, match="prosody_stats"):
         MdreConfig(prosody_stats=("median",))
     with pytest.raises(ValueError, match="attention"):
-        lstm_attn(attention="dot")
+        LstmAttnConfig(attention="dot")
     with pytest.raises(ValueError, match="spec_height"):
-        cnn_phoneme(spec_height=40)
+        CnnPhonemeConfig(spec_height=40)
 
 
 def test_cv_runs_a_baseline_end_to_end(iemocap_mini, tmp_path):

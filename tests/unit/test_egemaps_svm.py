@@ -17,7 +17,9 @@ from wise.features.functionals import (
     functionals,
     require_opensmile,
 )
-from wise.models.baselines.egemaps_svm import EgemapsSvm, egemaps_svm
+from wise.models.baselines.egemaps_svm import EgemapsSvmConfig
+from wise.models.build import build_classic
+from wise.rows import load_run_config
 
 CLIPS = sorted((Path(__file__).resolve().parents[1] / "fixtures" / "ravdess").rglob("*.flac"))
 
@@ -78,9 +80,15 @@ def _blobs(n_per_class: int, n_classes: int = 4, seed: int = 0) -> tuple[np.ndar
     return x, y
 
 
+def _row_svm():
+    """The egemaps_svm row's model, unfitted, as `wise cv` builds it."""
+    run = load_run_config("egemaps_svm")
+    return build_classic(run.model, run.model_args)
+
+
 def test_svm_separates_classes_and_votes_for_its_prediction():
     x, y = _blobs(30)
-    m = EgemapsSvm(egemaps_svm()).fit(x, y)
+    m = _row_svm().fit(x, y)
     xt, yt = _blobs(10, seed=1)
     pred, votes = m.predict(xt)
     assert (pred == yt).mean() > 0.9
@@ -94,7 +102,7 @@ def test_svm_separates_classes_and_votes_for_its_prediction():
 def test_svm_standardises_on_training_rows_and_fills_missing_values():
     x, y = _blobs(10)
     x[3] = np.nan                                          # a clip openSMILE found too short
-    m = EgemapsSvm(egemaps_svm()).fit(x, y)
+    m = _row_svm().fit(x, y)
     assert np.isfinite(m.mean).all() and np.isfinite(m.std).all()
     np.testing.assert_allclose(m.mean, np.nanmean(x, 0), rtol=1e-12)
     pred, _ = m.predict(np.full((1, N_FUNCTIONALS), np.nan))
@@ -104,21 +112,21 @@ def test_svm_standardises_on_training_rows_and_fills_missing_values():
 def test_two_classes_and_absent_classes():
     x, y = _blobs(15, n_classes=4)
     keep = (y == 1) | (y == 3)
-    m = EgemapsSvm(egemaps_svm()).fit(x[keep], y[keep])
+    m = _row_svm().fit(x[keep], y[keep])
     pred, votes = m.predict(x)
     assert set(pred) <= {1, 3}
     assert (votes[:, [0, 2]] == 0).all()
     np.testing.assert_array_equal(votes.argmax(1), pred)
     assert (pred[keep] == y[keep]).mean() > 0.9
     with pytest.raises(WiseError, match="one class"):
-        EgemapsSvm(egemaps_svm()).fit(x[y == 2], y[y == 2])
+        _row_svm().fit(x[y == 2], y[y == 2])
 
 
 def test_bad_choices_are_refused():
     with pytest.raises(ValueError, match="gamma"):
-        egemaps_svm(gamma="wide")
+        EgemapsSvmConfig(gamma="wide")
     with pytest.raises(ValueError, match="class_weight"):
-        egemaps_svm(class_weight="inverse")
+        EgemapsSvmConfig(class_weight="inverse")
     with pytest.raises(ValueError, match="C must"):
-        egemaps_svm(C=0)
-    assert egemaps_svm(gamma="0.01").gamma == "0.01"
+        EgemapsSvmConfig(C=0)
+    assert EgemapsSvmConfig(gamma="0.01").gamma == "0.01"

@@ -80,3 +80,41 @@ def test_bytes_are_scaled_like_tqdm():
                         file=out) as b:
         b.update(3_000_000)
     assert out.getvalue().startswith("converting: 3.00MB/3.00MB (100%) in ")
+
+
+def test_live_tasks_in_a_log_write_a_line_when_something_moved(monkeypatch):
+    monkeypatch.setattr(P, "LIVE_INTERVAL", 0.0)
+    out = io.StringIO()
+    live = P.LiveTasks("training", "epoch", file=out)
+    live.update({})                                               # nothing running: no line
+    live.update({"wise fold 1/5": (7, 30, "val UA 0.412"), "wise fold 2/5": (5, 30, "")})
+    live.update({"wise fold 1/5": (7, 30, "val UA 0.412"), "wise fold 2/5": (5, 30, "")})
+    live.update({"wise fold 2/5": (6, 30, "val UA 0.398")})
+    live.close()
+    assert out.getvalue().splitlines() == [
+        "training: wise fold 1/5 epoch 7/30 (val UA 0.412), wise fold 2/5 epoch 5/30",
+        "training: wise fold 2/5 epoch 6/30 (val UA 0.398)"]
+
+
+def test_live_tasks_in_a_log_wait_the_interval(monkeypatch):
+    monkeypatch.setattr(P, "LIVE_INTERVAL", 60.0)
+    out = io.StringIO()
+    live = P.LiveTasks("training", "epoch", file=out)
+    for epoch in range(5):
+        live.update({"wise fold 1/5": (epoch, 30, "")})
+    assert out.getvalue() == "training: wise fold 1/5 epoch 0/30\n"
+
+
+def test_live_tasks_on_a_terminal_keep_a_bar_per_running_task():
+    out = Terminal()
+    live = P.LiveTasks("training", "epoch", file=out)
+    live.update({"wise fold 1/5": (2, 30, "val UA 0.250"), "wise fold 2/5": (0, 30, "")})
+    assert list(live.bars) == ["wise fold 1/5", "wise fold 2/5"]
+    with live.writing():                       # the caller prints: the bars step aside
+        out.write("  wise fold 1/5 (Ses01): WA 0.5\n")
+    live.update({"wise fold 2/5": (4, 30, "val UA 0.300")})
+    assert list(live.bars) == ["wise fold 2/5"] and live.bars["wise fold 2/5"].n == 4
+    live.close()
+    text = out.getvalue()
+    assert "wise fold 1/5:   7%" in text and "epoch 4/30" in text and "val UA 0.300" in text
+    assert not live.bars

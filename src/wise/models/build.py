@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from torch import nn
-
 from wise.errors import WiseError
 from wise.models.baselines.cnn_phoneme import CnnPhoneme, CnnPhonemeConfig
 from wise.models.baselines.egemaps_svm import EgemapsSvm, EgemapsSvmConfig
 from wise.models.baselines.lstm_attn import LstmAttn, LstmAttnConfig
 from wise.models.baselines.mdre import Mdre, MdreConfig
 from wise.models.wise import Wise, WiseConfig
+
+Model = Wise | Mdre | LstmAttn | CnnPhoneme
+"""A torch row's model: each takes a `wise.batching.Batch` holding the optional fields its
+`batch_inputs()` names and returns logits (B, C) and per-word weights alpha (B, N)."""
 
 FAMILIES: dict[str, tuple[type, type]] = {
     "wise": (WiseConfig, Wise),
@@ -40,7 +42,7 @@ def build_classic(name: str, args: dict) -> EgemapsSvm:
 
 
 def build_model(name: str, args: dict, *, text_dim: int | None = None,
-                frame_dim: int | None = None, n_functionals: int = 0) -> nn.Module:
+                frame_dim: int | None = None, n_functionals: int = 0) -> Model:
     """Instantiate model `name`; `text_dim`/`frame_dim`, when given, come from the feature
     pack and override the config (a model must match the vectors it reads)."""
     if name in CLASSIC:
@@ -55,14 +57,3 @@ def build_model(name: str, args: dict, *, text_dim: int | None = None,
             if v is not None and hasattr(cfg, k)}
     return model_cls(replace(cfg, **dims))
 
-
-def batch_needs(model: nn.Module) -> dict[str, bool]:
-    """Which optional batch inputs `model` reads, as keyword arguments of
-    `wise.batching.collate`: a model declares them with the class attributes
-    `needs_word_frames` / `needs_utterance` (WISE: by its hierarchy variant and
-    `utterance_stats`)."""
-    cfg = getattr(model, "cfg", None)
-    hierarchy = getattr(cfg, "hierarchy", "full")
-    return {"with_word_frames": hierarchy != "full" or getattr(model, "needs_word_frames", False),
-            "with_utterance": getattr(model, "needs_utterance", False),
-            "with_utterance_stats": getattr(cfg, "utterance_stats", False)}

@@ -10,23 +10,28 @@ Deep multimodal fusion (DMF, Sec. 3.3):
     e_i = tanh(W_a h_a_i + W_t h_t_i);  alpha = softmax_i(e_i . w_c)               (eqs 7, 8)
     p_c = sum_i alpha_i (W_a h_a_i + W_t h_t_i)                                    (eq 9)
     FC: dropout -> 200 -> ReLU -> dropout -> 100 -> ReLU -> 4                      (eqs 10-12)
+        (the prose's reading, dropout after each ReLU: `dropout_at="after_relu"`)
 
-Every ablation and variant of the paper is a field of `WiseConfig`; `builders` below name the
-rows of Tables 1 and 2. With 300-d text vectors the default model has 584,654 parameters.
+Every ablation and variant of the paper is a field of `WiseConfig`; the rows of Tables 1 and 2
+are set in configs/*.yaml (`wise.rows`). With 300-d text vectors the default model has 584,654
+parameters.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
+from wise.batching import Batch, BatchInput
+
 HR_CELLS = ("gru", "lstm", "bigru", "bilstm")
 HIERARCHIES = ("full", "no_phone", "mean")
 MODALITIES = ("both", "audio", "text")
+DROPOUT_AT = ("before_linear", "after_relu")
 
 
 @dataclass(frozen=True)
@@ -54,6 +59,8 @@ class WiseConfig:
     fusion_dim: int = 200
     fc_dims: tuple[int, int] = (200, 100)
     dropout: float = 0.3
+    dropout_at: str = "before_linear"  # eqs 10-11: r_1, r_2 on the inputs of the first two
+                                       # linear layers; "after_relu": after each ReLU (prose)
     # Beyond the paper (real speech, docs/real-speech.md): the utterance's frame statistics
     # (mean and std of every frame dimension) and its functionals, through one hidden layer,
     # joined to p_c before the FC layers. Word-level fusion has little to learn from on a
@@ -66,7 +73,8 @@ class WiseConfig:
         for name, value, allowed in (("hr_cell", self.hr_cell, HR_CELLS),
                                      ("hierarchy", self.hierarchy, HIERARCHIES),
                                      ("modality", self.modality, MODALITIES),
-                                     ("pooling", self.pooling, ("last", "mean"))):
+                                     ("pooling", self.pooling, ("last", "mean")),
+                                     ("dropout_at", self.dropout_at, DROPOUT_AT)):
             if value not in allowed:
                 raise ValueError(f"{name} must be one of {', '.join(allowed)}, not {value!r}")
         if self.modality != "both" and (self.interaction or self.swap_inputs):
@@ -142,13 +150,31 @@ class Wise(nn.Module):
                 nn.Dropout(c.dropout), nn.Linear(c.utterance_dim, c.utterance_hidden), nn.ReLU())
             fc_in += c.utterance_hidden
         d1, d2 = c.fc_dims
-        self.fc = nn.Sequential(
-            nn.Dropout(c.dropout), nn.Linear(fc_in, d1), nn.ReLU(),
-            nn.Dropout(c.dropout), nn.Linear(d1, d2), nn.ReLU(),
-            nn.Linear(d2, c.n_classes))                                   # eqs 10-12
+        if c.dropout_at == "before_linear":
+            self.fc = nn.Sequential(
+                nn.Dropout(c.dropout), nn.Linear(fc_in, d1), nn.ReLU(),
+                nn.Dropout(c.dropout), nn.Linear(d1, d2), nn.ReLU(),
+                nn.Linear(d2, c.n_classes))                               # eqs 10-12
+        else:
+            self.fc = nn.Sequential(
+                nn.Linear(fc_in, d1), nn.ReLU(), nn.Dropout(c.dropout),
+                nn.Linear(d1, d2), nn.ReLU(), nn.Dropout(c.dropout),
+                nn.Linear(d2, c.n_classes))                               # Sec. 3.3's prose
+
+    def batch_inputs(self) -> frozenset[BatchInput]:
+        """The optional batch fields this variant reads: the word vectors, and each word's
+        phones' frames (HR), its frames (HR-) or its mean frame (no HR), by modality."""
+        c = self.cfg
+        inputs = {BatchInput.UTTERANCE_STATS} if c.utterance_stats else set()
+        if c.modality in ("both", "text"):
+            inputs.add(BatchInput.TEXT)
+        if c.modality in ("both", "audio"):
+            inputs.add({"full": BatchInput.PHONES, "no_phone": BatchInput.WORD_FRAMES,
+                        "mean": BatchInput.WORD_MEAN}[c.hierarchy])
+        return frozenset(inputs)
 
     # ---------------------------------------------------------------- HR
-    def word_audio(self, b) -> torch.Tensor:
+    def word_audio(self, b: Batch) -> torch.Tensor:
         """Word-level audio vectors a_i for every word of the batch: (W, a_dim)."""
         c = self.cfg
         if c.hierarchy == "mean":
@@ -195,7 +221,7 @@ class Wise(nn.Module):
                 torch.stack(out_t, 1) if out_t else None)
 
     # ---------------------------------------------------------------- DMF
-    def forward(self, b) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, b: Batch) -> tuple[torch.Tensor, torch.Tensor]:
         """Logits (B, 4) and attention weights alpha (B, N) (uniform/one-hot without attention)."""
         c = self.cfg
         B, N = b.utt_words.shape
@@ -237,36 +263,3 @@ def _lstm_step(cell: nn.LSTMCell, x_gates: torch.Tensor, h: torch.Tensor,
 def n_params(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
-
-# ------------------------------------------------------------------ builders: one per table row
-def wise_base(**kw) -> WiseConfig:
-    """WISE as in the paper (Table 1, last row)."""
-    return WiseConfig(**kw)
-
-
-def wise_audio_only(**kw) -> WiseConfig:
-    return replace(WiseConfig(**kw), modality="audio", interaction=False)
-
-
-def wise_text_only(**kw) -> WiseConfig:
-    return replace(WiseConfig(**kw), modality="text", interaction=False)
-
-
-def wise_without_hr(**kw) -> WiseConfig:
-    """Table 2, IM+DMF: word audio = mean of its frames' MFCC."""
-    return replace(WiseConfig(**kw), hierarchy="mean")
-
-
-def wise_without_im(**kw) -> WiseConfig:
-    """Table 2, HR+DMF: no interaction between the two LSTMs."""
-    return replace(WiseConfig(**kw), interaction=False)
-
-
-def wise_without_attention(**kw) -> WiseConfig:
-    """Table 2, IM+HR: last real step instead of attention."""
-    return replace(WiseConfig(**kw), attention=False)
-
-
-def wise_hr_minus(**kw) -> WiseConfig:
-    """Table 2, IM+DMF+HR-: no phone level."""
-    return replace(WiseConfig(**kw), hierarchy="no_phone")

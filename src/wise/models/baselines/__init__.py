@@ -4,8 +4,8 @@
     lstm_attn.py    LSTM+Attn (Xu et al., Interspeech 2019): each word attends over all frames
     cnn_phoneme.py  CNN+Phoneme (Yenigalla et al., Interspeech 2018): MFCC-map CNN + phone CNN
 
-They read whole utterances (`Batch.utt_frames`, `Batch.phone_ids`), which a model asks for with
-the class attribute `needs_utterance = True`. Like WISE, each returns (logits (B, C), alpha
+They read whole utterances (`Batch.utt_frames`, `Batch.phone_ids`), which a model asks for in
+its `batch_inputs()` (`wise.batching.BatchInput`). Like WISE, each returns (logits (B, C), alpha
 (B, N)); none of them weighs words, so alpha is uniform over the real words, which keeps
 predictions files and word-level explanations uniform across models.
 

@@ -39,6 +39,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from wise.batching import Batch, BatchInput
 from wise.models.baselines import length_mask, masked_max, pool_frames, uniform_alpha
 from wise.phones import PHONES
 
@@ -84,8 +85,6 @@ def _wide_conv_max(conv: nn.Module, x: torch.Tensor, lengths: torch.Tensor,
 
 
 class CnnPhoneme(nn.Module):
-    needs_utterance = True         # reads utt_frames and phone_ids (see wise.train.Loaded.data)
-
     def __init__(self, cfg: CnnPhonemeConfig):
         super().__init__()
         self.cfg = c = cfg
@@ -100,7 +99,11 @@ class CnnPhoneme(nn.Module):
             nn.Dropout(c.dropout), nn.Linear(n_feat, c.fc_hidden), nn.ReLU(),
             nn.Dropout(c.dropout), nn.Linear(c.fc_hidden, c.n_classes))
 
-    def forward(self, b) -> tuple[torch.Tensor, torch.Tensor]:
+    def batch_inputs(self) -> frozenset[BatchInput]:
+        """The optional batch fields it reads: whole utterances' frames and phone ids."""
+        return frozenset({BatchInput.UTTERANCE_FRAMES, BatchInput.PHONE_IDS})
+
+    def forward(self, b: Batch) -> tuple[torch.Tensor, torch.Tensor]:
         """Logits (B, C) and a uniform alpha (B, N) over the real words."""
         c = self.cfg
         frames, n_frames = pool_frames(b.utt_frames, b.utt_frame_len, c.frame_stride)
@@ -115,8 +118,3 @@ class CnnPhoneme(nn.Module):
                   for conv, w in zip(self.phone_convs, c.phone_widths, strict=True)]
         feats = torch.cat(spec + phones, 1)                                # (B, 96 + 192)
         return self.fc(feats), uniform_alpha(b.utt_len, b.utt_words.shape[1])
-
-
-def cnn_phoneme(**kw) -> CnnPhonemeConfig:
-    """CNN+Phoneme as in Table 1."""
-    return CnnPhonemeConfig(**kw)

@@ -101,8 +101,3 @@ class EgemapsSvm:
         s = self.svc
         return int(s.support_vectors_.size + s.dual_coef_.size + s.intercept_.size
                    + self.mean.size + self.std.size)
-
-
-def egemaps_svm(**kw) -> EgemapsSvmConfig:
-    """eGeMAPS functionals + RBF SVM, the classic baseline."""
-    return EgemapsSvmConfig(**kw)

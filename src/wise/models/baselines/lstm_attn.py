@@ -35,6 +35,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from wise.batching import Batch, BatchInput
 from wise.models.baselines import (
     length_mask,
     masked_max,
@@ -71,8 +72,6 @@ class LstmAttnConfig:
 
 
 class LstmAttn(nn.Module):
-    needs_utterance = True         # reads utt_frames (see wise.train.Loaded.data)
-
     def __init__(self, cfg: LstmAttnConfig):
         super().__init__()
         self.cfg = c = cfg
@@ -106,7 +105,11 @@ class LstmAttn(nn.Module):
         e = e.masked_fill(~frame_mask[:, None, :], float("-inf"))
         return torch.softmax(e, dim=-1)
 
-    def forward(self, b) -> tuple[torch.Tensor, torch.Tensor]:
+    def batch_inputs(self) -> frozenset[BatchInput]:
+        """The optional batch fields it reads: word vectors and whole utterances' frames."""
+        return frozenset({BatchInput.TEXT, BatchInput.UTTERANCE_FRAMES})
+
+    def forward(self, b: Batch) -> tuple[torch.Tensor, torch.Tensor]:
         """Logits (B, C) and a uniform alpha (B, N) over the real words."""
         c = self.cfg
         frames, n_frames = pool_frames(b.utt_frames, b.utt_frame_len, c.frame_stride)
@@ -118,8 +121,3 @@ class LstmAttn(nn.Module):
         words = length_mask(b.utt_len, u.shape[1])
         pooled = masked_max(u, words) if c.pooling == "max" else masked_mean(u, words)
         return self.out(self.drop(pooled)), uniform_alpha(b.utt_len, b.utt_words.shape[1])
-
-
-def lstm_attn(**kw) -> LstmAttnConfig:
-    """LSTM+Attn as in Table 1."""
-    return LstmAttnConfig(**kw)

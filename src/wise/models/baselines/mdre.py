@@ -36,6 +36,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from wise.batching import Batch, BatchInput
 from wise.models.baselines import length_mask, pool_frames, run_rnn, uniform_alpha
 
 PROSODY_STATS = ("mean", "std", "min", "max")
@@ -82,8 +83,6 @@ def prosody(frames: torch.Tensor, lengths: torch.Tensor, dims: tuple[int, ...],
 
 
 class Mdre(nn.Module):
-    needs_utterance = True         # reads utt_frames (see wise.train.Loaded.data)
-
     def __init__(self, cfg: MdreConfig):
         super().__init__()
         self.cfg = c = cfg
@@ -98,7 +97,11 @@ class Mdre(nn.Module):
         self.text_proj = nn.Linear(c.text_hidden, c.text_hidden // 2)
         self.out = nn.Linear(e_audio // 2 + c.text_hidden // 2, c.n_classes)
 
-    def forward(self, b) -> tuple[torch.Tensor, torch.Tensor]:
+    def batch_inputs(self) -> frozenset[BatchInput]:
+        """The optional batch fields it reads: word vectors and whole utterances' frames."""
+        return frozenset({BatchInput.TEXT, BatchInput.UTTERANCE_FRAMES})
+
+    def forward(self, b: Batch) -> tuple[torch.Tensor, torch.Tensor]:
         """Logits (B, C) and a uniform alpha (B, N) over the real words."""
         c = self.cfg
         frames, n_frames = pool_frames(b.utt_frames, b.utt_frame_len, c.frame_stride)
@@ -109,8 +112,3 @@ class Mdre(nn.Module):
         fused = torch.cat([self.audio_proj(e_audio),
                            self.text_proj(self.text_drop(h_text))], 1)              # (B, 206)
         return self.out(fused), uniform_alpha(b.utt_len, b.utt_words.shape[1])
-
-
-def mdre(**kw) -> MdreConfig:
-    """Dual RNNs / MDRE as in Table 1."""
-    return MdreConfig(**kw)
