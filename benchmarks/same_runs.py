@@ -18,15 +18,8 @@ from pathlib import Path
 
 import torch
 
+from wise.crossval import without_timings
 from wise.fsutil import atomic_write_text
-
-
-def without_timings(x):
-    if isinstance(x, dict):
-        return {k: without_timings(v) for k, v in x.items() if k != "seconds"}
-    if isinstance(x, list):
-        return [without_timings(v) for v in x]
-    return x
 
 
 def same_weights(a: Path, b: Path) -> bool:

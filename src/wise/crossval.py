@@ -497,6 +497,16 @@ def _pair(seed: int, k: int, n_folds: int, seeds: int) -> str:
     return f"fold {k}/{n_folds}" + (f", seed {seed}" if seeds > 1 else "")
 
 
+def without_timings(x):
+    """A summary or metrics dict less its wall-clock fields ("seconds"): what a rerun of the
+    same (seed, fold) must repeat bit for bit."""
+    if isinstance(x, dict):
+        return {k: without_timings(v) for k, v in x.items() if k != "seconds"}
+    if isinstance(x, list):
+        return [without_timings(v) for v in x]
+    return x
+
+
 def summarize(pairs: list[dict]) -> dict:
     """The summary's scores from every (seed, fold)'s metrics: WA and UA mean ± std over all
     pairs, the UA std split into its two sources (`ua_fold_std`: over folds of each fold's

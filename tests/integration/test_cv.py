@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 import torch
-from compare import without_timings
 
 from wise.checkpoint import load_checkpoint
 from wise.cli import main
+from wise.crossval import without_timings
 from wise.errors import WiseError
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"

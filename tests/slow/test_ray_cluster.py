@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from compare import without_timings
 
 from wise.cli import main
+from wise.crossval import without_timings
 
 pytestmark = pytest.mark.slow
 
