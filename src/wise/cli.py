@@ -387,8 +387,10 @@ def cmd_prepare(args: argparse.Namespace) -> int:
 
 
 def cmd_features(args: argparse.Namespace) -> int:
-    cache = args.cache or str(Path(args.manifest).parent / "wise-cache")
-    _features(args.manifest, cache, _feature_options(args), args)
+    from wise.features.cache import cache_dir
+
+    _features(args.manifest, str(cache_dir(args.manifest, args.cache)), _feature_options(args),
+              args)
     return 0
 
 

@@ -39,7 +39,7 @@ from wise.checkpoint import save_checkpoint
 from wise.cluster import check_shared, imap
 from wise.config import RunConfig
 from wise.errors import WiseError
-from wise.features.cache import FeatureStore
+from wise.features.cache import FeatureStore, cache_dir
 from wise.features.functionals import build_functionals, require_opensmile
 from wise.fsutil import atomic_write_text
 from wise.labels import LABELS
@@ -48,7 +48,6 @@ from wise.models.build import CLASSIC, build_classic
 from wise.models.wise import n_params
 from wise.progress import LiveTasks
 from wise.train import (
-    cache_root,
     data_for,
     deterministic,
     evaluate,
@@ -290,7 +289,7 @@ def _functionals(run: RunConfig, manifest: str | Path, cache: str | Path | None,
                  store: FeatureStore, workers: int | None, progress: bool, log) -> str:
     """Scikit-learn rows: the store rows' openSMILE functionals, built once for every fold."""
     audio = {u.id: u.audio for u in read_manifest(manifest)}
-    f = build_functionals([audio[i] for i in store.ids], cache_root(manifest, cache),
+    f = build_functionals([audio[i] for i in store.ids], cache_dir(manifest, cache),
                           run.features.sample_rate, workers=workers, progress=progress)
     log(f"  eGeMAPS functionals of {len(store)} utterances: {f['built']} built, "
         f"{f['reused']} reused ({f['seconds']:.1f} s)"

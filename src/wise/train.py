@@ -36,7 +36,7 @@ from wise.checkpoint import save_checkpoint
 from wise.config import RunConfig, TrainConfig
 from wise.distributed import SINGLE, World, process_group
 from wise.errors import Skips, WiseError
-from wise.features.cache import FeatureStore, build_features
+from wise.features.cache import FeatureStore, build_features, cache_dir
 from wise.labels import LABELS
 from wise.metrics import unweighted_accuracy
 from wise.models.build import CLASSIC, Model, build_model
@@ -271,7 +271,7 @@ def data_for(model: Model, store: FeatureStore, labels: list[int],
 def load_corpus(run: RunConfig, manifest: str | Path, cache: str | Path | None, *,
                 workers: int | None, progress: bool, ray: str | None = None) -> Loaded:
     """Build (or reuse) the feature cache of `manifest` and line its rows up with the store."""
-    cache = cache_root(manifest, cache)
+    cache = cache_dir(manifest, cache)
     feats = build_features(manifest, cache, run.features, Skips(), workers=workers,
                            progress=progress, ray=ray)
     store = FeatureStore(feats["pack"])
@@ -280,11 +280,6 @@ def load_corpus(run: RunConfig, manifest: str | Path, cache: str | Path | None, 
     return Loaded(store, feats, [LABELS.index(u.label) for u in rows],
                   [u.speaker for u in rows], [u.session for u in rows],
                   [bool(u.improvised) for u in rows], [u.gender for u in rows])
-
-
-def cache_root(manifest: str | Path, cache: str | Path | None) -> Path:
-    """The feature cache folder: `cache`, or wise-cache/ beside the manifest."""
-    return Path(cache) if cache else Path(manifest).parent / "wise-cache"
 
 
 def init_seed(seed: int, fold: int) -> int:

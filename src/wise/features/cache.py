@@ -119,6 +119,11 @@ def _entry_path(root: Path, key: str) -> Path:
     return root / "entries" / key[:2] / f"{key}.npz"
 
 
+def cache_dir(manifest: str | Path, cache: str | Path | None) -> Path:
+    """The feature cache folder: `cache`, or wise-cache/ beside the manifest."""
+    return Path(cache) if cache else Path(manifest).parent / "wise-cache"
+
+
 def build_features(manifest: str | Path, cache_root: str | Path, cfg: FeatureConfig,
                    skips: Skips, *, workers: int | None = None, progress: bool = True,
                    ray: str | None = None) -> dict:
