@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
+import sys
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pytest
@@ -91,3 +94,24 @@ def mini_manifest(iemocap_mini: Path, tmp_path: Path) -> Path:
     assert main(["prepare", "iemocap", str(iemocap_mini), "--out", str(m),
                  "--missing-alignment", "skip", "--quiet"]) == 0
     return m
+
+
+# The harness of benchmarks/disk_and_shutdown.py and its inputs, shared by the disk-fault and
+# shutdown tests (built once: a small synthetic corpus, its cache, a model, two CV runs).
+@pytest.fixture(scope="session")
+def ds() -> ModuleType:
+    """benchmarks/disk_and_shutdown.py, imported."""
+    spec = importlib.util.spec_from_file_location(
+        "disk_and_shutdown", FIXTURES.parents[1] / "benchmarks/disk_and_shutdown.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module          # its dataclasses look their module up by name
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def fault_work(ds, tmp_path_factory) -> Path:
+    """The harness's work folder, its inputs built."""
+    work = tmp_path_factory.mktemp("disk_and_shutdown")
+    ds.make_inputs(work, wide=60)      # `features` is stopped as its workers start: 60 will do
+    return work

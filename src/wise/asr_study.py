@@ -8,7 +8,8 @@ same speaker-independent folds as `wise cv`:
 2. transcribe every test utterance with the offline recogniser (Whisper by default, or
    pocketsphinx), and force-align both the recognised and the gold transcript (each worker
    process has its own decoders; results are appended to `transcripts.jsonl`, each line
-   naming its recogniser, so an interrupted run resumes and another recogniser starts afresh);
+   naming its recogniser and carrying the SHA-256 of its own content, so an interrupted run
+   resumes, a damaged line is redone and another recogniser starts afresh);
 3. score every test utterance with its fold's model under three conditions:
    - gold:        gold transcript, the corpus's word/phone times (what `wise cv` scored);
    - gold_forced: gold transcript, times from our forced aligner (isolates the aligner);
@@ -22,6 +23,7 @@ Writes `results.json`, `results.md` and `asr_study.png` into the output folder.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -33,7 +35,7 @@ from wise.audio import load_audio
 from wise.cluster import check_shared, imap
 from wise.config import RunConfig
 from wise.errors import WiseError
-from wise.fsutil import atomic_write_text
+from wise.fsutil import append_record, atomic_write_text
 from wise.labels import LABELS
 from wise.metrics import confusion, recalls
 from wise.plots import plot_study
@@ -92,17 +94,30 @@ def transcribe(task: tuple[str, str, str]) -> dict:
 
 def _read_done(path: Path, recognizer: str) -> dict[str, dict]:
     """The utterances `recognizer` has done already (lines without a recogniser's name were
-    written by pocketsphinx, before there was a choice)."""
+    written by pocketsphinx, before there was a choice). A line cut short by an interrupted
+    run, or whose content no longer matches its checksum, is left out, so it is redone; lines
+    written before there were checksums are taken as they parse."""
     done: dict[str, dict] = {}
     if path.is_file():
-        for line in path.read_text(encoding="utf-8").splitlines():
+        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
             try:
                 row = json.loads(line)
-            except ValueError:          # a line cut short by an interrupted run: redo it
+            except ValueError:
+                continue
+            if not isinstance(row, dict) or not isinstance(row.get("id"), str):
+                continue
+            if LINE_CHECK in row and row.pop(LINE_CHECK) != _line_check(row):
                 continue
             if row.get("asr", SphinxRecognizer.name) == recognizer:
                 done[row["id"]] = row
     return done
+
+
+LINE_CHECK = "sha256"
+
+
+def _line_check(row: dict) -> str:
+    return hashlib.sha256(json.dumps(row, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def transcribe_all(tasks: list[tuple[str, str, str]], out_file: Path, *, workers: int,
@@ -116,8 +131,9 @@ def transcribe_all(tasks: list[tuple[str, str, str]], out_file: Path, *, workers
                            disable=not progress)
         out_file.parent.mkdir(parents=True, exist_ok=True)
         # Appended line by line: each line is one finished utterance, so a kill loses at most
-        # the line being written (skipped on resume).
-        with open(out_file, "a", encoding="utf-8") as f:
+        # the line being written (cut off here, and redone).
+        cut_partial_line(out_file)
+        with open(out_file, "ab", buffering=0) as f:
             model = None if asr_model is None else str(asr_model)
             if ray is not None:
                 check_shared(ray, sorted({str(Path(t[1]).parent) for t in todo}
@@ -125,12 +141,23 @@ def transcribe_all(tasks: list[tuple[str, str, str]], out_file: Path, *, workers
             for _, row in imap(transcribe, todo, workers=max(1, workers), ray=ray,
                                initializer=_init_worker, initargs=(asr, model), chunksize=4,
                                name="asr"):
-                f.write(json.dumps(row) + "\n")
-                f.flush()
+                append_record(f, (json.dumps({**row, LINE_CHECK: _line_check(row)})
+                                  + "\n").encode("utf-8"))
                 done[row["id"]] = row
                 bar.update()
         bar.close()
     return done
+
+
+def cut_partial_line(path: Path) -> None:
+    """Drop a last line that a kill cut short (no newline at its end): a line appended after
+    it would be glued to it, and the two read as one damaged line by every later run."""
+    if not path.is_file():
+        return
+    data = path.read_bytes()
+    if data and not data.endswith(b"\n"):
+        with open(path, "r+b") as f:
+            f.truncate(data.rfind(b"\n") + 1)
 
 
 def _seg(rows: list | None) -> list[Segment]:

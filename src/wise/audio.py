@@ -12,12 +12,15 @@ import soxr
 
 from wise.errors import WiseError
 
+# Sample rates a recording can have. Outside them the header is corrupt: at 1 Hz, resampling to
+# 16 kHz would turn each sample of a small file into 16 000; at 2 GHz, a file into nothing.
+MIN_RATE, MAX_RATE = 1000, 768_000
+_BLOCK = 1 << 16   # frames per read
+
 
 def audio_info(path: str | Path) -> tuple[int, int, int]:
     """(sample rate, channels, frames) from the header only, without reading samples."""
-    path = Path(path)
-    if not path.is_file():
-        raise WiseError(path, "audio file not found")
+    path = _existing(path)
     try:
         info = sf.info(str(path))
     except (sf.LibsndfileError, RuntimeError) as e:
@@ -32,10 +35,19 @@ def load_audio(path: str | Path, sample_rate: int = 16000, *,
     Raises `WiseError` naming the file for a missing, unreadable, corrupt or empty file, and
     for audio longer than `max_seconds` (checked from the header, before reading samples).
     """
-    path = Path(path)
-    if not path.is_file():
-        raise WiseError(path, "audio file not found")
+    path = _existing(path)
     return _read(str(path), path, sample_rate, max_seconds)
+
+
+def _existing(path: str | Path) -> Path:
+    path = Path(path)
+    try:
+        found = path.is_file()
+    except OSError as e:   # a name longer than the file system allows, for one
+        raise WiseError(path, f"audio file cannot be opened ({e.strerror})") from None
+    if not found:
+        raise WiseError(path, "audio file not found")
+    return path
 
 
 def decode_audio(data: bytes, sample_rate: int = 16000, *, name: str = "upload",
@@ -44,7 +56,20 @@ def decode_audio(data: bytes, sample_rate: int = 16000, *, name: str = "upload",
     Errors name the audio as `name`."""
     if not data:
         raise WiseError(name, "audio is empty (zero bytes)")
-    return _read(io.BytesIO(data), name, sample_rate, max_seconds)
+    return _read(_Bytes(data), name, sample_rate, max_seconds)
+
+
+class _Bytes(io.BytesIO):
+    """The bytes libsndfile reads through soundfile's callbacks. A corrupt header can make it
+    seek before the start; BytesIO raises there, and an exception inside a callback is
+    printed as a traceback and ignored. Such a seek lands at the end instead: reads find
+    nothing and libsndfile reports the file as corrupt."""
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        try:
+            return super().seek(offset, whence)
+        except (ValueError, OverflowError):
+            return super().seek(0, io.SEEK_END)
 
 
 def audio_from_array(a: np.ndarray, sr: int | None, sample_rate: int = 16000, *,
@@ -56,11 +81,18 @@ def audio_from_array(a: np.ndarray, sr: int | None, sample_rate: int = 16000, *,
     if a.ndim not in (1, 2) or a.size == 0:
         raise WiseError(name, f"audio must be a non-empty 1-D or (samples, channels) array, "
                               f"got shape {tuple(a.shape)}")
+    _check_rate(sr, name)
     _check_length(a.shape[0], sr, max_seconds, name)
     if np.issubdtype(a.dtype, np.integer):
         a = a / float(np.iinfo(a.dtype).max + 1)
     data = np.asarray(a, np.float32)
     return _to_mono(data if data.ndim == 2 else data[:, None], sr, sample_rate, name)
+
+
+def _check_rate(sr: int, name: str | Path) -> None:
+    if not MIN_RATE <= sr <= MAX_RATE:
+        raise WiseError(name, f"sample rate {sr} Hz is not that of a recording "
+                              f"({MIN_RATE}-{MAX_RATE} Hz); the header may be corrupt")
 
 
 def _check_length(frames: int, sr: int, max_seconds: float | None, name: str | Path) -> None:
@@ -74,8 +106,10 @@ def _read(source: str | io.BytesIO, name: str | Path, sample_rate: int,
           max_seconds: float | None) -> np.ndarray:
     try:
         with sf.SoundFile(source) as f:
-            _check_length(f.frames, f.samplerate, max_seconds, name)
-            data, sr = f.read(dtype="float32", always_2d=True), f.samplerate
+            sr = f.samplerate
+            _check_rate(sr, name)
+            _check_length(f.frames, sr, max_seconds, name)
+            data = _read_blocks(f, sr, max_seconds, name)
     except (sf.LibsndfileError, RuntimeError, ValueError, TypeError) as e:
         raise WiseError(name, f"not a readable audio file ({_short(e)})") from None
     if data.shape[0] == 0:
@@ -83,11 +117,33 @@ def _read(source: str | io.BytesIO, name: str | Path, sample_rate: int,
     return _to_mono(data, sr, sample_rate, name)
 
 
+def _read_blocks(f: sf.SoundFile, sr: int, max_seconds: float | None,
+                 name: str | Path) -> np.ndarray:
+    """All samples of `f` as (frames, channels) float32, a block at a time. A corrupt header can
+    claim billions of frames: memory then follows the samples actually decoded, and
+    `max_seconds` also stops a stream that decodes longer than its header said."""
+    blocks, n = [], 0
+    while True:
+        block = f.read(_BLOCK, dtype="float32", always_2d=True)
+        if len(block):
+            blocks.append(block)
+            n += len(block)
+            _check_length(n, sr, max_seconds, name)
+        if len(block) < _BLOCK:
+            break
+    if not blocks:
+        return np.zeros((0, f.channels), np.float32)
+    return blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
+
+
 def _to_mono(data: np.ndarray, sr: int, sample_rate: int, name: str | Path) -> np.ndarray:
     """(samples, channels) float32 at `sr` -> (samples,) float32 at `sample_rate`."""
     x = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
     if sr != sample_rate:
         x = soxr.resample(x, sr, sample_rate)
+        if x.size == 0:
+            raise WiseError(name, f"audio is too short to resample ({data.shape[0]} samples "
+                                  f"at {sr} Hz)")
     x = np.ascontiguousarray(x, dtype=np.float32)
     if not np.isfinite(x).all():
         raise WiseError(name, "audio contains NaN or infinite samples")

@@ -1,16 +1,24 @@
 """The `wise` command. Every expected fault ends as one line `wise: error: <file>: <problem>`
-and exit status 2; progress bars go to stderr, summaries to stdout."""
+and exit status 2 (a disk full or read-only too: "no space left on the device"); ^C ends as
+"wise: interrupted ..." and exit 130, SIGTERM as "wise: terminated ..." and exit 143, with
+no worker process left. Progress bars go to stderr, summaries to stdout."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import gc
 import json
 import os
+import signal
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
+from wise.cluster import end_local_pools, stop, stop_ended
 from wise.config import CONFIG_DIR, MAX_PREDICT_SECONDS, FeatureConfig
-from wise.errors import Skips, WiseError, format_error
+from wise.errors import Skips, WiseError, format_error, from_os_error
 from wise.version import __version__
 
 DEMO_DIR = "wise-demo"
@@ -28,17 +36,63 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        if args.func is not cmd_train and int(os.environ.get("WORLD_SIZE", "1")) > 1:
-            raise WiseError(None, "only `wise train` runs under torchrun (several processes "
-                                  "training one model); run other commands once")
-        return args.func(args) or 0
+        with _stop_signals():
+            if args.func is not cmd_train and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+                raise WiseError(None, "only `wise train` runs under torchrun (several "
+                                      "processes training one model); run other commands once")
+            return args.func(args) or 0
     except WiseError as e:
-        print(format_error(e), file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("wise: interrupted (finished work is kept; run the same command to resume)",
-              file=sys.stderr)
-        return 130
+        line, status = format_error(e), 2
+    except OSError as e:       # a disk full or read-only, a folder not writable, in any process
+        line, status = format_error(from_os_error(e)), 2
+    except (KeyboardInterrupt, Terminated) as e:
+        what = "terminated" if isinstance(e, Terminated) else "interrupted"
+        line = f"wise: {what} (finished work is kept; run the same command to resume)"
+        status = 128 + (signal.SIGTERM if isinstance(e, Terminated) else signal.SIGINT)
+    # The exception is gone now, and with it the frames it held: progress bars left open in
+    # them have printed their last line, so the error is the last line (the collection is for
+    # frames caught in a reference cycle).
+    gc.collect()
+    print(line, file=sys.stderr)
+    return status
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised in the main thread like ^C's KeyboardInterrupt: the command unwinds,
+    ending its worker processes and removing its temporaries, and exits with 143."""
+
+
+@contextlib.contextmanager
+def _stop_signals() -> Iterator[None]:
+    """While a command runs: SIGTERM raises `Terminated` and ^C KeyboardInterrupt, once; a
+    repeated signal is ignored, so that it cannot break off the cleanup that the first one
+    started (ending the worker processes). A signal ignored at start (a background job)
+    stays ignored; handlers can only be set from the main thread. Whatever ends the command,
+    its worker processes end first."""
+    stopping = False
+
+    def on_signal(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        if stopping:
+            return
+        stopping = True
+        stop(Terminated() if signum == signal.SIGTERM else KeyboardInterrupt())
+
+    old = ({sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+           if threading.current_thread() is threading.main_thread() else {})
+    for sig, handler in old.items():
+        if handler in (signal.SIG_DFL, signal.default_int_handler):
+            signal.signal(sig, on_signal)
+    try:
+        yield
+    except BaseException:
+        stopping = True
+        end_local_pools()
+        raise
+    finally:
+        stop_ended()
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -204,12 +258,23 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
                        description="Serve a checkpoint over HTTP: a JSON API and a web page "
                        "to upload or record audio (docs/serving.md).")
     s.add_argument("model", help="checkpoint from `wise train`")
-    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default 127.0.0.1: this machine only; any "
+                   "other needs a token)")
     s.add_argument("--port", type=int, default=8000)
+    s.add_argument("--token", default=None,
+                   help="require 'Authorization: Bearer TOKEN' on every request but the "
+                   "page's (default: the WISE_TOKEN environment variable, which other users "
+                   "cannot see in the process list)")
     s.add_argument("--workers", type=int, default=None,
                    help="prediction processes (default: min(2, cores))")
     s.add_argument("--max-upload-mb", type=float, default=25.0,
                    help="largest accepted upload (default 25 MB)")
+    s.add_argument("--read-timeout", type=float, default=None, metavar="S",
+                   help="a whole request (headers and upload) must arrive within S seconds "
+                   "(default 60)")
+    s.add_argument("--idle-timeout", type=float, default=None, metavar="S",
+                   help="a client that pauses S seconds while sending is cut off (default 10)")
     _predictor_options(s)
     s.set_defaults(func=cmd_serve)
 
@@ -395,7 +460,7 @@ def cmd_features(args: argparse.Namespace) -> int:
 
 
 def _features(manifest: str, cache: str, cfg: FeatureConfig, args: argparse.Namespace) -> dict:
-    from wise.features.cache import build_features
+    from wise.features.cache import build_features, damage_lines
 
     skips = Skips()
     s = build_features(manifest, cache, cfg, skips, workers=args.workers,
@@ -404,6 +469,8 @@ def _features(manifest: str, cache: str, cfg: FeatureConfig, args: argparse.Name
     print(f"features: {s['pack']}")
     print(f"  {s['utterances']} utterances ({s['built']} built, {s['reused']} reused), "
           f"{s['audio_seconds'] / 3600:.2f} h of audio, {s['seconds']:.1f} s")
+    for line in damage_lines(s):
+        print("  " + line)
     print(f"  {s['words']} words, {s['phones']} phones, {s['frames']} frames; "
           f"pack {s['cache_bytes'] / 2**20:.1f} MiB")
     print(f"  word vectors {s['word_vectors']} ({s['word_dim']}-d): OOV "
@@ -560,11 +627,15 @@ def _transcript_for(path: str, texts: dict[str, str]) -> str | None:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from wise.serve import serve
+    from wise.serve import TOKEN_ENV, serve
 
+    token = args.token if args.token is not None else os.environ.get(TOKEN_ENV) or None
+    timeouts = {k: v for k, v in (("read_timeout", args.read_timeout),
+                                  ("idle_timeout", args.idle_timeout)) if v is not None}
     serve(args.model, host=args.host, port=args.port, workers=args.workers,
           max_upload_mb=args.max_upload_mb, max_seconds=args.max_seconds,
-          word_vectors=args.word_vectors, asr=args.asr, asr_model=args.asr_model)
+          word_vectors=args.word_vectors, asr=args.asr, asr_model=args.asr_model,
+          token=token, **timeouts)
     return 0
 
 
@@ -619,7 +690,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print()
     print(report.read_text(encoding="utf-8"))
     model = work / "model.wise"
-    if model.is_file():
+    if _usable_checkpoint(model):
         print(f"[5/5] keeping the trained model {model}")
     else:
         print(f"[5/5] training WISE on the whole corpus -> {model}")
@@ -628,6 +699,20 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(f"      best validation UA {s['best_val_ua']:.3f} (epoch {s['best_epoch']})")
     print(_next_steps(work, manifest, wise_run.train.seed))
     return 0
+
+
+def _usable_checkpoint(path: Path) -> bool:
+    """Is `path` a checkpoint that loads? A damaged one is said so and trained again."""
+    from wise.checkpoint import load_checkpoint
+
+    if not path.is_file():
+        return False
+    try:
+        load_checkpoint(path)
+    except WiseError as e:
+        print(f"      {e.line()}: training it again")
+        return False
+    return True
 
 
 def _next_steps(work: Path, manifest: Path, seed: int) -> str:

@@ -21,9 +21,17 @@ as it would locally.
 from __future__ import annotations
 
 import multiprocessing as mp
+import multiprocessing.util as mp_util
 import os
+import signal
 import socket
+import sys
+import threading
+import weakref
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from multiprocessing import resource_tracker
+from multiprocessing.pool import Pool
 from pathlib import Path
 from typing import Any
 
@@ -134,23 +142,231 @@ def imap(fn: Callable, items: Sequence, *, workers: int | None = None,
                              name or fn.__name__, idle, idle_every)
         return
     workers = max(1, min(workers or os.cpu_count() or 1, len(items)))
-    with mp.get_context("spawn").Pool(workers, initializer=initializer,
-                                      initargs=initargs) as pool:
+    with local_pool(workers, initializer, initargs) as pool:
         tasks = [(fn, i, x) for i, x in enumerate(items)]
-        if idle is None:
-            yield from pool.imap_unordered(_call, tasks, chunksize=chunksize)
-            return
         chunks = pool.imap_unordered(_call_chunk, [tasks[s:s + chunksize] for s in
                                                    range(0, len(tasks), max(1, chunksize))])
-        while True:
-            try:
-                done = chunks.next(timeout=idle_every)
-            except StopIteration:
-                return
-            except mp.TimeoutError:
-                idle()
-                continue
+        for done in watched(pool, chunks, every=idle_every, idle=idle):
             yield from done
+
+
+def watched(pool: Pool, results: Iterator, every: float = 1.0,
+            idle: Callable[[], object] | None = None) -> Iterator:
+    """Yield from `results` (a `pool.imap` or `imap_unordered` of chunksize 1: one with larger
+    chunks is a plain generator, without a timeout); while none comes, check every
+    `every` seconds that no worker process has died (killed for memory, a crash, an
+    initializer that failed), and call `idle()`. `Pool` would start another worker and wait
+    for ever for the task the dead one held; this fails in one line instead."""
+    seen: set = set()
+    while True:
+        try:
+            yield results.next(timeout=every)
+        except StopIteration:
+            return
+        except mp.TimeoutError:
+            seen.update(pool._pool)          # every worker it has had (it replaces the dead)
+            dead = [p.exitcode for p in seen if p.exitcode is not None]
+            if dead:
+                how = (f"was killed by signal {-dead[0]}" if dead[0] < 0
+                       else f"exited with status {dead[0]}")
+                raise WiseError(None, f"a worker process {how} before finishing its work "
+                                      "(out of memory?)") from None
+            if idle is not None:
+                idle()
+
+
+@contextmanager
+def local_pool(workers: int, initializer: Callable | None = None,
+               initargs: tuple = ()) -> Iterator[Pool]:
+    """A pool of `workers` spawned processes that always ends cleanly, leaving no process, no
+    semaphore and no temporary file behind.
+
+    When the block ends normally the workers are told to finish and exit on their own
+    (`close`, `join`), running their exit handlers; `Pool`'s own `with` would kill them
+    instead, and a process killed mid-life leaks the named semaphores it made (tqdm makes one
+    in every process that shows a bar), which the resource tracker then reports at shutdown.
+    When the block ends by an error, ^C or SIGTERM, the workers are terminated, and a SIGTERM
+    in a worker unwinds it like an exception (`_worker_exit`), so its half-written temporaries
+    are removed and its semaphores released. Ctrl-C goes to every process of the terminal's
+    group: workers never see it (`_sigint_blocked`), and the parent, which gets it too, ends
+    the pool."""
+    pool = None
+    try:
+        # A stop signal while the workers are being started is held back until the pool is
+        # complete (`Pool` cleans up after an Exception only), and then ends it like any.
+        with stop_held(), _sigint_blocked():
+            pool = mp.get_context("spawn").Pool(workers, initializer=_init_worker,
+                                                initargs=(initializer, initargs))
+            _pools.add(pool)
+        yield pool
+    except BaseException:
+        if pool is not None:
+            _terminate(pool)
+        raise
+    else:
+        pool.close()
+    finally:
+        if pool is not None:
+            pool.join()
+            _pools.discard(pool)
+
+
+TERMINATE_GRACE_S = 5.0     # a terminated worker still running after this is killed
+
+
+def _terminate(pool: Pool) -> None:
+    """`pool.terminate()`, which SIGTERMs the workers and waits for them, bounded: a worker
+    still running `TERMINATE_GRACE_S` later (in C code that does not return to Python, or
+    whose exception a C library dropped) is killed, so that ending a pool never hangs."""
+    workers = list(pool._pool)          # Pool keeps its processes here; it has no public list
+
+    def kill_stuck() -> None:
+        for p in workers:
+            if p.exitcode is None:
+                p.kill()
+
+    timer = threading.Timer(TERMINATE_GRACE_S, kill_stuck)
+    timer.daemon = True
+    timer.start()
+    try:
+        pool.terminate()
+    finally:
+        timer.cancel()
+
+
+_pools: weakref.WeakSet[Pool] = weakref.WeakSet()     # the pools of `local_pool` still open
+
+
+def end_local_pools() -> None:
+    """Terminate every pool of `local_pool` still open. An exception that ends a command leaves
+    the generators it passed through suspended (`imap`), and their pools open until those are
+    collected; the command calls this first, so that no worker outlives it."""
+    for pool in list(_pools):
+        _terminate(pool)
+        pool.join()
+        _pools.discard(pool)
+
+
+@contextmanager
+def _sigint_blocked() -> Iterator[None]:
+    """Block SIGINT in this thread while processes are started: they inherit the mask (through
+    exec too), so a worker never sees ^C, not even while it imports, before `_init_worker`
+    ignores it for good. This process still gets a ^C meanwhile (through another thread, or
+    when the block ends): held back by the caller's `stop_held`, not lost."""
+    # The resource tracker, when it starts, unblocks SIGINT in the thread that starts it, and
+    # the first process started starts it: start it first.
+    resource_tracker.ensure_running()
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+_exiting = False        # this worker process is running its exit handlers
+
+
+def _init_worker(initializer: Callable | None, initargs: tuple) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _worker_exit)
+    # Run first among the exit handlers: from then on a SIGTERM must not break them off.
+    mp_util.Finalize(None, _set_exiting, exitpriority=100)
+    if initializer is not None:
+        initializer(*initargs)
+
+
+def _set_exiting() -> None:
+    global _exiting
+    _exiting = True
+
+
+def _worker_exit(signum: int, _frame: object) -> None:
+    """SIGTERM in a worker (the pool is being ended): unwind like an exception (`stop`), so
+    that `finally` blocks and exit handlers run, unless they are running already."""
+    if not _exiting:
+        stop(SystemExit(128 + signum))
+
+
+_held = 0                               # depth of `stop_held` blocks running in this process
+_pending: BaseException | None = None   # what a stop signal raised during them
+_stopping: BaseException | None = None  # the stop signal's exception, until `stop_ended`
+_before: tuple = ()                     # sys.unraisablehook and SIGALRM's handler before it
+STOP_RETRY_S = 0.5
+
+
+def stop(exc: BaseException) -> None:
+    """Raise `exc`, what a stop signal (^C, SIGTERM) means, from the signal's handler: now, or
+    when the `stop_held` block running ends. The handler runs wherever the main thread is, and
+    there Python may drop the exception (in a weakref callback, a `__del__`, a C library's
+    callback: "Exception ignored in ..."); so until the stop ends the process (`stop_ended`,
+    or its exit handlers start) it is raised again every `STOP_RETRY_S` seconds, unless it is
+    being handled, i.e. the cleanup it started is under way."""
+    global _stopping, _before
+    if _stopping is None:
+        _stopping = exc
+        _before = (sys.unraisablehook, signal.signal(signal.SIGALRM, _stop_again))
+        sys.unraisablehook = _unraisable
+        signal.setitimer(signal.ITIMER_REAL, STOP_RETRY_S, STOP_RETRY_S)
+    _raise(exc)
+
+
+def stop_ended() -> None:
+    """The stop has done its work (the command caught its exception): no more retries."""
+    global _stopping, _pending
+    if _stopping is not None:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        sys.unraisablehook, alarm = _before
+        signal.signal(signal.SIGALRM, alarm)
+        _stopping = _pending = None
+
+
+def _raise(exc: BaseException) -> None:
+    global _pending
+    if _held:
+        _pending = _pending or exc
+        return
+    raise exc
+
+
+def _stop_again(_signum: int, _frame: object) -> None:
+    if _stopping is None or _exiting:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+    elif not _handling(_stopping):
+        _raise(_stopping)
+
+
+def _unraisable(u: Any) -> None:
+    """Where Python drops the stop exception it says so ("Exception ignored in ..."): not
+    worth a traceback, since `_stop_again` raises it again."""
+    if u.exc_value is not _stopping:
+        _before[0](u)
+
+
+def _handling(exc: BaseException) -> bool:
+    """Whether `exc` is being handled here (an `except` or `finally` block runs for it, or for
+    an error raised while handling it)."""
+    e = sys.exc_info()[1]
+    while e is not None:
+        if e is exc:
+            return True
+        e = e.__context__
+    return False
+
+
+@contextmanager
+def stop_held() -> Iterator[None]:
+    """Hold back the exception of a stop signal (`stop`) until the block ends: for C code that
+    calls back into Python (espeak's synthesis callback), where ctypes would print and drop
+    it, and for work that must not be broken off halfway (starting a pool's processes)."""
+    global _held, _pending
+    _held += 1
+    try:
+        yield
+    finally:
+        _held -= 1
+    if not _held and _pending is not None:
+        exc, _pending = _pending, None
+        raise exc
 
 
 def _call(task: tuple[Callable, int, Any]) -> tuple[int, Any]:

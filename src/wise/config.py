@@ -16,6 +16,7 @@ N_EGEMAPS_LLD = 25             # eGeMAPSv02 low-level descriptors per frame (ope
 N_FUNCTIONALS = {"none": 0, "egemaps": 88, "basic": 26}   # utterance functionals per set
 NORMALIZE_MODES = ("corpus", "speaker", "utterance")       # see wise.batching.Normalizer
 PRECISIONS = ("fp32", "bf16")                               # TrainConfig.precision
+VALIDATIONS = ("rows", "speakers")                          # TrainConfig.validation
 
 
 @dataclass(frozen=True)
@@ -115,7 +116,11 @@ class TrainConfig:
     max_epochs: int = 30
     min_epochs: int = 10          # never stop earlier: the first epochs often plateau
     patience: int = 6             # then stop after this many epochs without a better val UA
-    val_fraction: float = 0.1     # of the training rows, stratified by class
+    val_fraction: float = 0.1     # of the training rows, held out for early stopping
+    validation: str = "rows"      # what is held out for early stopping: "rows" (val_fraction of
+                                  # them, stratified by class) or "speakers" (whole training
+                                  # speakers with about val_fraction of the rows; see
+                                  # wise.train.validation_split and docs/training.md)
     class_weights: bool = False   # weight the loss by inverse class frequency
     normalize: str = "corpus"     # frame mean/std: "corpus", "speaker" or "utterance" (see
                                   # wise.batching.Normalizer; statistics never read labels)
@@ -130,6 +135,9 @@ class TrainConfig:
                              f"not {self.normalize!r}")
         if not 0.0 < self.val_fraction < 0.5:
             raise ValueError("val_fraction must be between 0 and 0.5")
+        if self.validation not in VALIDATIONS:
+            raise ValueError(f"validation must be one of {', '.join(VALIDATIONS)}, "
+                             f"not {self.validation!r}")
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, "
                              f"not {self.precision!r}")
@@ -142,6 +150,8 @@ class TrainConfig:
             del d["precision"]
         if d["l2_on_biases"]:
             del d["l2_on_biases"]
+        if d["validation"] == "rows":
+            del d["validation"]
         return d
 
 

@@ -7,8 +7,10 @@ compare). Model selection (early stopping) uses a validation part of the trainin
 
 Several seeds (`seeds`) train every fold once per seed on the same folds. Each (seed, fold)
 writes `seed_S/fold_K/metrics.json`, `predictions.jsonl` and `model.wise` (a scikit-learn row,
-`wise.models.build.CLASSIC`, writes no checkpoint); one whose metrics exist for the same config
-is not redone, so an interrupted run resumes.
+`wise.models.build.CLASSIC`, writes no checkpoint), then `checksums.json`, the sizes and
+SHA-256 of those files. A (seed, fold) whose files all match their checksums and whose metrics
+are for the same config is not redone, so an interrupted run resumes; one with a missing,
+cut-short or changed file (or none recorded, as before there were checksums) is trained again.
 
 Determinism: a (seed, fold) gives the same bits whichever process trains it, whatever ran
 before it in that process and however many run at once (`jobs`): its initial weights come from
@@ -39,9 +41,9 @@ from wise.checkpoint import save_checkpoint
 from wise.cluster import check_shared, imap
 from wise.config import RunConfig
 from wise.errors import WiseError
-from wise.features.cache import FeatureStore, cache_dir
+from wise.features.cache import FeatureStore, cache_dir, damage_lines
 from wise.features.functionals import build_functionals, require_opensmile
-from wise.fsutil import atomic_write_text
+from wise.fsutil import atomic_write_text, check_checksums, write_checksums
 from wise.labels import LABELS
 from wise.metrics import scores
 from wise.models.build import CLASSIC, build_classic
@@ -56,6 +58,7 @@ from wise.train import (
     new_model,
     subset_rows,
     train,
+    validation_note,
 )
 from wise.utterance import read_manifest
 from wise.version import code_version
@@ -236,10 +239,12 @@ def _run_fold(job: FoldJob) -> dict:
     s = scores(np.array(y_true), np.array(y_pred), LABELS)
     result = {"seed": run.train.seed, "fold": job.k, "test": job.name, **s,
               "n_train": info["n_fit"],
-              "n_val": info["n_val"], "best_epoch": info["best_epoch"],
+              "n_val": info["n_val"], **validation_note(info), "best_epoch": info["best_epoch"],
               "best_val_ua": info["best_val_ua"], "history": info["history"],
               "seconds": round(time.perf_counter() - t0, 1), "config_hash": job.config_hash,
               "y_true": y_true, "y_pred": y_pred}
+    if job.progress_file:      # gone before the fold's files: a kill after them leaves none
+        Path(job.progress_file).unlink(missing_ok=True)
     save_checkpoint(Path(job.fold_dir) / "model.wise", model, run, info["normalizer"],
                     word_vectors=job.word_vectors, extra={"fold": job.k, "test": job.name})
     return _write_fold(job, store, y_pred, probs, alphas, result)
@@ -280,9 +285,27 @@ def _write_fold(job: FoldJob, store: FeatureStore, y_pred, probs: np.ndarray, al
                          "attention": [round(float(x), 4) for x in al]})
              for i, p, pr, al in zip(job.test_rows, y_pred, probs, alphas, strict=True)]
     atomic_write_text(fdir / "predictions.jsonl", "\n".join(preds) + "\n")
-    # Written last: its presence marks the fold as done (see resume in run_cv).
     atomic_write_text(fdir / "metrics.json", json.dumps(result) + "\n")
+    # Written last: when every file matches it, the fold is done (see `_done_earlier`).
+    write_checksums(fdir, _fold_files(job.run))
     return result
+
+
+def _fold_files(run: RunConfig) -> list[str]:
+    """The files a finished (seed, fold) of `run` holds, besides its checksums."""
+    return ["predictions.jsonl", "metrics.json", *([] if run.model in CLASSIC else ["model.wise"])]
+
+
+def _done_earlier(where: Path, run: RunConfig, config_hash: str) -> tuple[dict | None, str]:
+    """(the metrics of a (seed, fold) finished earlier with this config, or None; why its
+    files cannot be reused, "" when there were none or they are for another config)."""
+    if not (where / "metrics.json").is_file():
+        return None, ""
+    problem = check_checksums(where, _fold_files(run))
+    if problem:
+        return None, problem
+    done = json.loads((where / "metrics.json").read_text())
+    return (done, "") if done.get("config_hash") == config_hash else (None, "")
 
 
 def _functionals(run: RunConfig, manifest: str | Path, cache: str | Path | None,
@@ -324,6 +347,8 @@ class CVPlan:
         self.log(f"  {self.run.name} {_pair(r['seed'], r['fold'], self.n_folds, self.seeds)} "
                  f"({r['test']}): WA {r['wa']:.3f} UA {r['ua']:.3f} "
                  f"({epoch}{r['seconds']:.0f} s)")
+        if "why" in (r.get("validation") or {}):             # validation=speakers fell back
+            self.log(f"    {r['validation']['why']}")
 
     def summary(self) -> dict:
         """Write and return `summary.json` from every (seed, fold)'s result."""
@@ -357,6 +382,8 @@ def plan_cv(run: RunConfig, manifest: str | Path, out_dir: str | Path, *,
     if classic:
         require_opensmile()          # before the MFCC cache: a missing extra fails at once
     d = load_corpus(run, manifest, cache, workers=workers, progress=progress, ray=ray)
+    for line in damage_lines(d.feats):
+        log(f"  {line}")
     store, labels = d.store, d.labels
     rows = subset_rows(run, d, manifest)
     folds = make_folds(rows, labels, d.sessions, run.cv.protocol, run.cv.folds,
@@ -374,13 +401,15 @@ def plan_cv(run: RunConfig, manifest: str | Path, out_dir: str | Path, *,
         chash = _config_hash(seed_run, [store.ids[i] for i in rows])
         for k, (name, test_rows) in enumerate(folds, 1):
             where = fold_dir(out, seed, k)
-            if (where / "metrics.json").is_file():
-                done = json.loads((where / "metrics.json").read_text())
-                if done.get("config_hash") == chash:
-                    log(f"  {run.name} {_pair(seed, k, len(folds), seeds)} ({name}): done "
-                        f"earlier, WA {done['wa']:.3f} UA {done['ua']:.3f}")
-                    plan.results[seed, k] = done
-                    continue
+            done, problem = _done_earlier(where, seed_run, chash)
+            if done is not None:
+                log(f"  {run.name} {_pair(seed, k, len(folds), seeds)} ({name}): done "
+                    f"earlier, WA {done['wa']:.3f} UA {done['ua']:.3f}")
+                plan.results[seed, k] = done
+                continue
+            if problem:
+                log(f"  {run.name} {_pair(seed, k, len(folds), seeds)} ({name}): trained "
+                    f"again, its earlier files are damaged ({problem})")
             plan.todo.append(FoldJob(seed_run, str(store.dir), labels, d.speakers, rows,
                                      test_rows, k, len(folds), name, str(where), chash,
                                      d.feats["word_vectors"], progress=progress,
@@ -401,6 +430,8 @@ def run_jobs(todo: list[FoldJob], jobs: int,
     job before it have finished. Every fold trains on one torch thread anyway (see the
     module's note on determinism), so on a small CPU `jobs` is how to use its cores, and
     where a fold trains does not change its result."""
+    for job in todo:        # an interrupted run's, however that run and this one train
+        (Path(job.fold_dir) / PROGRESS_FILE).unlink(missing_ok=True)
     jobs = max(1, min(jobs, len(todo)))
     if jobs == 1 and ray is None:
         threads = torch.get_num_threads()      # run_fold sets one; give the caller its own back
@@ -456,7 +487,6 @@ class _LiveFolds:
         for job in todo:
             if job.run.model not in CLASSIC:
                 job.progress_file = str(Path(job.fold_dir) / PROGRESS_FILE)
-                Path(job.progress_file).unlink(missing_ok=True)   # an interrupted run's
         self.tasks = LiveTasks("training", "epoch")
 
     def poll(self) -> None:

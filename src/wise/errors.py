@@ -8,6 +8,7 @@ can say how many were skipped and why.
 
 from __future__ import annotations
 
+import errno
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,9 +26,45 @@ class WiseError(Exception):
         where = f"{self.path}: " if self.path else ""
         return f"{where}{self.message}"
 
+    def __reduce__(self):
+        # A worker process's error reaches its parent pickled: rebuild it from both parts (the
+        # default would call __init__ with the formatted line alone, and fail in the parent).
+        return type(self), (self.path, self.message)
+
 
 def format_error(err: WiseError) -> str:
     return f"wise: error: {err.line()}"
+
+
+# What a failed write or read says, in the words of the one-line error. The rest keep the
+# system's own text, lower-cased.
+_OS_WORDS = {
+    errno.ENOSPC: "no space left on the device",
+    errno.EDQUOT: "disk quota exceeded",
+    errno.EROFS: "read-only file system",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "operation not permitted",
+    errno.EFBIG: "file too large",
+    errno.ENOENT: "no such file or folder",
+    errno.ENOTDIR: "a part of the path is not a folder",
+    errno.EISDIR: "is a folder",
+    errno.ENAMETOOLONG: "file name too long",
+    errno.EMFILE: "too many open files",
+    errno.EIO: "input/output error (a failing disk or a lost network file system)",
+}
+
+
+def os_error_words(e: OSError) -> str:
+    """An OSError's problem in words, without the path: "no space left on the device"."""
+    if e.errno in _OS_WORDS:
+        return _OS_WORDS[e.errno]
+    text = e.strerror or str(e) or type(e).__name__
+    return text[:1].lower() + text[1:]
+
+
+def from_os_error(e: OSError, path: str | Path | None = None) -> WiseError:
+    """The `WiseError` an OSError is reported as: about `path`, or else the file it names."""
+    return WiseError(path if path is not None else e.filename, os_error_words(e))
 
 
 @dataclass

@@ -41,7 +41,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import soxr
 
+from wise.cluster import stop_held
 from wise.errors import WiseError
+from wise.fsutil import atomic_file
 from wise.utterance import Segment
 
 SAMPLE_RATE = 16000
@@ -184,10 +186,8 @@ def _private_library_path() -> str:
             os.makedirs(folder, exist_ok=True)
             path = os.path.join(folder, "libespeak-ng.so")
             if not os.path.isfile(path):
-                fd, tmp = tempfile.mkstemp(dir=folder, suffix=".so")
-                os.close(fd)
-                shutil.copyfile(src, tmp)
-                os.replace(tmp, path)
+                with atomic_file(path) as tmp:
+                    shutil.copyfile(src, tmp)
             _private_copy = path
         return _private_copy
 
@@ -390,6 +390,7 @@ class Espeak:
         # Kept on the instance so ctypes does not free the trampoline while espeak holds it.
         self._callback = _CALLBACK(self._on_synth)
         self._native_rate = 0
+        self._raised: BaseException | None = None
 
     @property
     def native_rate(self) -> int:
@@ -398,14 +399,21 @@ class Espeak:
 
     def _on_synth(self, wav: ctypes.POINTER(ctypes.c_short), n: int,
                   events: ctypes.POINTER(_Event)) -> int:
-        if n > 0:
-            self._chunks.append(ctypes.string_at(wav, n * 2))
-        i = 0
-        while events[i].type != _EV_END_OF_LIST:
-            ev = events[i]
-            name = ev.id.string.decode("utf-8", "replace") if ev.type == _EV_PHONEME else ""
-            self._events.append((ev.type, ev.text_position, ev.sample, name))
-            i += 1
+        # ctypes prints and drops an exception raised in a callback: keep it, stop the
+        # synthesis (return 1), and `synthesize` raises it. (A stop signal's is held back
+        # until the synthesis returns: `stop_held` below.)
+        try:
+            if n > 0:
+                self._chunks.append(ctypes.string_at(wav, n * 2))
+            i = 0
+            while events[i].type != _EV_END_OF_LIST:
+                ev = events[i]
+                name = ev.id.string.decode("utf-8", "replace") if ev.type == _EV_PHONEME else ""
+                self._events.append((ev.type, ev.text_position, ev.sample, name))
+                i += 1
+        except BaseException as e:
+            self._raised = e
+            return 1
         return 0
 
     def synthesize(self, text_or_ssml: str, voice: str = "en-us", rate: int = 175,
@@ -438,14 +446,18 @@ class Espeak:
                 self._chunks, self._events = [], []
                 data = text_or_ssml.encode("utf-8")
                 flags = _CHARS_UTF8 | (_SSML if ssml else 0)
-                err = lib.espeak_Synth(data, len(data) + 1, 0, _POS_CHARACTER, 0, flags,
-                                       None, None)
-                lib.espeak_Synchronize()
+                with stop_held():
+                    err = lib.espeak_Synth(data, len(data) + 1, 0, _POS_CHARACTER, 0, flags,
+                                           None, None)
+                    lib.espeak_Synchronize()
                 chunks, events = self._chunks, self._events
                 self._chunks, self._events = [], []
             finally:
                 lib.espeak_Terminate()
                 _ctypes.dlclose(lib._handle)
+            raised, self._raised = self._raised, None
+            if raised is not None:
+                raise raised
             self._native_rate = native_rate
         if err != 0:
             raise WiseError(None, f"espeak-ng synthesis failed (error {err})")

@@ -36,6 +36,7 @@ from wise.align.asr import DEFAULT_RECOGNIZER, make_recognizer
 from wise.audio import audio_from_array, decode_audio, load_audio, no_speech
 from wise.batching import collate
 from wise.checkpoint import load_checkpoint
+from wise.cluster import local_pool, watched
 from wise.config import MAX_PREDICT_SECONDS, FeatureConfig
 from wise.errors import WiseError
 from wise.features.cache import UtteranceFeatures
@@ -141,10 +142,6 @@ class Predictor:
         if text_dim is not None and text_dim != self.vectors.dim:
             raise WiseError(self.path, f"the model reads {text_dim}-d word vectors but "
                                        f"{self.vectors.name} has {self.vectors.dim}")
-        frame_dim = getattr(self.model.cfg, "frame_dim", None)
-        if frame_dim is not None and frame_dim != self.features.frame_dim:
-            raise WiseError(self.path, f"the model reads {frame_dim}-d frames but its feature "
-                                       f"config makes {self.features.frame_dim}")
         cfg = getattr(self.model, "cfg", None)
         self.word_attention = (self.run.model == "wise" and getattr(cfg, "attention", False))
         self._inputs = self.model.batch_inputs()
@@ -349,7 +346,7 @@ def read_transcripts(path: str | Path) -> dict[str, str]:
     if not path.is_file():
         raise WiseError(path, "transcripts file not found")
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
     except UnicodeDecodeError:
         raise WiseError(path, "transcripts file is not UTF-8 text") from None
     out: dict[str, str] = {}
@@ -360,7 +357,7 @@ def read_transcripts(path: str | Path) -> dict[str, str]:
             try:
                 row = json.loads(line)
                 out[str(row["audio"])] = str(row["text"])
-            except (ValueError, KeyError, TypeError):
+            except (ValueError, KeyError, TypeError, RecursionError):
                 raise WiseError(path, f"line {n}: expected a JSON object with 'audio' and "
                                       "'text'") from None
         else:
@@ -414,10 +411,8 @@ def predict_files(checkpoint: str | Path, files: list[str], texts: list[str | No
             yield task[0], _predict_with(local, task)
         return
     del local
-    import multiprocessing as mp
-
-    ctx = mp.get_context("spawn")      # the parent may hold torch thread pools: no fork
-    with ctx.Pool(min(workers, len(files)), initializer=_init_worker,
-                  initargs=(str(checkpoint), kw)) as pool:
-        for task, result in zip(tasks, pool.imap(_predict_one, tasks), strict=True):
+    # spawned, not forked: the parent may hold torch thread pools (wise.cluster.local_pool)
+    with local_pool(min(workers, len(files)), _init_worker, (str(checkpoint), kw)) as pool:
+        for task, result in zip(tasks, watched(pool, pool.imap(_predict_one, tasks)),
+                                strict=True):
             yield task[0], result

@@ -60,10 +60,13 @@ def load_run_config(path: str | Path, sets: Sequence[str] = ()) -> RunConfig:
     if not path.is_file():
         known = ", ".join(sorted(p.stem for p in CONFIG_DIR.glob("*.yaml")))
         raise WiseError(path, f"config file not found (shipped configs: {known})")
+    # libyaml where installed: it refuses deep nesting at once, where the pure-Python loader
+    # takes seconds to overflow the stack on a line of "[[[[...".
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=loader) or {}
         if not isinstance(data, dict):
             raise ValueError("not a mapping")
         return run_config(data, sets, source=path.name)
-    except (yaml.YAMLError, ValueError, TypeError) as e:
-        raise WiseError(path, str(e).splitlines()[0]) from None
+    except (yaml.YAMLError, ValueError, TypeError, OverflowError, RecursionError) as e:
+        raise WiseError(path, (str(e).splitlines() or [type(e).__name__])[0][:200]) from None

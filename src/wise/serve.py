@@ -9,25 +9,37 @@ the pool: audio is decoded in memory and nothing is written to disk.
 
 The checkpoint is loaded and checked in the server process before anything listens, so a bad
 checkpoint ends `wise serve` with one error line. Uploads are bounded while they are read
-(Content-Length first, then a running count), and every expected fault is answered as JSON
-`{"error": "<one line>"}` with a 4xx status:
+(Content-Length first, then a running count), a request must arrive within `read_timeout`
+seconds with no pause over `idle_timeout` (a client that trickles bytes is cut off, and never
+holds a worker), and a WAV or FLAC header is checked in the server before any worker decodes
+it. Every expected fault is answered as JSON `{"error": "<one line>"}` with a 4xx status:
 
-    400  no `audio` file field, an empty file, a body that is not multipart/form-data
-    413  an upload over max_upload_mb, or audio longer than max_seconds
+    400  no `audio` file field, an empty file, a body that is not multipart/form-data, a WAV
+         whose header declares more audio data than the upload holds (cut short or lying)
+    401  a server with a token, and a request (other than the page) without it
+    408  a request not received within read_timeout, or a pause over idle_timeout
+    413  an upload over max_upload_mb, or audio longer than max_seconds (from the header alone
+         where it says)
     415  bytes that are not a readable audio file
     422  a transcript that does not fit the audio
     500  anything unexpected (logged with its traceback; the server keeps running)
-    503  more than QUEUE_PER_WORKER uploads per worker already waiting (retry later); the
-         bound keeps a burst of uploads from holding unbounded memory
+    503  more than QUEUE_PER_WORKER uploads per worker already waiting (retry later), which
+         keeps a burst of uploads from holding unbounded memory; or a worker process died
+         during the prediction (a new pool replaces it: retry)
 """
 
 from __future__ import annotations
 
 import asyncio
+import hmac
 import io
+import ipaddress
+import json
 import logging
 import os
+import re
 import signal
+import struct
 import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -36,12 +48,15 @@ from importlib import resources
 from multiprocessing import get_context
 from pathlib import Path
 
+import h11
+import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from wise.align.asr import DEFAULT_RECOGNIZER
 from wise.errors import WiseError
@@ -55,6 +70,17 @@ MB = 1024 * 1024
 
 QUEUE_PER_WORKER = 8
 """Uploads accepted per worker (running or waiting) before new ones get 503."""
+
+READ_TIMEOUT = 60.0
+"""Seconds a client has to send a whole request, headers and body (25 MB at 3.5 Mbit/s)."""
+
+IDLE_TIMEOUT = 10.0
+"""Seconds a client may pause while sending a request (or before its first byte)."""
+
+TOKEN_ENV = "WISE_TOKEN"
+# RFC 6750's b64token: what fits in `Authorization: Bearer ...` as it is.
+_TOKEN_CHARS = re.compile(r"[A-Za-z0-9._~+/-]+=*")
+_MIN_TOKEN = 16
 
 
 def default_workers() -> int:
@@ -116,6 +142,78 @@ def _audio_status(data: bytes, max_seconds: float) -> int:
     return 413 if info.frames > max_seconds * info.samplerate else 400
 
 
+# ---------------------------------------------------------------- the upload's own header
+
+_PCM_TAGS = (1, 3, 0xFFFE)      # WAVE_FORMAT_PCM, _IEEE_FLOAT, _EXTENSIBLE: frames of block_align
+_UNKNOWN = (None, None)
+# The chunks walked before `data`: real files have a handful; an upload of millions of tiny
+# chunks would otherwise cost the event loop seconds. Past this, libsndfile decides.
+_MAX_CHUNKS = 64
+
+
+def declared_audio(head: bytes | bytearray) -> tuple[float | None, int | None] | None:
+    """What the header of a WAV or FLAC file says, without decoding it: (seconds of audio,
+    byte offset where a WAV's audio data ends), either None where the header does not say
+    (another format, a streamed WAV of unknown length, a FLAC without a total). None when
+    `head` ends inside the header, so more bytes are needed to tell.
+
+    libsndfile trusts the bytes, not the header (it reads a WAV that declares hours as the
+    few frames it holds), so this is what finds a header that lies."""
+    n = len(head)
+    if n < 12:
+        return None if n < 4 or head[:4] in (b"RIFF", b"fLaC") else _UNKNOWN
+    if head[:4] == b"fLaC":
+        if n < 26:                                          # STREAMINFO's rate and total
+            return None
+        if head[4] & 0x7F != 0:                             # not STREAMINFO first: malformed
+            return _UNKNOWN
+        bits = int.from_bytes(head[18:26], "big")           # 20 rate, 3+5 layout, 36 total
+        rate, total = bits >> 44, bits & (1 << 36) - 1
+        return (total / rate if rate and total else None), None
+    if head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+        return _UNKNOWN
+    pos, fmt = 12, None
+    for _ in range(_MAX_CHUNKS):
+        if pos + 8 > n:
+            return None
+        chunk, size = head[pos:pos + 4], struct.unpack_from("<I", head, pos + 4)[0]
+        if chunk == b"fmt ":
+            if size < 16:
+                return _UNKNOWN
+            if pos + 24 > n:
+                return None
+            fmt = struct.unpack_from("<HHIIH", head, pos + 8)   # tag, channels, rate, B/s, block
+        elif chunk == b"data":
+            if fmt is None or size in (0, 0xFFFFFFFF):     # no format yet, or length unknown
+                return _UNKNOWN
+            tag, _, rate, byte_rate, block = fmt
+            if tag in _PCM_TAGS and rate and block:
+                seconds = size // block / rate
+            else:
+                seconds = size / byte_rate if byte_rate else None
+            return seconds, pos + 8 + size
+        pos += 8 + size + (size & 1)                         # chunks are padded to even sizes
+    return _UNKNOWN
+
+
+def header_refusal(audio: bytes | bytearray, name: str, max_seconds: float, *,
+                   complete: bool) -> tuple[int, str] | None:
+    """(status, error line) when an upload's header alone refuses it: it declares more than
+    `max_seconds` of audio (413), or, once the upload is `complete`, more audio data than the
+    upload holds (400: cut short, or a header that lies). None: nothing to refuse (yet)."""
+    declared = declared_audio(audio)
+    if declared is None:
+        return None
+    seconds, end = declared
+    if seconds is not None and seconds > max_seconds:
+        return 413, (f"{name}: audio is {seconds:.1f} s long (from its header); the limit is "
+                     f"{max_seconds:g} s (split it into shorter clips, e.g. one per sentence)")
+    if complete and end is not None and end > len(audio):
+        return 400, (f"{name}: the file is cut short or its header is wrong: the header "
+                     f"declares {end} bytes, the upload has {len(audio)}")
+    return None
+
+
 # ---------------------------------------------------------------- the server process
 
 
@@ -145,22 +243,48 @@ class _Pool:
                  "s" * (self.workers > 1), time.perf_counter() - t0)
 
     async def run(self, *args) -> tuple[int, dict]:
+        """`_predict(*args)` in a worker. Raises BrokenProcessPool when a worker died while
+        this upload was in the pool (it may have been the one predicting it)."""
+        loop = asyncio.get_running_loop()
         executor = self.executor
         try:
-            return await asyncio.get_running_loop().run_in_executor(executor, _predict, *args)
+            future = loop.run_in_executor(executor, _predict, *args)
         except BrokenProcessPool:
-            if self.executor is executor:
-                log.error("a prediction worker died; starting a new pool")
-                executor.shutdown(wait=False, cancel_futures=True)
-                self.executor = self._new()
+            # The pool broke before this upload reached it (a worker died while idle): it is
+            # safe to hand it to the new pool.
+            executor = self._replace(executor)
+            future = loop.run_in_executor(executor, _predict, *args)
+        try:
+            return await future
+        except BrokenProcessPool:
+            self._replace(executor)
             raise
+
+    def _replace(self, broken: ProcessPoolExecutor) -> ProcessPoolExecutor:
+        """A new pool in place of `broken` (once, however many requests saw it break), its
+        workers started at once so the next uploads do not each wait for one."""
+        if self.executor is broken:
+            log.error("a prediction worker died; starting a new pool")
+            broken.shutdown(wait=False, cancel_futures=True)
+            self.executor = self._new()
+            loop = asyncio.get_running_loop()
+            for _ in range(self.workers):
+                warm = loop.run_in_executor(self.executor, _ready)
+                # Nobody waits for these: a pool that breaks again is reported by the next run.
+                warm.add_done_callback(lambda f: f.cancelled() or f.exception())
+        return self.executor
 
     def close(self) -> None:
         self.executor.shutdown(wait=True, cancel_futures=True)
 
 
-def _error(status: int, message: str, *, close: bool = False) -> JSONResponse:
-    headers = {"Connection": "close"} if close else None
+def _error(status: int, message: str, *, close: bool = False,
+           retry_after: int | None = None) -> JSONResponse:
+    headers = {}
+    if close:       # the client may still be sending a body nobody will read
+        headers["Connection"] = "close"
+    if retry_after is not None:
+        headers["Retry-After"] = str(retry_after)
     return JSONResponse({"error": message}, status_code=status, headers=headers)
 
 
@@ -195,28 +319,61 @@ class _Form:
                                 else filename.decode("utf-8", "replace"), self._data)
 
 
+def _upload_name(filename: str | None) -> str:
+    """The name errors use for an upload: its file name without any folders, and without
+    control characters (a line break in it would break the one-line errors)."""
+    name = Path(filename or "upload").name or "upload"
+    return "".join(c if c.isprintable() else "?" for c in name)
+
+
+def check_token(token: str) -> None:
+    """Raises `WiseError` for a token that is too short to guess-proof or that does not fit an
+    Authorization header as it is."""
+    if len(token) < _MIN_TOKEN or not _TOKEN_CHARS.fullmatch(token):
+        raise WiseError(None, f"a token is {_MIN_TOKEN} or more of A-Z a-z 0-9 - . _ ~ + / "
+                              "(then any '='), e.g. from: python -c \"import secrets; "
+                              "print(secrets.token_urlsafe(32))\"")
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` takes connections from this machine only."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def create_app(model: str | Path, *, workers: int | None = None,
                max_upload_mb: float = 25.0, max_seconds: float = MAX_SECONDS,
                word_vectors: str | None = None,
                queue_per_worker: int = QUEUE_PER_WORKER, asr: str = DEFAULT_RECOGNIZER,
-               asr_model: str | Path | None = None) -> FastAPI:
+               asr_model: str | Path | None = None, token: str | None = None,
+               read_timeout: float = READ_TIMEOUT,
+               idle_timeout: float = IDLE_TIMEOUT) -> FastAPI:
     """The service for one checkpoint. The checkpoint (and the recogniser's model folder) is
     checked here, so a bad one raises `WiseError` before a server is started; the worker pool
-    starts with the app's lifespan."""
+    starts with the app's lifespan. With a `token`, every request but the page's must carry
+    `Authorization: Bearer <token>`. The timeouts are kept for `server_config`, which gives
+    them to the HTTP protocol."""
     workers = default_workers() if workers is None else workers
     if workers < 1:
         raise WiseError(None, "--workers must be at least 1")
-    if not max_upload_mb > 0:
-        raise WiseError(None, "--max-upload-mb must be positive")
-    if not max_seconds > 0:
-        raise WiseError(None, "--max-seconds must be positive")
+    for option, value in (("--max-upload-mb", max_upload_mb), ("--max-seconds", max_seconds),
+                          ("--read-timeout", read_timeout), ("--idle-timeout", idle_timeout)):
+        if not value > 0:
+            raise WiseError(None, f"{option} must be positive")
+    if token is not None:
+        check_token(token)
     checked = Predictor(model, word_vectors=word_vectors, max_seconds=max_seconds, asr=asr,
                         asr_model=asr_model)
     if asr_model is not None:
         checked.warm_up()           # a model folder that does not load fails here, not in workers
     info = {"status": "ok", "model": checked.name, "labels": checked.labels,
             "asr": checked.asr_name, "workers": workers, "version": __version__,
-            "limits": {"max_upload_mb": max_upload_mb, "max_seconds": max_seconds}}
+            "limits": {"max_upload_mb": max_upload_mb, "max_seconds": max_seconds,
+                       "read_timeout": read_timeout, "idle_timeout": idle_timeout}}
     del checked
     limit = int(max_upload_mb * MB)
     too_large = f"upload is larger than the {max_upload_mb:g} MB limit"
@@ -236,7 +393,10 @@ def create_app(model: str | Path, *, workers: int | None = None,
 
     app = FastAPI(title="WISE", version=__version__, lifespan=lifespan, docs_url=None,
                   redoc_url=None, openapi_url=None)
-    app.add_middleware(_RequestLog)
+    app.state.timeouts = (read_timeout, idle_timeout)
+    if token is not None:
+        app.add_middleware(_TokenCheck, token=token)
+    app.add_middleware(_RequestLog)       # added last, so outermost: it logs the 401s too
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
@@ -262,12 +422,22 @@ def create_app(model: str | Path, *, workers: int | None = None,
             return _error(413, too_large, close=True)
         form = _Form(boundary)
         received = 0
+        header_checked = False
         try:
             async for chunk in request.stream():
                 received += len(chunk)
                 if received > limit:
                     return _error(413, too_large, close=True)
                 form.parser.write(chunk)
+                # A header that declares too much audio is refused as soon as it has arrived,
+                # before the rest of the upload is read.
+                if not header_checked and "audio" in form.parts:
+                    filename, head = form.parts["audio"]
+                    header_checked = declared_audio(head) is not None
+                    refusal = header_refusal(head, _upload_name(filename), max_seconds,
+                                             complete=False)
+                    if refusal:
+                        return _error(*refusal, close=True)
             form.parser.finalize()
         except MultipartParseError as e:
             return _error(400, f"malformed multipart body ({e})", close=True)
@@ -277,9 +447,12 @@ def create_app(model: str | Path, *, workers: int | None = None,
         filename, audio = form.parts.get("audio", (None, None))
         if audio is None:
             return _error(400, "no audio: send the recording as the file field 'audio'")
-        name = Path(filename or "upload").name or "upload"
+        name = _upload_name(filename)
         if not audio:
             return _error(400, f"{name}: audio is empty (zero bytes)")
+        refusal = header_refusal(audio, name, max_seconds, complete=True)
+        if refusal:
+            return _error(*refusal)
         text = None
         if "text" in form.parts:
             try:
@@ -288,12 +461,13 @@ def create_app(model: str | Path, *, workers: int | None = None,
                 return _error(400, "the transcript 'text' is not UTF-8 text")
         if busy["n"] >= queue_per_worker * workers:
             return _error(503, f"busy: {busy['n']} recordings are already waiting; "
-                               "retry in a few seconds")
+                               "retry in a few seconds", retry_after=5)
         busy["n"] += 1
         try:
             status, body = await pool.run(bytes(audio), text, name)
         except BrokenProcessPool:
-            return _error(500, "the prediction worker stopped unexpectedly; please retry")
+            return _error(503, "the prediction worker stopped unexpectedly; a new one is "
+                               "starting: retry in a few seconds", retry_after=5)
         except Exception as e:
             log.exception("prediction of %s failed", name)
             return _error(500, f"internal error while predicting ({type(e).__name__}); "
@@ -303,6 +477,30 @@ def create_app(model: str | Path, *, workers: int | None = None,
         return JSONResponse(body, status_code=status)
 
     return app
+
+
+class _TokenCheck:
+    """Refuses (401) every request without `Authorization: Bearer <token>`, except GET / (the
+    page: it holds no data, and a browser cannot add the header when it opens a page; the page
+    sends the token itself on every request it makes)."""
+
+    def __init__(self, app, token: str):
+        self.app = app
+        self.token = token.encode()
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or (scope["path"] == "/"
+                                       and scope["method"] in ("GET", "HEAD")):
+            return await self.app(scope, receive, send)
+        scheme, _, given = dict(scope["headers"]).get(b"authorization", b"").partition(b" ")
+        # compare_digest: the time taken does not tell how much of a guess was right.
+        if scheme.lower() == b"bearer" and hmac.compare_digest(given.strip(), self.token):
+            return await self.app(scope, receive, send)
+        response = _error(401, "this server needs its token: send the header 'Authorization: "
+                               "Bearer <token>' (the web page: open it as /#token=<token>)",
+                          close=True)       # an upload's body is not read
+        response.headers["WWW-Authenticate"] = "Bearer"
+        await response(scope, receive, send)
 
 
 class _RequestLog:
@@ -338,18 +536,158 @@ def log_config() -> dict:
 
     cfg = copy.deepcopy(LOGGING_CONFIG)
     cfg["loggers"]["wise"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    # python-multipart logs each malformed body, which the client is already told about.
+    cfg["loggers"]["python_multipart"] = {"level": "ERROR"}
     return cfg
+
+
+LINGER_SECONDS = 5.0
+"""How long a connection closed before its request's body arrived keeps reading (and dropping)
+what the client still sends, so the client reads the answer instead of a reset."""
+
+
+class _Lingering:
+    """A connection's transport whose `close()`, while the client is still sending a body that
+    nobody will read (an early 401, 408, 413 or 400), first ends our side (the client sees the
+    whole answer and then end of stream) and keeps reading for up to LINGER_SECONDS. Closing a
+    socket with unread bytes makes the kernel send a reset, which can destroy the answer before
+    the client reads it (nginx's lingering_close)."""
+
+    def __init__(self, transport: asyncio.Transport, protocol: _TimedH11):
+        self._transport = transport
+        self._protocol = protocol
+        self.lingering = False
+
+    def __getattr__(self, name: str):
+        return getattr(self._transport, name)
+
+    def is_closing(self) -> bool:
+        return self.lingering or self._transport.is_closing()
+
+    def close(self) -> None:
+        t = self._transport
+        if self.lingering or t.is_closing():
+            return
+        if self._protocol.conn.their_state is not h11.SEND_BODY or not t.can_write_eof():
+            t.close()
+            return
+        self.lingering = True
+        t.write_eof()
+        t.resume_reading()
+        self._protocol.loop.call_later(LINGER_SECONDS, t.close)
+
+
+class _TimedH11(H11Protocol):
+    """uvicorn's HTTP/1.1 connection with deadlines on receiving a request: uvicorn waits as
+    long as a client likes for the headers, and the app for the body, so a client that
+    trickles bytes (or connects and sends nothing) would hold its connection for ever.
+
+    A request, from the connection's start or the previous response to its last body byte,
+    must arrive within `read_timeout` seconds, with no pause longer than `idle_timeout`;
+    otherwise the client gets a 408 (if no response has begun) and the connection is closed.
+    While the app works on a request that has fully arrived, no deadline runs. One timer per
+    connection, moved only when it fires, so a chunk of data costs one clock read."""
+
+    read_timeout = READ_TIMEOUT
+    idle_timeout = IDLE_TIMEOUT
+
+    def connection_made(self, transport) -> None:
+        super().connection_made(_Lingering(transport, self))
+        self._timer: asyncio.TimerHandle | None = None
+        self._begin_request()
+
+    def data_received(self, data: bytes) -> None:
+        if self.transport.lingering:          # the rest of a body nobody reads: dropped
+            return
+        self._last = self.loop.time()
+        self._quiet = False
+        super().data_received(data)
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if not self.transport.is_closing():
+            self._begin_request()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        super().connection_lost(exc)
+
+    def _begin_request(self) -> None:
+        self._since = self._last = self.loop.time()
+        self._quiet = True
+        self._arm()
+
+    def _arm(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        when = min(self._since + self.read_timeout, self._last + self.idle_timeout)
+        self._timer = self.loop.call_at(when, self._check)
+
+    def _check(self) -> None:
+        self._timer = None
+        # IDLE: waiting for a request line; SEND_BODY: its body. Any other state: the request
+        # is in (or the connection is done), and the next response restarts the clock.
+        if self.transport.is_closing() or self.conn.their_state not in (h11.IDLE,
+                                                                       h11.SEND_BODY):
+            return
+        now = self.loop.time()
+        if now >= self._since + self.read_timeout:
+            why = f"the request did not arrive within {self.read_timeout:g} s"
+        elif now >= self._last + self.idle_timeout:
+            why = f"the client sent nothing for {self.idle_timeout:g} s"
+        else:
+            return self._arm()
+        if self.conn.their_state is h11.IDLE and self._quiet:
+            # Not a byte of a request: nothing to answer (uvicorn's shorter keep-alive timeout
+            # usually closes such a connection first, after a response).
+            self.transport.close()
+            return
+        client = f"{self.client[0]}:{self.client[1]}" if self.client else "a client"
+        log.warning("closed the connection from %s: %s (408)", client, why)
+        if self.cycle is None or not self.cycle.response_started:
+            body = json.dumps({"error": f"{why}: a request must arrive within "
+                                        f"{self.read_timeout:g} s, with no pause over "
+                                        f"{self.idle_timeout:g} s"}).encode()
+            # Written as it is: h11 cannot start a response to a request it has not parsed.
+            self.transport.write(b"HTTP/1.1 408 Request Timeout\r\n"
+                                 b"content-type: application/json\r\nconnection: close\r\n"
+                                 b"content-length: %d\r\n\r\n%s" % (len(body), body))
+        self.transport.close()
+
+
+def server_config(app: FastAPI, **kwargs) -> uvicorn.Config:
+    """uvicorn's configuration for `app` (from `create_app`): its own request log, and HTTP
+    connections with the app's read and idle timeouts. `kwargs` go to `uvicorn.Config`."""
+    read, idle = app.state.timeouts
+    protocol = type("WiseH11", (_TimedH11,), {"read_timeout": read, "idle_timeout": idle})
+    return uvicorn.Config(app, http=protocol, access_log=False, **kwargs)
 
 
 def serve(model: str | Path, *, host: str = "127.0.0.1", port: int = 8000,
           workers: int | None = None, max_upload_mb: float = 25.0,
           max_seconds: float = MAX_SECONDS, word_vectors: str | None = None,
-          asr: str = DEFAULT_RECOGNIZER, asr_model: str | Path | None = None) -> None:
-    """Load and check the checkpoint, start the workers, then serve until Ctrl-C."""
-    import uvicorn
-
+          asr: str = DEFAULT_RECOGNIZER, asr_model: str | Path | None = None,
+          token: str | None = None, read_timeout: float = READ_TIMEOUT,
+          idle_timeout: float = IDLE_TIMEOUT) -> None:
+    """Load and check the checkpoint, start the workers, then serve until Ctrl-C. A `host`
+    that other machines can reach needs a `token`: this is checked first, before anything
+    is loaded or bound."""
+    if token is None and not is_loopback(host):
+        raise WiseError(None, f"--host {host} takes requests from other machines: give a token "
+                              f"(--token, or the {TOKEN_ENV} environment variable), or serve on "
+                              "127.0.0.1 behind a reverse proxy (docs/serving.md)")
     app = create_app(model, workers=workers, max_upload_mb=max_upload_mb,
                      max_seconds=max_seconds, word_vectors=word_vectors, asr=asr,
-                     asr_model=asr_model)
-    uvicorn.run(app, host=host, port=port, access_log=False, log_config=log_config(),
-                timeout_graceful_shutdown=30)
+                     asr_model=asr_model, token=token, read_timeout=read_timeout,
+                     idle_timeout=idle_timeout)
+    server = uvicorn.Server(server_config(app, host=host, port=port, log_config=log_config(),
+                                          timeout_graceful_shutdown=30))
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        # uvicorn re-raises the Ctrl-C it has already handled (requests finished, workers
+        # stopped): this is the normal way to stop the server.
+        pass
+    if not server.started:
+        raise WiseError(None, f"could not serve on {host}:{port} (the lines above say why)")

@@ -4,8 +4,9 @@ Paper (Sec. 4.2) and SPEC §2: cross-entropy, Adam with lr 1e-3 and a decay of 1
 in the Keras sense (lr_t = lr / (1 + decay * t)), L2 1e-4 applied as weight decay, dropout 0.3.
 The paper gives no epochs, batch size or stopping rule: we train at most `max_epochs`, keep the
 weights of the epoch with the best validation UA, and stop after `patience` epochs without
-improvement. The validation rows are carved from the training rows (stratified by class), never
-from the test fold.
+improvement. The validation rows are carved from the training rows, never from the test fold:
+a stratified tenth of them, or with `validation: speakers` whole training speakers
+(`validation_split`).
 
 On CUDA the next batch is collated in a background thread into pinned memory while the GPU
 runs this one (`batches_on`); `precision: bf16` runs the forward pass and the loss under
@@ -84,6 +85,60 @@ def split_validation(rows: list[int], labels: list[int], fraction: float,
         val += idx[:k].tolist()
         train += idx[k:].tolist()
     return sorted(train), sorted(val)
+
+
+def split_validation_speakers(rows: list[int], speakers: list[str], fraction: float,
+                              seed: int) -> tuple[list[int], list[int]] | None:
+    """Split training rows into (train, validation) by whole speakers: in an order shuffled by
+    `seed`, each speaker joins the validation part when that brings its rows closer to
+    `fraction` of all; at least one speaker, never all. None when `rows` have fewer than two
+    speakers (nobody to hold out)."""
+    by_speaker: dict[str, list[int]] = {}
+    for i in rows:
+        by_speaker.setdefault(speakers[i], []).append(i)
+    if len(by_speaker) < 2:
+        return None
+    names = sorted(by_speaker)           # the order rows come in does not matter
+    order = [names[j] for j in np.random.default_rng(seed).permutation(len(names))]
+    target = fraction * len(rows)
+    held, n_held = [], 0
+    for name in order:
+        n = len(by_speaker[name])
+        if abs(n_held + n - target) < abs(n_held - target):
+            held.append(name)
+            n_held += n
+    if not held:         # every speaker alone overshoots by more than `target`: the nearest one
+        held = [min(order, key=lambda name: abs(len(by_speaker[name]) - target))]
+    # A speaker joins only below 2 x target, and fraction < 0.5: someone is always left.
+    val = sorted(i for name in held for i in by_speaker[name])
+    held_set = set(held)
+    return sorted(i for i in rows if speakers[i] not in held_set), val
+
+
+def validation_split(rows: list[int], labels: list[int], speakers: list[str],
+                     cfg: TrainConfig) -> tuple[list[int], list[int], dict | None]:
+    """(train, validation, note) for `cfg.validation`: "rows", a stratified `val_fraction` of
+    the rows (note None); "speakers", whole speakers held out (`split_validation_speakers`;
+    note: which), or, when the rows have fewer than two speakers, the rows split with a note
+    that says so. Deterministic: every rank under torchrun makes the same split."""
+    if cfg.validation == "speakers":
+        split = split_validation_speakers(rows, speakers, cfg.val_fraction, cfg.seed)
+        if split is not None:
+            fit, val = split
+            return fit, val, {"split": "speakers", "n_val": len(val),
+                              "speakers": sorted({speakers[i] for i in val})}
+        fit, val = split_validation(rows, labels, cfg.val_fraction, cfg.seed)
+        return fit, val, {"split": "rows", "n_val": len(val),
+                          "why": "validation=speakers, but the training rows have fewer than "
+                                 "2 speakers: rows held out instead"}
+    fit, val = split_validation(rows, labels, cfg.val_fraction, cfg.seed)
+    return fit, val, None
+
+
+def validation_note(info: dict) -> dict:
+    """`train`'s validation note for a results file: absent under the default
+    (`validation: rows`), so that files written before the option stay the same."""
+    return {} if info["validation"] is None else {"validation": info["validation"]}
 
 
 def _batches(rows: list[int], n_words: np.ndarray, size: int,
@@ -166,14 +221,18 @@ def train(model: nn.Module, data: Data, rows: list[int], cfg: TrainConfig, *,
 
     Under torchrun (`world` of several ranks) every rank calls this with the same arguments
     and the same initial weights; each trains on its shard of every batch, rank 0 alone
-    scores the validation rows and every rank follows its decision."""
+    scores the validation rows and every rank follows its decision. "validation" in the result
+    says which speakers were held out under `validation: speakers` (None under "rows")."""
     torch.manual_seed(cfg.seed + world.rank)          # dropout masks: each rank its own
     rng = np.random.default_rng(cfg.seed)             # batch order: the same on every rank
     device = pick_device(cfg.device, world.local_rank)
     model.to(device)
     net = world.wrap(model, device)
-    fit_rows, val_rows = split_validation(rows, data.labels, cfg.val_fraction, cfg.seed)
+    fit_rows, val_rows, split = validation_split(rows, data.labels, data.speakers, cfg)
     normalizer = Normalizer.fit(data.store, fit_rows, data.speakers, cfg.normalize)
+    # Held-out validation speakers are normalised as test speakers are (`adapt`, frames only);
+    # with rows held out every validation speaker is known, and this is the normalizer itself.
+    val_normalizer = normalizer.adapt(data.store, val_rows, data.speakers)
     n_words = np.array([data.store.n_words(i) for i in range(len(data.store))])
     y_fit = np.array([data.labels[i] for i in fit_rows])
     weight = None
@@ -223,7 +282,7 @@ def train(model: nn.Module, data: Data, rows: list[int], cfg: TrainConfig, *,
         if val_rows:
             scored = torch.zeros(2, dtype=torch.float64, device=device)
             if world.main:
-                probs, _ = evaluate(model, data, val_rows, normalizer)
+                probs, _ = evaluate(model, data, val_rows, val_normalizer)
                 scored[0] = unweighted_accuracy(y_val, probs.argmax(1), n_classes)
                 scored[1] = float((probs.argmax(1) == y_val).mean())
             val_ua, val_wa = world.from_main(scored).tolist()
@@ -239,7 +298,7 @@ def train(model: nn.Module, data: Data, rows: list[int], cfg: TrainConfig, *,
     model.load_state_dict(best["state"])
     return {"history": history, "best_epoch": best["epoch"], "best_val_ua": best["ua"],
             "normalizer": normalizer, "n_fit": len(fit_rows), "n_val": len(val_rows),
-            "world_size": world.size}
+            "world_size": world.size, "validation": split}
 
 
 # One model on a whole manifest: `wise train`. The pieces before it are shared with
@@ -354,6 +413,6 @@ def train_final(run: RunConfig, manifest: str | Path, out: str | Path, *,
                                    "n_val": info["n_val"], "best_epoch": info["best_epoch"],
                                    "best_val_ua": info["best_val_ua"],
                                    "history": info["history"], "world_size": world.size,
-                                   "code_version": code_version()})
+                                   "code_version": code_version(), **validation_note(info)})
     return {"out": str(out), "n_params": n_params(model), "main": world.main, **{
         k: info[k] for k in ("n_fit", "n_val", "best_epoch", "best_val_ua", "world_size")}}

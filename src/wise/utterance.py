@@ -14,6 +14,7 @@ from pathlib import Path
 
 from wise.errors import WiseError
 from wise.fsutil import atomic_write_text
+from wise.labels import LABELS
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,10 @@ class Utterance:
 
     @classmethod
     def from_json(cls, d: dict) -> Utterance:
+        """The row `to_json` wrote; ValueError or TypeError naming what is wrong for anything
+        else (not an object, a field missing or of the wrong type, a label not in LABELS)."""
+        if not isinstance(d, dict):
+            raise TypeError("not a JSON object")
         d = dict(d)
         for key in ("words", "phones"):
             if d.get(key) is not None:
@@ -67,8 +72,24 @@ class Utterance:
         extra = {k: v for k, v in d.items() if k not in known}
         d = {k: v for k, v in d.items() if k in known}
         if extra:
-            d.setdefault("extra", {}).update(extra)
-        return cls(**d)
+            d.setdefault("extra", {})
+            if isinstance(d["extra"], dict):
+                d["extra"].update(extra)
+        u = cls(**d)
+        for name, kinds in _FIELD_TYPES.items():
+            if type(getattr(u, name)) not in kinds:   # exact types: `true` is no duration
+                raise TypeError(f"'{name}' is {type(getattr(u, name)).__name__}")
+        if u.label not in LABELS:
+            raise ValueError(f"label {u.label[:20]!r} is not one of {', '.join(LABELS)}")
+        return u
+
+
+# What each field of a manifest row may hold (words and phones are rebuilt as Segments).
+_FIELD_TYPES = {**{name: (str,) for name in ("id", "audio", "text", "label", "speaker",
+                                              "session")},
+                "duration": (int, float, type(None)), "alignment": (str, type(None)),
+                "improvised": (bool, type(None)), "gender": (str, type(None)),
+                "extra": (dict,)}
 
 
 def write_manifest(path: str | Path, rows: Iterable[Utterance]) -> int:
@@ -82,11 +103,17 @@ def read_manifest(path: str | Path) -> Iterator[Utterance]:
     path = Path(path)
     if not path.is_file():
         raise WiseError(path, "manifest not found")
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
+    # Lines end at "\n" only: a transcript may hold U+2028 and the like, written unescaped.
+    with open(path, "rb") as f:
+        for n, raw in enumerate(f, 1):
+            try:
+                line = raw.decode("utf-8-sig" if n == 1 else "utf-8")
+            except UnicodeDecodeError as e:
+                raise WiseError(path, f"line {n}: not UTF-8 text (byte {e.start})") from None
             if not line.strip():
                 continue
             try:
                 yield Utterance.from_json(json.loads(line))
-            except (json.JSONDecodeError, TypeError, ValueError, KeyError) as e:
-                raise WiseError(path, f"line {n}: not a manifest row ({e})") from None
+            except (TypeError, ValueError, KeyError, OverflowError, RecursionError) as e:
+                why = (str(e).splitlines() or [type(e).__name__])[0][:200]
+                raise WiseError(path, f"line {n}: not a manifest row ({why})") from None

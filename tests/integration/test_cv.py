@@ -241,4 +241,4 @@ def test_a_fold_trained_elsewhere_writes_its_epochs_then_removes_them(manifest, 
     assert [p["val_ua"] for p in seen[1:]] == [h["val_ua"] for h in result["history"]]
     assert not Path(job.progress_file).exists()
     assert sorted(p.name for p in Path(job.fold_dir).iterdir()) == [
-        "metrics.json", "model.wise", "predictions.jsonl"]
+        "checksums.json", "metrics.json", "model.wise", "predictions.jsonl"]

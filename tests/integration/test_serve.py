@@ -1,10 +1,13 @@
 """`wise serve` over real HTTP: uvicorn on a free localhost port, prediction worker processes,
-the trained fixture checkpoint. Two servers per module: one with the default limits, one with
-tiny limits for the 413 cases."""
+the trained fixture checkpoint. Three servers per module: one with the default limits, one with
+tiny limits for the 413 cases, and `wise serve` itself in a subprocess with a token, one
+worker and short timeouts, for the attacks (slow clients, a killed worker)."""
 
 from __future__ import annotations
 
 import io
+import os
+import signal
 import socket
 import subprocess
 import sys
@@ -15,7 +18,9 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
 import httpx
+import multipart_fuzz
 import numpy as np
+import psutil
 import pytest
 import soundfile as sf
 
@@ -27,10 +32,12 @@ def running(app) -> Iterator[str]:
     """Serve `app` with uvicorn in a thread; yields its base URL."""
     import uvicorn
 
+    from wise.serve import server_config
+
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False))
+    server = uvicorn.Server(server_config(app, log_config=None))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 120
@@ -252,3 +259,242 @@ def test_a_full_queue_answers_503_and_recovers(trained_model, clip):
         busy = next(r for r in responses if r.status_code == 503)
         assert "busy" in busy.json()["error"]
         assert post(base, audio).status_code == 200      # the queue drains: served again
+
+
+# ---------------------------------------------------------------- under attack
+
+TOKEN = "soak-and-fuzz-token-0123456789"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def guarded(trained_model, tmp_path_factory) -> Iterator[dict]:
+    """`wise serve` itself: its token from WISE_TOKEN, one worker, a request must arrive
+    within 3 s with no pause over 1 s. {"url", "pid", "log"}."""
+    port = free_port()
+    log = tmp_path_factory.mktemp("guarded") / "server.log"
+    env = {**os.environ, "WISE_TOKEN": TOKEN}
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "wise.cli", "serve", str(trained_model["model"]),
+             "--port", str(port), "--workers", "1", "--read-timeout", "3",
+             "--idle-timeout", "1"], env=env, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
+            try:
+                if httpx.get(f"{url}/health", headers=AUTH, timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        yield {"url": url, "pid": proc.pid, "log": log}
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def one_line_error(r: httpx.Response, status: int) -> str:
+    assert r.status_code == status, r.text
+    body = r.json()
+    assert list(body) == ["error"] and "\n" not in body["error"]
+    return body["error"]
+
+
+def test_a_token_is_required_except_for_the_page(guarded, clip):
+    url = guarded["url"]
+    for headers in ({}, {"Authorization": "Bearer wrong-token-0123456789"},
+                    {"Authorization": TOKEN}, {"Authorization": f"Basic {TOKEN}"}):
+        r = httpx.get(f"{url}/health", headers=headers)
+        assert "Authorization: Bearer" in one_line_error(r, 401)
+        assert r.headers["www-authenticate"] == "Bearer"
+    assert httpx.get(f"{url}/health", headers={"Authorization": f"bearer {TOKEN}"}).json()[
+        "limits"]["read_timeout"] == 3
+    page = httpx.get(f"{url}/")
+    assert page.status_code == 200 and "#token=" in page.text
+    audio, text = clip
+    files = {"audio": ("clip.wav", audio), "text": (None, text.encode())}
+    one_line_error(httpx.post(f"{url}/predict", files=files), 401)
+    one_line_error(httpx.get(f"{url}/nothing-here"), 401)     # no probing past the token
+    r = httpx.post(f"{url}/predict", files=files, headers=AUTH, timeout=60)
+    assert r.status_code == 200 and r.json()["label"] in LABELS
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["--host", "0.0.0.0"], "--host 0.0.0.0 takes requests from other machines"),
+    (["--host", "192.0.2.1"], "give a token (--token, or the WISE_TOKEN"),
+    (["--token", "short"], "a token is 16 or more of"),
+])
+def test_serving_beyond_this_machine_needs_a_token(tmp_path, monkeypatch, capsys, argv, says):
+    """`wise serve` refuses before the checkpoint is even read, so before anything is bound."""
+    from wise.cli import main
+
+    monkeypatch.delenv("WISE_TOKEN", raising=False)
+    missing = tmp_path / "missing.wise"
+    assert main(["serve", str(missing), *argv]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("wise: error: ") and says in lines[0]
+    assert str(missing) not in lines[0]
+
+
+def raw_request(port: int, head: bytes, body: bytes = b"", *, trickle: float | None = None,
+                limit: float = 15.0) -> tuple[bytes, float]:
+    """Sends `head` at once, then `body` (a byte every `trickle` seconds, or at once), then
+    nothing more, on a raw connection, and reads until the server closes; returns (what came
+    back, seconds since connecting). Bounded by `limit`."""
+    got = b""
+    with socket.create_connection(("127.0.0.1", port), timeout=limit) as s:
+        t0 = time.monotonic()
+        s.sendall(head)
+        if trickle is None:
+            s.sendall(body)
+        else:
+            s.settimeout(trickle)
+            for i in range(len(body)):
+                try:
+                    s.send(body[i:i + 1])
+                    got += s.recv(65536)     # a closed or answering server ends the trickle
+                    break
+                except TimeoutError:
+                    pass
+                except OSError:              # reset or broken pipe: cut off
+                    break
+                assert time.monotonic() - t0 < limit, "the server kept taking a trickle"
+        s.settimeout(max(0.1, limit - (time.monotonic() - t0)))
+        try:
+            while chunk := s.recv(65536):
+                got += chunk
+        except OSError:
+            pass
+        return got, time.monotonic() - t0
+
+
+def test_slow_clients_are_cut_off_and_hold_no_worker(guarded, clip):
+    port = int(guarded["url"].rsplit(":", 1)[1])
+    auth = f"Authorization: Bearer {TOKEN}\r\n".encode()
+    head = (b"POST /predict HTTP/1.1\r\nHost: x\r\n" + auth
+            + b"Content-Type: multipart/form-data; boundary=b\r\nContent-Length: 5000\r\n\r\n")
+    part = b'--b\r\nContent-Disposition: form-data; name="audio"; filename="a.wav"\r\n\r\n'
+    attacks = {
+        "headers trickled": lambda: raw_request(port, b"", head, trickle=0.25),
+        "body trickled": lambda: raw_request(port, head, part + b"x" * 4000, trickle=0.25),
+        "body stalls": lambda: raw_request(port, head, part + b"x" * 100),
+        "silent": lambda: raw_request(port, b""),
+    }
+    audio, text = clip
+    with ThreadPoolExecutor(len(attacks)) as pool:
+        running_attacks = {name: pool.submit(f) for name, f in attacks.items()}
+        time.sleep(0.5)
+        # The only worker is free while four clients hold connections.
+        r = httpx.post(f"{guarded['url']}/predict", headers=AUTH, timeout=60,
+                       files={"audio": ("clip.wav", audio), "text": (None, text.encode())})
+        assert r.status_code == 200
+        results = {name: f.result() for name, f in running_attacks.items()}
+    for name, (answer, seconds) in results.items():
+        assert seconds < 10, name
+        if name == "silent":
+            assert answer == b"", answer          # nothing was asked: closed, no answer
+        else:
+            assert answer.startswith(b"HTTP/1.1 408 "), (name, answer)
+            assert b'{"error": "' in answer and b"within 3 s" in answer
+    assert results["headers trickled"][1] >= 2.5      # the read deadline, not the idle one
+    assert "(408)" in guarded["log"].read_text()
+
+
+def test_a_killed_worker_is_replaced(guarded, clip):
+    """SIGKILL the only worker mid-prediction: that request gets a one-line 503 (retry), a
+    new pool takes over, and the next upload is answered."""
+    server = psutil.Process(guarded["pid"])
+
+    def workers() -> list[psutil.Process]:
+        return [p for p in server.children(recursive=True)
+                if "spawn_main" in " ".join(p.cmdline())]
+
+    (worker,) = workers()
+    audio, text = clip
+    x, sr = sf.read(io.BytesIO(audio), dtype="float32")
+    long_clip = wav_bytes(np.tile(x, int(np.ceil(30 * sr / len(x))))[:30 * sr], sr)
+    cpu0 = sum(worker.cpu_times()[:2])
+    with ThreadPoolExecutor(1) as pool:
+        in_flight = pool.submit(httpx.post, f"{guarded['url']}/predict", headers=AUTH,
+                                files={"audio": ("long.wav", long_clip)}, timeout=120)
+        deadline = time.monotonic() + 60
+        while sum(worker.cpu_times()[:2]) - cpu0 < 0.3:    # the worker is on it
+            assert time.monotonic() < deadline and not in_flight.done()
+            time.sleep(0.02)
+        worker.send_signal(signal.SIGKILL)
+        r = in_flight.result()
+    assert "retry" in one_line_error(r, 503)
+    assert r.headers["retry-after"] == "5"
+    r = httpx.post(f"{guarded['url']}/predict", headers=AUTH, timeout=120,
+                   files={"audio": ("clip.wav", audio), "text": (None, text.encode())})
+    assert r.status_code == 200 and r.json()["label"] in LABELS
+    (new,) = workers()
+    assert new.pid != worker.pid
+    assert "a prediction worker died; starting a new pool" in guarded["log"].read_text()
+
+
+def test_a_header_that_declares_hours_is_refused_before_decoding(url):
+    r = post(url, multipart_fuzz.lying_wav(3 * 3600.0))
+    error = one_line_error(r, 413)
+    assert "10800.0 s long (from its header)" in error and "limit is 60 s" in error
+
+
+def test_a_cut_short_upload_is_refused(url, clip):
+    error = one_line_error(post(url, clip[0][:len(clip[0]) // 2]), 400)
+    assert error.startswith("clip.wav: the file is cut short or its header is wrong")
+
+
+def test_the_header_is_judged_before_the_upload_is_read(url):
+    """The Content-Length promises 2 MB, only the header and 64 KB are sent: the answer comes
+    anyway, so the server refused from the header, before reading (let alone decoding) the
+    rest."""
+    port = int(url.rsplit(":", 1)[1])
+    start = (b'--b\r\nContent-Disposition: form-data; name="audio"; filename="long.wav"\r\n\r\n'
+             + multipart_fuzz.lying_wav(7200.0, present=65536))
+    head = (b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; "
+            b"boundary=b\r\nContent-Length: %d\r\n\r\n" % (2 * 1024 * 1024))
+    answer, _ = raw_request(port, head, start)
+    assert answer.startswith(b"HTTP/1.1 413 ") and b"7200.0 s long (from its header)" in answer
+
+
+def test_an_early_refusal_reaches_a_client_that_reads_late(url):
+    """The server refuses from the header in the first chunk and stops reading. Closing then,
+    with the rest of the upload unread, makes the kernel reset the connection, and a client
+    that reads its answer only after sending everything finds it destroyed; the server
+    therefore ends its side and drains the rest first."""
+    port = int(url.rsplit(":", 1)[1])
+    start = (b'--b\r\nContent-Disposition: form-data; name="audio"; filename="long.wav"\r\n\r\n'
+             + multipart_fuzz.lying_wav(7200.0, present=400_000))
+    head = (b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; "
+            b"boundary=b\r\nContent-Length: %d\r\n\r\n" % len(start))
+    for _ in range(3):
+        with socket.create_connection(("127.0.0.1", port), timeout=15) as s:
+            s.sendall(head + start)
+            time.sleep(0.5)                 # the answer, and any reset, arrive meanwhile
+            answer = b""
+            while chunk := s.recv(65536):
+                answer += chunk
+        assert answer.startswith(b"HTTP/1.1 413 ") and b"7200.0 s long" in answer
+
+
+def test_fuzzed_multipart_uploads_get_a_prediction_or_a_one_line_4xx(url, trained_model):
+    """Hypothesis: random and mutated multipart bodies (multipart_fuzz.py); WISE_FUZZ_EXAMPLES
+    sets how many (deterministic: derandomized, no example database)."""
+    clips = [open(r.audio, "rb").read() for r in trained_model["rows"][:3]]
+    examples = int(os.environ.get("WISE_FUZZ_EXAMPLES", "40"))
+    tally = multipart_fuzz.run(url, clips, examples)
+    print(f"multipart fuzz: {sum(tally.values())} cases, {dict(sorted(tally.items()))}")
+    assert sum(tally.values()) == examples
+    assert tally["400"] and any(k.startswith("200") for k in tally)

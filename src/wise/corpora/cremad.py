@@ -28,7 +28,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from wise.corpora.files import audio_seconds, corpus_files
+from wise.corpora.files import audio_seconds, corpus_files, excerpt
 from wise.corpora.labels import map_gender
 from wise.errors import Skips, WiseError
 from wise.utterance import Utterance
@@ -91,15 +91,19 @@ def read_demographics(path: Path) -> dict[str, str | None]:
     except UnicodeDecodeError as e:
         raise WiseError(path, f"not UTF-8 text (byte {e.start})") from None
     reader = csv.DictReader(io.StringIO(content))
-    header = [(f or "").strip() for f in reader.fieldnames or []]
-    if not {"actorid", "sex"} <= {f.lower() for f in header}:
-        raise WiseError(path, f"no ActorID and Sex columns (header: {', '.join(header)})")
     out: dict[str, str | None] = {}
-    for row in reader:
-        row = {(k or "").strip().lower(): (v or "").strip() for k, v in row.items()
-               if isinstance(v, str | None)}
-        if row.get("actorid"):
-            out[row["actorid"]] = map_gender(row.get("sex"))
+    try:
+        header = [(f or "").strip() for f in reader.fieldnames or []]
+        if not {"actorid", "sex"} <= {f.lower() for f in header}:
+            raise WiseError(path, f"no ActorID and Sex columns "
+                                  f"(header: {excerpt(', '.join(header))})")
+        for row in reader:
+            row = {(k or "").strip().lower(): (v or "").strip() for k, v in row.items()
+                   if isinstance(v, str | None)}
+            if row.get("actorid"):
+                out[row["actorid"]] = map_gender(row.get("sex"))
+    except csv.Error as e:   # a field over csv.field_size_limit(), for one
+        raise WiseError(path, f"line {reader.line_num}: {e}") from None
     return out
 
 

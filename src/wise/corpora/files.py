@@ -18,6 +18,23 @@ def corpus_files(folder: Path) -> Iterator[Path]:
             yield path
 
 
+def is_file(path: Path) -> bool:
+    """`path.is_file()`, and False too where the name cannot be a file at all (a component
+    longer than the file system allows), as a list's row or a label line may ask for."""
+    try:
+        return path.is_file()
+    except OSError:
+        return False
+
+
+def excerpt(text: str, limit: int = 200) -> str:
+    """`text` fit for a one-line message: as it is when short and printable, else quoted and
+    escaped (no line breaks or control characters) and cut to `limit` characters."""
+    if len(text) <= limit and text.isprintable():
+        return text
+    return repr(text[:limit]) + ("..." if len(text) > limit else "")
+
+
 def audio_seconds(path: Path, skips: Skips, where: str) -> float | None:
     """The file's duration from its header, or None (counted) when it is unreadable or empty."""
     try:

@@ -18,7 +18,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from wise.corpora.files import audio_seconds
+from wise.corpora.files import audio_seconds, is_file
 from wise.corpora.labels import map_label
 from wise.errors import Skips, WiseError
 from wise.utterance import Segment, Utterance
@@ -32,6 +32,7 @@ TRANS_LINE = re.compile(r"^(\S+)\s+\[\s*[\d.]+\s*-\s*[\d.]+\s*\]:\s?(.*)$")
 VARIANT = re.compile(r"\(\d+\)$")
 PHONE_CONTEXT = re.compile(r"^([A-Z]+)(?:\(.*\))?[bies]?$")
 FRAME_S = 0.01  # alignment frames are 10 ms
+MAX_FRAME = 10**9  # 115 days of 10 ms frames: beyond it a frame number is corrupt
 NON_WORDS = {"<s>", "</s>", "<sil>", "<sil/>"}
 SILENCE_PHONES = {"SIL", "+BREATH+", "+COUGH+", "+GARBAGE+", "+LAUGH+", "+NOISE+", "+SMACK+",
                   "+UH+", "+UM+", "+INHALE+", "+EXHALE+"}
@@ -76,7 +77,7 @@ def _utterance(session_dir: Path, dialog: str, utt_id: str, raw_label: str,
         skips.add(f"non-target label '{raw_label}'", utt_id)
         return None
     wav = session_dir / "sentences" / "wav" / dialog / f"{utt_id}.wav"
-    if not wav.is_file():
+    if not is_file(wav):
         skips.add("no audio file", utt_id)
         return None
     seconds = audio_seconds(wav, skips, utt_id)
@@ -98,7 +99,7 @@ def _utterance(session_dir: Path, dialog: str, utt_id: str, raw_label: str,
                   improvised="_impro" in dialog, gender=gender)
     align_dir = session_dir / "sentences" / "ForcedAlignment" / dialog
     wdseg, phseg = align_dir / f"{utt_id}.wdseg", align_dir / f"{utt_id}.phseg"
-    if wdseg.is_file() and phseg.is_file():
+    if is_file(wdseg) and is_file(phseg):
         try:
             u.words = read_wdseg(wdseg)
             u.phones = read_phseg(phseg)
@@ -163,12 +164,16 @@ def _read_seg(path: Path) -> list[tuple[int, int, str]]:
         if not fields or fields[0] == "SFrm" or line.strip().startswith("Total score"):
             continue
         if len(fields) != 4:
-            raise WiseError(path, f"line {n}: expected 'start end score token', got {line!r}")
+            raise WiseError(path, f"line {n}: expected 'start end score token', "
+                                  f"got {line[:80]!r}")
         try:
             start, end = int(fields[0]), int(fields[1])
             int(fields[2])
         except ValueError:
-            raise WiseError(path, f"line {n}: frame numbers are not integers: {line!r}") from None
+            raise WiseError(path, f"line {n}: frame numbers are not integers: "
+                                  f"{line[:80]!r}") from None
+        if not 0 <= start < MAX_FRAME or not 0 <= end < MAX_FRAME:
+            raise WiseError(path, f"line {n}: frame numbers out of range: {line[:80]!r}")
         if end < start:
             raise WiseError(path, f"line {n}: end frame {end} before start frame {start}")
         rows.append((start, end, fields[3]))

@@ -22,7 +22,7 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
-from wise.corpora.files import audio_seconds
+from wise.corpora.files import audio_seconds, excerpt, is_file
 from wise.corpora.labels import map_gender, map_label
 from wise.errors import Skips, WiseError
 from wise.utterance import Segment, Utterance
@@ -68,7 +68,7 @@ def _jsonl_rows(path: Path, content: str, skips: Skips) -> Iterator[tuple[int, d
             continue
         try:
             row = json.loads(line)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):   # ValueError: also a number of 5000 digits
             skips.add("list line is not JSON", f"{path.name}:{n}")
             continue
         if not isinstance(row, dict):
@@ -80,14 +80,18 @@ def _jsonl_rows(path: Path, content: str, skips: Skips) -> Iterator[tuple[int, d
 def _csv_rows(path: Path, content: str) -> Iterator[tuple[int, dict]]:
     delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
     reader = csv.DictReader(io.StringIO(content), delimiter=delimiter)
-    if not reader.fieldnames:
-        raise WiseError(path, "empty list: no header row")
-    names = {f.strip().lower() for f in reader.fieldnames if f}
-    for col in REQUIRED:
-        if not names & set(COLUMNS[col]):
-            raise WiseError(path, f"no '{col}' column (header: {', '.join(reader.fieldnames)})")
-    for n, row in enumerate(reader, 2):
-        yield n, {(k or "").strip().lower(): v for k, v in row.items()}
+    try:
+        if not reader.fieldnames:
+            raise WiseError(path, "empty list: no header row")
+        names = {f.strip().lower() for f in reader.fieldnames if f}
+        for col in REQUIRED:
+            if not names & set(COLUMNS[col]):
+                raise WiseError(path, f"no '{col}' column "
+                                      f"(header: {excerpt(', '.join(reader.fieldnames))})")
+        for n, row in enumerate(reader, 2):
+            yield n, {(k or "").strip().lower(): v for k, v in row.items()}
+    except csv.Error as e:   # a field over csv.field_size_limit(), for one
+        raise WiseError(path, f"line {reader.line_num}: {e}") from None
 
 
 def _get(row: dict, col: str) -> object:
@@ -115,7 +119,7 @@ def _utterance(path: Path, n: int, row: dict, skips: Skips, seen: set[str]) -> U
     audio = Path(str(_get(row, "audio")))
     if not audio.is_absolute():
         audio = path.parent / audio
-    if not audio.is_file():
+    if not is_file(audio):
         skips.add("no audio file", str(audio))
         return None
     seconds = audio_seconds(audio, skips, str(audio))
@@ -132,7 +136,7 @@ def _utterance(path: Path, n: int, row: dict, skips: Skips, seen: set[str]) -> U
                   gender=map_gender(_get(row, "gender")))
     try:
         words, phones = _segments(row.get("words")), _segments(row.get("phones"))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):   # OverflowError: float(10**400)
         skips.add("alignment in the row does not parse (will align)", where)
         return u
     if words:

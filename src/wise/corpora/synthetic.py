@@ -23,7 +23,6 @@ from __future__ import annotations
 import io
 import itertools
 import json
-import multiprocessing as mp
 import os
 import shutil
 import time
@@ -35,6 +34,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from wise.cluster import imap
 from wise.errors import WiseError
 from wise.espeak import Espeak
 from wise.fsutil import atomic_write_bytes, atomic_write_text
@@ -736,10 +736,9 @@ def generate(out_dir: str | Path, n_utterances: int = 2000, seed: int = 0,
     else:
         # spawn, not fork: each worker loads its own espeak instead of inheriting the
         # parent's global library state (or a parent's threads).
-        with mp.get_context("spawn").Pool(workers) as pool:
-            for r in pool.imap(_render, jobs, chunksize=8):
-                durations[r["id"]] = r["duration"]
-                bar.update()
+        for _, r in imap(_render, jobs, workers=workers, chunksize=8):
+            durations[r["id"]] = r["duration"]
+            bar.update()
     bar.close()
     _write_dialogs(root, items, durations)
     atomic_write_text(root / META_FILE,

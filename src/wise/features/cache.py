@@ -23,7 +23,16 @@ build resumes:
        offsets.npy       (U+1, 3) int64     start row of utterance u in frames/phones/words
        functionals.npy   (U, 88)  float32   utterance functionals, with `functionals: egemaps`
        index.json        ids, tokens, word-vector identity, feature config
+       checksums.json    every file's size and SHA-256 (`wise.fsutil.write_checksums`)
    The pack is written into a temp folder and renamed into place as a whole.
+
+Nothing is reused unverified. A pack is reused only when every file still has the size and
+SHA-256 its checksums.json recorded (a pack without one, written before there were checksums,
+is built again once); otherwise it is discarded and rebuilt from its entries. An entry is
+checked when a pack is built from it: every member of the .npz is read in full, so zipfile
+compares it with the CRC-32 np.savez recorded, and the shapes must agree with the config; a
+damaged entry is computed again. `FeatureStore`, opened by every training process, compares
+sizes only: the full hash was checked by `build_features` at the start of the run.
 """
 
 from __future__ import annotations
@@ -31,7 +40,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass
@@ -47,7 +55,15 @@ from wise.errors import Skips, WiseError
 from wise.features.hierarchy import build_hierarchy
 from wise.features.prosody import Prosody, frame_features
 from wise.features.words import load_word_vectors, oov_report
-from wise.fsutil import atomic_file, new_temp_dir, publish_dir
+from wise.fsutil import (
+    CHECKSUMS,
+    atomic_dir,
+    atomic_file,
+    check_checksums,
+    discard_dir,
+    reserve,
+    write_checksums,
+)
 from wise.progress import progress_bar
 from wise.utterance import Utterance, read_manifest
 
@@ -149,24 +165,64 @@ def build_features(manifest: str | Path, cache_root: str | Path, cfg: FeatureCon
         root.mkdir(parents=True, exist_ok=True)
         check_shared(ray, [manifest, root, *{Path(t.utt.audio).parent for t in todo}])
     failed = _run_tasks(todo, workers, progress, skips, ray)
-    ok = [(u, k) for u, k in keyed if k not in failed]
-    if not ok:
-        raise WiseError(manifest, "no utterance could be featurised (see the reasons above)")
     vectors = load_word_vectors(cfg.word_vectors, root / "vectors")
-    pack_dir, pack_stats = _pack(root, ok, cfg, vectors, progress)
+    damaged: list[str] = []            # entries found damaged and computed again
+    pack_damaged = ""                  # why an earlier pack was discarded
+    while True:
+        ok = [(u, k) for u, k in keyed if k not in failed]
+        if not ok:
+            raise WiseError(manifest, "no utterance could be featurised (see the reasons above)")
+        pack_dir = root / "packs" / _pack_key(ok, cfg, vectors.name)
+        pack_damaged = _discard_if_damaged(pack_dir, cfg) or pack_damaged
+        if pack_dir.is_dir():
+            index = json.loads((pack_dir / "index.json").read_text())
+            pack_stats = {**index["stats"], "cache_bytes": _dir_bytes(pack_dir)}
+            break
+        sizes, bad = _entry_sizes(root, ok, cfg)
+        if not bad:
+            pack_stats = _pack(pack_dir, root, ok, sizes, cfg, vectors, progress)
+            break
+        again = [k for k in bad if k in damaged]
+        if again:
+            raise WiseError(_entry_path(root, again[0]), "feature cache entry unreadable right "
+                                                         "after it was written: is the disk full "
+                                                         "or failing?")
+        damaged += bad
+        for k in bad:
+            _entry_path(root, k).unlink(missing_ok=True)
+        redo = {k: u for u, k in ok if k in bad}
+        failed |= _run_tasks([_Task(k, str(_entry_path(root, k)), u, cfg)
+                              for k, u in redo.items()], workers, progress, skips, ray)
     seconds = time.perf_counter() - t0
     audio_s = pack_stats["audio_seconds"]
     return {
         "pack": str(pack_dir),
         "utterances": len(ok),
-        "built": len(todo) - len(failed),
-        "reused": len(keyed) - len(todo),
+        "built": len({t.key for t in todo} - failed) + len(set(damaged) - failed),
+        "reused": len(keyed) - len(todo) - len(damaged),
+        "rebuilt_damaged": len(damaged),
+        "pack_damaged": pack_damaged,
+        "vectors_damaged": vectors.damaged,
         "skipped": skips.total(),
         "skipped_by_reason": skips.as_dict(),
         "seconds": round(seconds, 2),
         "real_time_factor": round(seconds / audio_s, 5) if audio_s else None,
         **pack_stats,
     }
+
+
+def damage_lines(summary: dict) -> list[str]:
+    """What `build_features` found damaged and built again, one line each (none: nothing)."""
+    lines = []
+    if summary["rebuilt_damaged"]:
+        lines.append(f"rebuilt (damaged): {summary['rebuilt_damaged']} cache entries")
+    if summary["pack_damaged"]:
+        lines.append(f"rebuilt (damaged): the feature pack, whose earlier copy failed its "
+                     f"check: {summary['pack_damaged']}")
+    if summary["vectors_damaged"]:
+        lines.append(f"rebuilt (damaged): the word-vector cache, which failed its check: "
+                     f"{summary['vectors_damaged']}")
+    return lines
 
 
 def _run_tasks(todo: list[_Task], workers: int | None, progress: bool,
@@ -212,24 +268,68 @@ def _pack_key(ok: list[tuple[Utterance, str]], cfg: FeatureConfig, vectors_name:
     return h.hexdigest()[:24]
 
 
-def _pack(root: Path, ok: list[tuple[Utterance, str]], cfg: FeatureConfig, vectors,
-          progress: bool) -> tuple[Path, dict]:
-    key = _pack_key(ok, cfg, vectors.name)
-    final = root / "packs" / key
-    if (final / "index.json").is_file():
-        stats = json.loads((final / "index.json").read_text())["stats"]
-        return final, {**stats, "cache_bytes": _dir_bytes(final)}
-    # First pass: sizes only (npz members load lazily), so the arrays can be preallocated.
+def _pack_files(cfg: FeatureConfig) -> list[str]:
+    """The files a pack for `cfg` holds (besides checksums.json)."""
+    arrays = [*PACK_ARRAYS, *(["functionals"] if cfg.n_functionals else [])]
+    return [*(f"{a}.npy" for a in arrays), "index.json"]
+
+
+def _discard_if_damaged(pack_dir: Path, cfg: FeatureConfig) -> str:
+    """Why the pack at `pack_dir` cannot be reused (it is then deleted), or "" when it is
+    sound or absent."""
+    if not pack_dir.is_dir():
+        return ""
+    problem = check_checksums(pack_dir, _pack_files(cfg))
+    if problem is None:
+        return ""
+    discard_dir(pack_dir)
+    return problem
+
+
+def _entry_sizes(root: Path, ok: list[tuple[Utterance, str]],
+                 cfg: FeatureConfig) -> tuple[np.ndarray, list[str]]:
+    """(U, 3) frames, phones and words of each entry, and the keys of damaged entries."""
     sizes = np.zeros((len(ok), 3), np.int64)
+    bad: list[str] = []
     for i, (_, k) in enumerate(ok):
-        with np.load(_entry_path(root, k)) as z:
-            sizes[i] = (z["frames"].shape[0], z["phone_frames"].shape[0],
-                        z["word_phones"].shape[0])
+        n = _entry_size(_entry_path(root, k), cfg)
+        if n is None:
+            bad.append(k)
+        else:
+            sizes[i] = n
+    return sizes, bad
+
+
+def _entry_size(path: Path, cfg: FeatureConfig) -> tuple[int, int, int] | None:
+    """An entry's (frames, phones, words), or None when it is damaged. Every member is read in
+    full, which makes zipfile check it against the CRC-32 np.savez recorded."""
+    try:
+        with np.load(path) as z:
+            a = {name: z[name] for name in z.files}
+    except Exception:  # noqa: BLE001 - whatever cannot be read is damaged, and built again
+        return None
+    try:
+        n_f, n_p, n_w = len(a["frames"]), len(a["phone_frames"]), len(a["word_phones"])
+        shapes = {"frames": (n_f, cfg.frame_dim), "phone_frames": (n_p, 2),
+                  "word_phones": (n_w, 2), "word_frames": (n_w, 2), "word_tokens": (n_w,),
+                  "phone_tokens": (n_p,), "events": ()}
+        if cfg.n_functionals:
+            shapes["functionals"] = (cfg.n_functionals,)
+        if any(a[name].shape != shape for name, shape in shapes.items()):
+            return None
+        json.loads(str(a["events"]))
+    except (KeyError, TypeError, ValueError):
+        return None
+    return n_f, n_p, n_w
+
+
+def _pack(final: Path, root: Path, ok: list[tuple[Utterance, str]], sizes: np.ndarray,
+          cfg: FeatureConfig, vectors, progress: bool) -> dict:
+    """Write the pack of entries `ok` (of `sizes` frames, phones, words) into `final`."""
     offsets = np.zeros((len(ok) + 1, 3), np.int64)
     np.cumsum(sizes, axis=0, out=offsets[1:])
     n_f, n_p, n_w = offsets[-1]
-    tmp = new_temp_dir(root / "packs", key)
-    try:
+    with atomic_dir(final) as tmp:
         out = {
             "frames": _open(tmp, "frames", (n_f, cfg.frame_dim), np.float32),
             "phone_frames": _open(tmp, "phone_frames", (n_p, 2), np.int32),
@@ -277,17 +377,17 @@ def _pack(root: Path, ok: list[tuple[Utterance, str]], cfg: FeatureConfig, vecto
                  "word_tokens": words, "phone_tokens": phones, "config": asdict(cfg),
                  "stats": stats}
         (tmp / "index.json").write_text(json.dumps(index))
-        publish_dir(tmp, final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        write_checksums(tmp, _pack_files(cfg))
     stats["cache_bytes"] = _dir_bytes(final)
-    return final, stats
+    return stats
 
 
 def _open(folder: Path, name: str, shape: tuple, dtype) -> np.memmap:
-    return np.lib.format.open_memmap(folder / f"{name}.npy", mode="w+", dtype=dtype,
-                                     shape=tuple(int(s) for s in shape))
+    path = folder / f"{name}.npy"
+    array = np.lib.format.open_memmap(path, mode="w+", dtype=dtype,
+                                      shape=tuple(int(s) for s in shape))
+    reserve(path)          # a full disk: ENOSPC here, not SIGBUS at a write into the map
+    return array
 
 
 def _dir_bytes(folder: Path) -> int:
@@ -316,14 +416,40 @@ class FeatureStore:
         index_file = self.dir / "index.json"
         if not index_file.is_file():
             raise WiseError(self.dir, "not a feature pack (no index.json): run `wise features`")
-        self.index = json.loads(index_file.read_text())
-        self.ids: list[str] = self.index["ids"]
+        # Sizes against the pack's checksums (when it has them: a pack made by other means,
+        # as the benchmarks do, has none), then the arrays' shapes against each other: a cheap
+        # check for every process that opens it; `build_features` checked the hashes.
+        problem = (check_checksums(self.dir, full=False)
+                   if (self.dir / CHECKSUMS).is_file() else None)
+        try:
+            if problem is None:
+                self.index = json.loads(index_file.read_text())
+                self.ids: list[str] = self.index["ids"]
+                self.config = FeatureConfig(**self.index["config"])
+                names = [*PACK_ARRAYS, *(["functionals"] if self.config.n_functionals else [])]
+                self.arrays = {name: np.load(self.dir / f"{name}.npy", mmap_mode="r")
+                               for name in names}
+                problem = self._shape_problem()
+        except Exception as e:  # noqa: BLE001 - any failure to open a pack means damage
+            problem = f"it cannot be read ({str(e).splitlines()[0][:120] if str(e) else e!r})"
+        if problem:
+            raise WiseError(self.dir, f"feature pack damaged: {problem}; run `wise features` "
+                                      "again to rebuild it")
         self.position = {u: i for i, u in enumerate(self.ids)}
-        self.config = FeatureConfig(**self.index["config"])
-        self.arrays = {name: np.load(self.dir / f"{name}.npy", mmap_mode="r")
-                       for name in PACK_ARRAYS}
+
+    def _shape_problem(self) -> str | None:
+        a, n = self.arrays, len(self.ids)
+        o = a["offsets"]
+        if o.shape != (n + 1, 3) or (o[0] != 0).any() or (np.diff(o, axis=0) < 0).any():
+            return "offsets.npy does not match index.json"
+        n_f, n_p, n_w = (int(x) for x in o[-1])
+        want = {"frames": (n_f, self.config.frame_dim), "phone_frames": (n_p, 2),
+                "word_phones": (n_w, 2), "word_frames": (n_w, 2), "word_oov": (n_w,),
+                "word_vectors": (n_w, a["word_vectors"].shape[-1])}
         if self.config.n_functionals:
-            self.arrays["functionals"] = np.load(self.dir / "functionals.npy", mmap_mode="r")
+            want["functionals"] = (n, self.config.n_functionals)
+        bad = [name for name, shape in want.items() if a[name].shape != shape]
+        return f"{bad[0]}.npy has the wrong shape" if bad else None
 
     def __len__(self) -> int:
         return len(self.ids)

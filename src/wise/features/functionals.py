@@ -9,21 +9,25 @@ openSMILE is under audEERING's research licence (non-commercial use), so it is a
 (`pip install "wise-ser[opensmile]"`) and is imported only here, only when asked for.
 
 Cache, under the feature cache folder, two layers like `wise.features.cache`:
-    functionals/entries/<k[:2]>/<k>.npy   (88,) float32, one per utterance; the key hashes the
+    functionals/entries/<k[:2]>/<k>.npz   (88,) float32, one per utterance; the key hashes the
                                           feature set, the openSMILE version, the sample rate
                                           and the audio file's resolved path, size and mtime
     functionals/<rows key>.npy            (U, 88) float32, the rows of one list of entries in
                                           order (what a cross-validation reads)
+    functionals/<rows key>.checksums.json its size and SHA-256 (`wise.fsutil.write_checksums`)
 Every file is written under a temporary name and renamed, so an interrupted build resumes with
-the entries it has. A clip too short for openSMILE (under ~0.1 s) gives a row of NaN: the
-classifier treats it as missing and fills it with the training rows' mean.
+the entries it has. Nothing is reused unverified: the matrix only while it matches its
+checksums, an entry only when it reads back whole (an .npz, so zipfile checks the CRC-32 each
+member was written with; entries were .npy, with no checksum, before, and are computed again
+once). A damaged file is computed again. A clip too short for openSMILE (under ~0.1 s)
+gives a row of NaN: the classifier treats it as missing and fills it with the training rows'
+mean.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import multiprocessing as mp
 import os
 import time
 from dataclasses import dataclass
@@ -33,8 +37,9 @@ from pathlib import Path
 import numpy as np
 
 from wise.audio import load_audio
+from wise.cluster import imap
 from wise.errors import WiseError
-from wise.fsutil import atomic_file
+from wise.fsutil import atomic_file, check_checksums, write_checksums
 from wise.progress import progress_bar
 
 FEATURE_SET = "eGeMAPSv02"
@@ -105,36 +110,61 @@ def _build_entry(task: _Task) -> str | None:
     except WiseError as e:
         return e.message
     with atomic_file(task.path) as tmp, open(tmp, "wb") as f:
-        np.save(f, functionals(x, task.sample_rate, _worker_smile))
+        np.savez(f, functionals=functionals(x, task.sample_rate, _worker_smile))
     return None
+
+
+def _read_entry(path: Path) -> np.ndarray | None:
+    """An entry's (88,) functionals, or None when it is damaged (reading the member in full
+    checks its CRC-32)."""
+    try:
+        with np.load(path) as z:
+            x = z["functionals"]
+    except Exception:  # noqa: BLE001 - whatever cannot be read is damaged, and built again
+        return None
+    return x if x.shape == (N_FUNCTIONALS,) and x.dtype == np.float32 else None
 
 
 def build_functionals(audio: list[str], cache_root: str | Path, sample_rate: int, *,
                       workers: int | None = None, progress: bool = True) -> dict:
     """The (len(audio), 88) functionals of these files, in this order, built where missing.
 
-    Returns {"path": the matrix's .npy, "built", "reused", "missing" (rows of NaN: too short or
-    unreadable), "seconds"}."""
+    Returns {"path": the matrix's .npy, "built", "reused", "rebuilt_damaged" (entries found
+    damaged, counted in "built"), "missing" (rows of NaN: too short or unreadable),
+    "seconds"}."""
     require_opensmile()
     t0 = time.perf_counter()
     root = Path(cache_root) / "functionals"
     keys = [entry_key(a, sample_rate) for a in audio]
-    entry = {k: root / "entries" / k[:2] / f"{k}.npy" for k in keys}
+    entry = {k: root / "entries" / k[:2] / f"{k}.npz" for k in keys}
     rows_key = hashlib.sha256("\n".join(keys).encode()).hexdigest()[:24]
     matrix = root / f"{rows_key}.npy"
-    todo = list({k: _Task(a, str(entry[k]), sample_rate) for a, k in zip(audio, keys, strict=True)
-                 if not entry[k].is_file()}.values())
-    if todo or not matrix.is_file():
+    record = f"{rows_key}.checksums.json"
+    tasks = {k: _Task(a, str(entry[k]), sample_rate) for a, k in zip(audio, keys, strict=True)}
+    todo = [t for k, t in tasks.items() if not entry[k].is_file()]
+    damaged: list[str] = []
+    if todo or check_checksums(root, [matrix.name], record=record) is not None:
         _run(todo, workers, progress)
+        rows = {k: _read_entry(entry[k]) for k in tasks if entry[k].is_file()}
+        damaged = [k for k, x in rows.items() if x is None]
+        for k in damaged:
+            entry[k].unlink()
+        _run([tasks[k] for k in damaged], workers, progress)
+        rows.update({k: _read_entry(entry[k]) for k in damaged if entry[k].is_file()})
         x = np.full((len(keys), N_FUNCTIONALS), np.nan, np.float32)
         for i, k in enumerate(keys):
-            if entry[k].is_file():
-                x[i] = np.load(entry[k])
+            if rows.get(k) is None and entry[k].is_file():
+                raise WiseError(entry[k], "functionals entry unreadable right after it was "
+                                          "written: is the disk full or failing?")
+            if rows.get(k) is not None:
+                x[i] = rows[k]
         with atomic_file(matrix) as tmp, open(tmp, "wb") as f:
             np.save(f, x)
+        write_checksums(root, [matrix.name], record=record)
     x = np.load(matrix, mmap_mode="r")
-    return {"path": str(matrix), "built": len(todo), "reused": len(set(keys)) - len(todo),
-            "missing": int(np.isnan(x).all(axis=1).sum()),
+    return {"path": str(matrix), "built": len(todo) + len(damaged),
+            "reused": len(set(keys)) - len(todo) - len(damaged),
+            "rebuilt_damaged": len(damaged), "missing": int(np.isnan(x).all(axis=1).sum()),
             "seconds": round(time.perf_counter() - t0, 2)}
 
 
@@ -148,8 +178,7 @@ def _run(todo: list[_Task], workers: int | None, progress: bool) -> None:
             _build_entry(t)
             bar.update()
     else:
-        # spawn, not fork: the caller may hold torch's thread pools (see wise.features.cache).
-        with mp.get_context("spawn").Pool(workers) as pool:
-            for _ in pool.imap_unordered(_build_entry, todo, chunksize=8):
-                bar.update()
+        # spawned, not forked: the caller may hold torch's thread pools (wise.cluster.imap).
+        for _ in imap(_build_entry, todo, workers=workers, chunksize=8):
+            bar.update()
     bar.close()

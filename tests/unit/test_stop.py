@@ -1,0 +1,77 @@
+"""Stopping: the exception a stop signal raises (^C's KeyboardInterrupt, SIGTERM's) is held
+back while C code that calls back into Python runs, raised again where Python dropped it,
+and a pool of worker processes ends without leaving a process behind, whether its work
+finished or failed, or one of its workers died."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import signal
+import time
+
+import pytest
+
+from wise.cluster import imap, local_pool, stop, stop_ended, stop_held
+from wise.errors import WiseError
+
+
+def test_a_stop_is_held_back_until_the_block_ends():
+    ran_on = []
+    try:
+        with pytest.raises(KeyboardInterrupt), stop_held():
+            stop(KeyboardInterrupt())
+            ran_on.append("after the signal")
+    finally:
+        stop_ended()
+    assert ran_on == ["after the signal"]
+
+
+class _Dropper:
+    def __del__(self) -> None:
+        stop(KeyboardInterrupt())        # Python prints and drops what a __del__ raises
+
+
+def test_a_dropped_stop_is_raised_again_and_not_printed(capfd):
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            _Dropper()
+            for _ in range(100):         # the retry lands here within a second
+                time.sleep(0.05)
+    finally:
+        stop_ended()
+    assert "Exception ignored" not in capfd.readouterr().err
+
+
+def _double(x: int) -> int:
+    return 2 * x
+
+
+def _refuse(x: int) -> int:
+    raise WiseError(f"/in/{x}.wav", "not a WAV file")
+
+
+def test_a_pool_ends_with_its_work_and_leaves_no_process():
+    with local_pool(2) as pool:
+        assert sorted(pool.imap_unordered(_double, range(6))) == [0, 2, 4, 6, 8, 10]
+    assert mp.active_children() == []
+
+
+def test_a_worker_error_reaches_the_parent_and_ends_the_pool():
+    with pytest.raises(WiseError) as err:
+        list(imap(_refuse, [1, 2, 3], workers=2))
+    assert err.value.message == "not a WAV file" and err.value.path.startswith("/in/")
+    assert mp.active_children() == []
+
+
+def _die(x: int) -> int:
+    os.kill(os.getpid(), signal.SIGKILL)      # as the kernel's out-of-memory killer would
+    return x
+
+
+def test_a_worker_that_dies_fails_the_work_in_one_line():
+    # multiprocessing.Pool alone would start another worker and wait for ever
+    with pytest.raises(WiseError) as err:
+        list(imap(_die, [1, 2], workers=2, idle_every=0.2))
+    assert err.value.message.startswith("a worker process was killed by signal 9")
+    assert mp.active_children() == []
