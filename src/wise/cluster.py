@@ -157,15 +157,17 @@ def watched(pool: Pool, results: Iterator, every: float = 1.0,
     `every` seconds that no worker process has died (killed for memory, a crash, an
     initializer that failed), and call `idle()`. `Pool` would start another worker and wait
     for ever for the task the dead one held; this fails in one line instead."""
-    seen: set = set()
+    # Every worker it has had: those it started with (a dead one may be replaced, and gone
+    # from its list, between two looks), and those seen since.
+    known = set(_first_workers.get(pool, ()))
     while True:
         try:
             yield results.next(timeout=every)
         except StopIteration:
             return
         except mp.TimeoutError:
-            seen.update(pool._pool)          # every worker it has had (it replaces the dead)
-            dead = [p.exitcode for p in seen if p.exitcode is not None]
+            known.update(pool._pool)
+            dead = [p.exitcode for p in known if p.exitcode is not None]
             if dead:
                 how = (f"was killed by signal {-dead[0]}" if dead[0] < 0
                        else f"exited with status {dead[0]}")
@@ -198,6 +200,7 @@ def local_pool(workers: int, initializer: Callable | None = None,
             pool = mp.get_context("spawn").Pool(workers, initializer=_init_worker,
                                                 initargs=(initializer, initargs))
             _pools.add(pool)
+            _first_workers[pool] = list(pool._pool)
         yield pool
     except BaseException:
         if pool is not None:
@@ -235,6 +238,7 @@ def _terminate(pool: Pool) -> None:
 
 
 _pools: weakref.WeakSet[Pool] = weakref.WeakSet()     # the pools of `local_pool` still open
+_first_workers: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()   # pool -> its workers
 
 
 def end_local_pools() -> None:
