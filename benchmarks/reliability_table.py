@@ -3,8 +3,8 @@
     python benchmarks/reliability_table.py [--results benchmarks/results/reliability]
                                            [--doc docs/reliability.md] [--check]
 
-Each harness (corrupt_cache.py, kill_resume.py, disk_faults.py, fuzz.py, soak_serve.py) writes
-`benchmarks/results/reliability/<area>.json`: the command that produced it, when, on what
+Each harness (corrupt_cache.py, kill_resume.py, disk_and_shutdown.py, fuzz.py, soak_serve.py)
+writes `benchmarks/results/reliability/<area>.json`: the command that produced it, when, on what
 machine, and one row per fault tried (what was done, to what, how many times, what happened,
 what was lost). This script renders them between the markers of docs/reliability.md, so the
 table says only what a run measured. `--check` exits 1 when the doc is not what the results
