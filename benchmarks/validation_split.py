@@ -1,9 +1,10 @@
 """Early stopping on held-out rows or on held-out speakers: the `wise` row cross-validated both
 ways, several seeds, paired on the same (seed, fold).
 
-`validation=rows` (the default) holds out a stratified tenth of the training rows, so under a
+`validation=rows` holds out a stratified tenth of the training rows, so under a
 speaker-independent protocol the epoch is chosen on speakers the model trains on;
-`validation=speakers` holds out whole training speakers instead (docs/training.md). Both run
+`validation=speakers` (the default under those protocols) holds out whole training speakers
+instead (docs/training.md). Both run
 with the same seeds on the same folds; the difference speakers − rows per (seed, fold) gives a
 mean and a 95% interval corrected for the overlap of cross-validation's training sets
 (`wise.stats.compare_runs`, as the report's Δ columns).
@@ -51,11 +52,11 @@ CORPORA: dict[str, tuple[str, str, list[str], str]] = {
                     ["protocol=speaker_groups", "folds=4", "seed=0"],
                     "RAVDESS dev set (16 actors), 4 speaker-independent folds of 4 actors"),
 }
-# Committed runs of a corpus's `wise` row at the default (validation=rows), with the same
-# settings and seeds: with `--rows-from-committed`, the (seed, fold)s not trained afresh in
-# OUT are read from them, and every one trained afresh must match its committed twin (metrics
-# less timings, predictions byte for byte) or the script stops.
-COMMITTED_ROWS = {"synthetic": "wise-demo/results/wise"}
+# Committed runs of a corpus's `wise` row (choice, folder) at the default, with the same
+# settings and seeds: with `--from-committed`, the (seed, fold)s of that choice not trained
+# afresh in OUT are read from them, and every one trained afresh must match its committed twin
+# (metrics less timings, predictions byte for byte) or the script stops.
+COMMITTED = {"synthetic": ("speakers", "wise-demo/results/wise")}
 
 
 def run_dir(out: Path, corpus: str, choice: str) -> Path:
@@ -95,8 +96,8 @@ def load(out: Path, corpus: str, choice: str, seeds: int, committed: bool) -> di
     n_folds = len(json.loads((where / "folds.json").read_text())["folds"])
     fresh = fold_metrics(where, seeds)
     folds, taken, compared = dict(fresh), 0, 0
-    if committed and choice == "rows" and corpus in COMMITTED_ROWS:
-        twin = Path(COMMITTED_ROWS[corpus])
+    if committed and corpus in COMMITTED and choice == COMMITTED[corpus][0]:
+        twin = Path(COMMITTED[corpus][1])
         for key, m in fold_metrics(twin, seeds, checked=False).items():
             if key not in fresh:
                 folds[key], taken = m, taken + 1
@@ -185,9 +186,10 @@ def main() -> int:
     ap.add_argument("--seeds-for", action="append", default=[], metavar="CORPUS=N",
                     help="another number of seeds for one corpus (e.g. ravdess-dev=10)")
     ap.add_argument("--jobs", type=int, default=1)
-    ap.add_argument("--rows-from-committed", action="store_true",
-                    help="read the (seed, fold)s of validation=rows not trained in --out "
-                         "from the committed demo results (see COMMITTED_ROWS)")
+    ap.add_argument("--from-committed", action="store_true",
+                    help="read the (seed, fold)s of the default choice not trained in --out "
+                         "from the committed demo results, and check those trained in --out "
+                         "against them (see COMMITTED)")
     ap.add_argument("--table-only", action="store_true",
                     help="train nothing: build the figures from the finished runs in --out")
     args = ap.parse_args()
@@ -205,7 +207,7 @@ def main() -> int:
     for name in args.corpora:
         runs = {}
         for choice in CHOICES:
-            committed = args.rows_from_committed
+            committed = args.from_committed
             s = load(out, name, choice, seeds[name], committed)
             if s is None and not args.table_only:
                 run_choice(name, choice, out, seeds[name], args.jobs)

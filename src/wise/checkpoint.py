@@ -153,8 +153,10 @@ def load_checkpoint(path: str | Path) -> tuple[nn.Module, RunConfig, Normalizer,
     # does not have: say so, rather than fail somewhere inside the model.
     try:
         d = blob["run"]
-        run = run_config({k: d[k] for k in ("name", "model", "model_args", "features", "train",
-                                            "cv")})
+        # A stored train section without "validation" was made with rows held out (the
+        # field is left out at that value, and runs from before it held out rows).
+        run = run_config({**{k: d[k] for k in ("name", "model", "model_args", "features", "cv")},
+                          "train": {"validation": "rows", **d["train"]}})
     except (KeyError, TypeError, ValueError) as e:
         raise WiseError(path, f"checkpoint config not usable by wise {__version__} "
                               f"(made with {blob.get('version', '?')}): {e}") from None

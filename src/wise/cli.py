@@ -391,8 +391,9 @@ def _features_options(p: argparse.ArgumentParser, cache: bool = True,
         p.add_argument("--cache", default=None,
                        help="cache folder (default: wise-cache/ beside the manifest)")
     p.add_argument("--word-vectors", default=None, metavar="PATH",
-                   help="GloVe-format text file (e.g. glove.840B.300d.txt); default: the "
-                   "installed GloVe 6B 50-d")
+                   help="GloVe-format text file (e.g. glove.840B.300d.txt), or spacy-md-300d "
+                   "(spaCy's en_core_web_md 300-d table, pip install \"wise-ser[vectors300]\"); "
+                   "default: the installed GloVe 6B 50-d")
     if feature_sets:
         p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                        help="override a feature option, e.g. --set phone_overflow=merge")
@@ -411,9 +412,13 @@ def _feature_options(args: argparse.Namespace) -> FeatureConfig:
 
 
 def _word_vectors_set(args: argparse.Namespace) -> list[str]:
-    """`--word-vectors PATH` as the `--set` item it stands for."""
+    """`--word-vectors PATH` (or a packaged name) as the `--set` item it stands for."""
+    from wise.features.words import PACKAGES
+
     if not args.word_vectors:
         return []
+    if args.word_vectors in PACKAGES:
+        return [f"features.word_vectors={args.word_vectors}"]
     return [f"features.word_vectors={Path(args.word_vectors).resolve()}"]
 
 
@@ -490,7 +495,8 @@ def cmd_cv(args: argparse.Namespace) -> int:
     run = load_run_config(args.config, args.set)
     out = args.out or str(Path("runs") / run.name)
     print(f"{run.name}: {run.cv.protocol} cross-validation on {args.manifest} "
-          f"(subset: {run.cv.subset}) -> {out}")
+          f"(subset: {run.cv.subset}; early stopping on held-out training "
+          f"{run.train.validation}) -> {out}")
     s = run_cv(run, args.manifest, out, cache=args.cache, workers=args.workers,
                jobs=args.jobs, seeds=args.seeds, progress=not args.quiet, ray=args.ray)
     print(f"{run.name}: WA {s['wa_mean']:.3f} ± {s['wa_std']:.3f}  "

@@ -9,14 +9,14 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import MISSING, asdict, dataclass, field, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 N_EGEMAPS_LLD = 25             # eGeMAPSv02 low-level descriptors per frame (openSMILE)
 N_FUNCTIONALS = {"none": 0, "egemaps": 88, "basic": 26}   # utterance functionals per set
 NORMALIZE_MODES = ("corpus", "speaker", "utterance")       # see wise.batching.Normalizer
 PRECISIONS = ("fp32", "bf16")                               # TrainConfig.precision
-VALIDATIONS = ("rows", "speakers")                          # TrainConfig.validation
+VALIDATIONS = ("auto", "rows", "speakers")                  # TrainConfig.validation
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,8 @@ class FeatureConfig:
     max_phones_per_word: int = 14
     max_frames_per_phone: int = 64
     phone_overflow: str = "truncate"   # "truncate" | "merge" (fold extra phones into the 14th)
-    # Word vectors: "glove-6b-50d" (installed package) or a path to a GloVe-format text file.
+    # Word vectors: "glove-6b-50d" (installed package), "spacy-md-300d" (the optional package
+    # of spaCy's en_core_web_md 300-d table; not GloVe) or a path to a GloVe-format text file.
     word_vectors: str = "glove-6b-50d"
     # Beyond the paper, for real speech (docs/real-speech.md). "egemaps" (the optional
     # openSMILE extra): the 25 eGeMAPSv02 low-level descriptors (F0 in semitones, loudness,
@@ -117,10 +118,12 @@ class TrainConfig:
     min_epochs: int = 10          # never stop earlier: the first epochs often plateau
     patience: int = 6             # then stop after this many epochs without a better val UA
     val_fraction: float = 0.1     # of the training rows, held out for early stopping
-    validation: str = "rows"      # what is held out for early stopping: "rows" (val_fraction of
-                                  # them, stratified by class) or "speakers" (whole training
-                                  # speakers with about val_fraction of the rows; see
-                                  # wise.train.validation_split and docs/training.md)
+    validation: str = "auto"      # what is held out for early stopping: "rows" (val_fraction of
+                                  # them, stratified by class), "speakers" (whole training
+                                  # speakers with about val_fraction of the rows), or "auto":
+                                  # speakers under a speaker-independent protocol, else rows
+                                  # (RunConfig resolves it; see wise.train.validation_split
+                                  # and docs/training.md)
     class_weights: bool = False   # weight the loss by inverse class frequency
     normalize: str = "corpus"     # frame mean/std: "corpus", "speaker" or "utterance" (see
                                   # wise.batching.Normalizer; statistics never read labels)
@@ -150,13 +153,17 @@ class TrainConfig:
             del d["precision"]
         if d["l2_on_biases"]:
             del d["l2_on_biases"]
-        if d["validation"] == "rows":
+        if d["validation"] == "rows":   # what every run made before the field was
             del d["validation"]
         return d
 
 
 PROTOCOLS = ("session", "speaker_groups", "random")
 """Cross-validation protocols; see wise.crossval.make_folds and docs/evaluation.md."""
+
+SPEAKER_INDEPENDENT = ("session", "speaker_groups")
+"""The protocols whose test speakers are never trained on: `validation: auto` holds out whole
+training speakers under them, so that the stopping epoch is judged as the test is."""
 
 
 @dataclass(frozen=True)
@@ -190,6 +197,11 @@ class RunConfig:
     features: FeatureConfig = field(default_factory=FeatureConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     cv: CVConfig = field(default_factory=CVConfig)
+
+    def __post_init__(self) -> None:
+        if self.train.validation == "auto":
+            split = "speakers" if self.cv.protocol in SPEAKER_INDEPENDENT else "rows"
+            object.__setattr__(self, "train", replace(self.train, validation=split))
 
     def to_dict(self) -> dict:
         return {"name": self.name, "model": self.model, "model_args": dict(self.model_args),

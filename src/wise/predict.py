@@ -42,7 +42,7 @@ from wise.errors import WiseError
 from wise.features.cache import UtteranceFeatures
 from wise.features.hierarchy import build_hierarchy
 from wise.features.prosody import Prosody, frame_features
-from wise.features.words import PACKAGED, WordVectors, load_word_vectors
+from wise.features.words import PACKAGES, WordVectors, load_word_vectors
 from wise.labels import LABEL_NAMES
 from wise.text import tokenize
 from wise.utterance import Segment
@@ -300,7 +300,7 @@ def _checkpoint_vectors(path: Path, trained_with: str, cfg: FeatureConfig,
                         override: str | None, cache: str | Path) -> WordVectors:
     """The word vectors the checkpoint was trained with, or a clear error why not."""
     spec = override or cfg.word_vectors
-    if spec != PACKAGED and not Path(spec).is_file():
+    if spec not in PACKAGES and not Path(spec).is_file():
         raise WiseError(path, f"trained with the word vectors {spec}, which are not on this "
                               "machine: pass their path with --word-vectors")
     vectors = load_word_vectors(spec, Path(cache) / "vectors")

@@ -134,7 +134,11 @@ def _flat_config(s: dict) -> dict[str, object]:
     cfg = s.get("config") or {}
     flat = {}
     for section in ("features", "train", "cv"):
-        for k, v in (cfg.get(section) or {}).items():
+        values = dict(cfg.get(section) or {})
+        if section == "train" and cfg:
+            # Left out of a run's config when rows were held out (and absent before the field).
+            values.setdefault("validation", "rows")
+        for k, v in values.items():
             key = f"{section}.{k}"
             if key not in IGNORED_CONFIG_KEYS:
                 flat[key] = v
@@ -173,11 +177,27 @@ def _non_default(setting: dict[str, object]) -> list[str]:
     defaults = {}
     for section, cls in (("features", FeatureConfig), ("train", TrainConfig), ("cv", CVConfig)):
         defaults.update({f"{section}.{k}": v for k, v in asdict(cls()).items()})
+    defaults["train.validation"] = _auto_validation(setting)
     out = []
     for k, v in setting.items():
         if k in defaults and _frozen({"v": v}) != _frozen({"v": defaults[k]}):
             out.append(f"{k}={v}")
     return out
+
+
+def _auto_validation(setting: dict[str, object]) -> str:
+    """What `validation: auto` (the default) holds out under the setting's protocol."""
+    from wise.config import SPEAKER_INDEPENDENT
+
+    return "speakers" if setting.get("protocol") in SPEAKER_INDEPENDENT else "rows"
+
+
+def _validation_words(ref: dict[str, object]) -> str:
+    """How the reference row chose its epoch, the way the header says it."""
+    split = ref.get("train.validation", "rows")
+    held = {"speakers": "whole training speakers",
+            "rows": "training rows (their speakers also train)"}.get(str(split), str(split))
+    return f"early stopping on held-out {held} (`validation: {split}`)"
 
 
 def _is_iemocap(corpus_name: str) -> bool:
@@ -277,7 +297,7 @@ def _header_lines(table: dict) -> list[str]:
     lines = [
         f"Corpus: **{corpus}** ({ref['n_utterances']} utterances, manifest "
         f"`{ref['manifest']}`); protocol: **{_protocol_words(ref)}**; subset: "
-        f"**{ref['subset']}**; {_vectors_words(table)}.",
+        f"**{ref['subset']}**; {_vectors_words(table)}; {_validation_words(ref)}.",
     ]
     versions = table["code_versions"]
     if len(versions) == 1:

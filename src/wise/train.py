@@ -120,8 +120,10 @@ def validation_split(rows: list[int], labels: list[int], speakers: list[str],
     """(train, validation, note) for `cfg.validation`: "rows", a stratified `val_fraction` of
     the rows (note None); "speakers", whole speakers held out (`split_validation_speakers`;
     note: which), or, when the rows have fewer than two speakers, the rows split with a note
-    that says so. Deterministic: every rank under torchrun makes the same split."""
-    if cfg.validation == "speakers":
+    that says so. "auto" left unresolved (a TrainConfig used without a RunConfig, which knows
+    no protocol) is "speakers": the safe choice when the test speakers may be unseen.
+    Deterministic: every rank under torchrun makes the same split."""
+    if cfg.validation in ("speakers", "auto"):
         split = split_validation_speakers(rows, speakers, cfg.val_fraction, cfg.seed)
         if split is not None:
             fit, val = split
@@ -129,8 +131,8 @@ def validation_split(rows: list[int], labels: list[int], speakers: list[str],
                               "speakers": sorted({speakers[i] for i in val})}
         fit, val = split_validation(rows, labels, cfg.val_fraction, cfg.seed)
         return fit, val, {"split": "rows", "n_val": len(val),
-                          "why": "validation=speakers, but the training rows have fewer than "
-                                 "2 speakers: rows held out instead"}
+                          "why": f"validation={cfg.validation}, but the training rows have "
+                                 "fewer than 2 speakers: rows held out instead"}
     fit, val = split_validation(rows, labels, cfg.val_fraction, cfg.seed)
     return fit, val, None
 

@@ -1,6 +1,7 @@
-"""`validation=speakers` end to end on the IEMOCAP miniature: a fold's metrics and a final
-model's checkpoint say which training speakers were held out for early stopping; at the
-default they carry no such note (files as before the option)."""
+"""Held-out validation speakers end to end on the IEMOCAP miniature: a fold's metrics and a
+final model's checkpoint say which training speakers were held out for early stopping (the
+default under leave one session out); with `validation=rows` they carry no such note (files
+as before the option)."""
 
 import json
 from pathlib import Path
@@ -15,7 +16,7 @@ TINY = ["--set", "max_epochs=2", "--set", "batch_size=2", "--quiet", "--workers"
 def test_cv_holds_out_a_training_speaker_and_says_which(mini_manifest, tmp_path):
     out = tmp_path / "run"
     assert main(["cv", "--config", str(CONFIGS / "wise.yaml"), "--manifest", str(mini_manifest),
-                 "--out", str(out), "--set", "validation=speakers", *TINY]) == 0
+                 "--out", str(out), *TINY]) == 0                  # the default: speakers
     rows = [json.loads(line) for line in mini_manifest.read_text().splitlines()]
     folds = json.loads((out / "folds.json").read_text())["folds"]
     for k, test in enumerate(folds.values(), 1):
@@ -30,17 +31,18 @@ def test_cv_holds_out_a_training_speaker_and_says_which(mini_manifest, tmp_path)
     assert s["config"]["train"]["validation"] == "speakers"
 
 
-def test_default_cv_and_train_files_carry_no_note_and_train_can_hold_out_speakers(
+def test_rows_cv_files_carry_no_note_and_train_holds_out_speakers_by_default(
         mini_manifest, tmp_path):
     out = tmp_path / "run"
     assert main(["cv", "--config", str(CONFIGS / "text_only.yaml"), "--manifest",
-                 str(mini_manifest), "--out", str(out), *TINY]) == 0
+                 str(mini_manifest), "--out", str(out), "--set", "validation=rows", *TINY]) == 0
     m = json.loads((out / "seed_0" / "fold_1" / "metrics.json").read_text())
     assert "validation" not in m and "validation" not in m["history"][0]
+    assert "validation" not in json.loads((out / "summary.json").read_text())["config"]["train"]
     ckpt = tmp_path / "model.wise"
     assert main(["train", "--config", str(CONFIGS / "text_only.yaml"), "--manifest",
-                 str(mini_manifest), "--out", str(ckpt), "--set", "validation=speakers",
-                 *TINY]) == 0
-    extra = load_checkpoint(ckpt)[3]["extra"]
-    assert extra["validation"]["split"] == "speakers"
-    assert extra["n_val"] == extra["validation"]["n_val"] > 0
+                 str(mini_manifest), "--out", str(ckpt), *TINY]) == 0
+    _, run, _, blob = load_checkpoint(ckpt)
+    assert run.train.validation == "speakers"
+    assert blob["extra"]["validation"]["split"] == "speakers"
+    assert blob["extra"]["n_val"] == blob["extra"]["validation"]["n_val"] > 0

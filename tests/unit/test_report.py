@@ -85,9 +85,27 @@ def test_header_names_the_word_vectors_and_their_width():
     md = results_markdown([summary("wise")], "IEMOCAP")
     assert "word vectors: `glove-6b-50d` (50-d) — narrower than the paper's 300-d" in md
     md = results_markdown([summary("wise", word_vectors="glove:g.txt:ab12", word_dim=300)], "x")
-    assert "word vectors: `glove:g.txt:ab12` (300-d)." in md
+    assert "word vectors: `glove:g.txt:ab12` (300-d); " in md
     md = results_markdown([summary("wise", word_vectors="glove:g.txt:ab12")], "x")
-    assert "word vectors: `glove:g.txt:ab12` (width not recorded)." in md
+    assert "word vectors: `glove:g.txt:ab12` (width not recorded); " in md
+
+
+def test_header_says_how_the_epoch_was_chosen_and_flags_a_row_chosen_otherwise():
+    speakers = "early stopping on held-out whole training speakers (`validation: speakers`)"
+    md = results_markdown([summary("wise")], "x")          # today's default, resolved
+    assert speakers in md and "Settings that differ" not in md
+    # A run from before the field (or with validation=rows) has none in its config.
+    old = summary("wise")
+    del old["config"]["train"]["validation"]
+    md = results_markdown([old], "x")
+    assert "held-out training rows (their speakers also train) (`validation: rows`)" in md
+    assert "`train.validation=rows`" in md                 # not the default under this protocol
+    rows_row = summary("text_only")
+    del rows_row["config"]["train"]["validation"]
+    table = results_table([summary("wise"), rows_row], "x")
+    assert speakers in results_markdown([summary("wise"), rows_row], "x")
+    flagged = {r["name"]: r["mismatch"] for r in table["rows"] if r["run"]}
+    assert flagged["wise"] == [] and "train.validation" in " ".join(map(str, flagged["text_only"]))
 
 
 def test_rows_with_other_word_vectors_are_named_per_row():

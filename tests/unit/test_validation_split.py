@@ -1,6 +1,7 @@
 """Early stopping on held-out speakers (`TrainConfig.validation: speakers`): whole training
-speakers are held out, seeded and deterministic, near `val_fraction` of the rows; at the
-default ("rows") nothing changes, config hashes included."""
+speakers are held out, seeded and deterministic, near `val_fraction` of the rows. The default
+("auto") is speakers under a speaker-independent protocol and rows under `random`; runs with
+rows held out keep the config hashes they had before the field existed."""
 
 from pathlib import Path
 
@@ -80,11 +81,30 @@ def test_one_speaker_falls_back_to_rows_and_says_so():
     assert note["split"] == "rows" and "fewer than 2 speakers" in note["why"]
 
 
-def test_rows_is_the_default_and_unchanged():
+def test_rows_are_as_before_and_share_speakers():
     rows, labels, speakers = _corpus(SIZES)
-    fit, val, note = validation_split(rows, labels, speakers, TrainConfig())
+    fit, val, note = validation_split(rows, labels, speakers, TrainConfig(validation="rows"))
     assert (fit, val, note) == (*split_validation(rows, labels, 0.1, 0), None)
-    assert {speakers[i] for i in val} & {speakers[i] for i in fit}   # what the option avoids
+    assert {speakers[i] for i in val} & {speakers[i] for i in fit}   # what speakers avoids
+
+
+@pytest.mark.parametrize("protocol, split", [("session", "speakers"),
+                                             ("speaker_groups", "speakers"),
+                                             ("random", "rows")])
+def test_auto_holds_out_speakers_under_speaker_independent_protocols(protocol, split):
+    run = load_run_config("wise", [f"protocol={protocol}"])
+    assert run.train.validation == split
+    assert load_run_config("wise", [f"protocol={protocol}", "validation=rows"]
+                           ).train.validation == "rows"        # an explicit choice stands
+    assert load_run_config("wise", [f"protocol={protocol}", "validation=speakers"]
+                           ).train.validation == "speakers"
+
+
+def test_auto_without_a_protocol_holds_out_speakers():
+    rows, labels, speakers = _corpus(SIZES)
+    assert TrainConfig().validation == "auto"
+    assert (validation_split(rows, labels, speakers, TrainConfig())
+            == validation_split(rows, labels, speakers, TrainConfig(validation="speakers")))
 
 
 def test_the_note_names_the_held_out_speakers():
@@ -96,23 +116,26 @@ def test_the_note_names_the_held_out_speakers():
     assert np.isin(val, fit).sum() == 0
 
 
-def test_default_keeps_the_config_hashes_and_speakers_is_another_run():
-    assert _config_hash(RunConfig(), ["a", "b"]) == HASH_WISE
-    assert "validation" not in RunConfig().to_dict()["train"]
+def test_rows_keep_the_old_config_hashes_and_speakers_is_another_run():
+    rows = RunConfig(train=TrainConfig(validation="rows"))
+    assert _config_hash(rows, ["a", "b"]) == HASH_WISE
+    assert "validation" not in rows.to_dict()["train"]
+    assert load_run_config("wise", ["validation=rows"]) == rows
     run = load_run_config("wise", ["validation=speakers"])
     assert run.train.validation == "speakers"
     assert load_run_config("wise", ["train.validation=speakers"]) == run
+    assert load_run_config("wise") == run == RunConfig()            # the default, resolved
     assert _config_hash(run, ["a", "b"]) != HASH_WISE
     assert run.to_dict()["train"]["validation"] == "speakers"
     assert run_config(run.to_dict()) == run                  # as a checkpoint is loaded
 
 
 def test_an_unknown_validation_is_refused_in_one_line():
-    with pytest.raises(ValueError, match="validation must be one of rows, speakers, "
-                                         "not 'sessions'"):
+    with pytest.raises(ValueError, match="validation must be one of auto, rows, "
+                                         "speakers, not 'sessions'"):
         TrainConfig(validation="sessions")
-    with pytest.raises(WiseError, match="validation must be one of rows, speakers, "
-                                        "not 'speaker'"):
+    with pytest.raises(WiseError, match="validation must be one of auto, rows, "
+                                        "speakers, not 'speaker'"):
         load_run_config("wise", ["validation=speaker"])
 
 

