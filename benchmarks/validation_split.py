@@ -43,6 +43,8 @@ from wise.stats import compare_runs  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 CHOICES = ("rows", "speakers")
+INTERVAL = ("95% corrected repeated-CV t-interval over (seed, fold) pairs "
+            "(wise.stats.compare_runs; Nadeau & Bengio 2003)")
 
 # name -> (manifest, feature cache, --set items beyond validation=..., what it is)
 CORPORA: dict[str, tuple[str, str, list[str], str]] = {
@@ -232,16 +234,20 @@ def main() -> int:
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "machine": machine(), "table_code_version": code_version(),
         "jobs": args.jobs,
-        "interval": "95% corrected repeated-CV t-interval over (seed, fold) pairs "
-                    "(wise.stats.compare_runs; Nadeau & Bengio 2003)",
+        "interval": INTERVAL,
         "seconds": round(time.perf_counter() - t0, 1),
         "corpora": corpora,
     }
-    result["table"] = markdown(result)
-    RESULTS.mkdir(exist_ok=True)
-    atomic_write_text(RESULTS / "validation_split.json", json.dumps(result, indent=2) + "\n")
-    print(result["table"])
+    write_result("validation_split.json", result, markdown(result))
     return 0
+
+
+def write_result(name: str, result: dict, table: str) -> None:
+    """benchmarks/results/NAME: `result` with its markdown `table` (also printed)."""
+    result["table"] = table
+    RESULTS.mkdir(exist_ok=True)
+    atomic_write_text(RESULTS / name, json.dumps(result, indent=2) + "\n")
+    print(table)
 
 
 if __name__ == "__main__":

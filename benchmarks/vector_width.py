@@ -32,16 +32,20 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from validation_split import difference, fold_metrics, machine  # noqa: E402
+from validation_split import (  # noqa: E402
+    INTERVAL,
+    difference,
+    fold_metrics,
+    machine,
+    write_result,
+)
 
 from wise import code_version  # noqa: E402
 from wise.cli import main as wise_main  # noqa: E402
 from wise.features.words import load_word_vectors, oov_report  # noqa: E402
-from wise.fsutil import atomic_write_text  # noqa: E402
 from wise.text import tokenize  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "results"
 MANIFEST = "wise-demo/manifest.jsonl"
 CACHE = "wise-demo/wise-cache"
 COMMITTED_50D = "wise-demo/results/wise"
@@ -157,16 +161,12 @@ def main() -> int:
         "machine": machine(), "table_code_version": code_version(), "jobs": args.jobs,
         "corpus": "synthetic demo corpus, leave one session out (5 folds, 2 speakers each)",
         "manifest": MANIFEST, "config": "wise", "seeds": list(range(args.seeds)),
-        "interval": "95% corrected repeated-CV t-interval over (seed, fold) pairs "
-                    "(wise.stats.compare_runs; Nadeau & Bengio 2003)",
+        "interval": INTERVAL,
         "seconds": round(time.perf_counter() - t0, 1),
         "choices": {c: describe(runs[c], c, run_dir(out, c, args.fresh_50d)) for c in CHOICES},
         "300d_minus_50d": {key: difference(a, b, key) for key in ("ua", "wa", "best_epoch")},
     }
-    result["table"] = markdown(result)
-    RESULTS.mkdir(exist_ok=True)
-    atomic_write_text(RESULTS / "vector_width.json", json.dumps(result, indent=2) + "\n")
-    print(result["table"])
+    write_result("vector_width.json", result, markdown(result))
     return 0
 
 

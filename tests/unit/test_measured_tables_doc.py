@@ -1,0 +1,19 @@
+"""The measured tables docs/training.md quotes are the ones the benchmarks wrote: a rerun that
+changes a figure fails here until the page is updated."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize("result, page", [
+    ("benchmarks/results/validation_split.json", "docs/training.md"),
+    ("benchmarks/results/vector_width.json", "docs/training.md"),
+])
+def test_the_page_quotes_the_benchmarks_table(result, page):
+    table = json.loads((ROOT / result).read_text())["table"]
+    assert table.count("\n") >= 3
+    assert table in (ROOT / page).read_text(), f"{page} does not quote {result}'s table"
