@@ -47,6 +47,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))   # benchmarks/host.py
+from host import machine  # noqa: E402
+
 from wise.checkpoint import save_blob
 from wise.cli import main as wise
 from wise.crossval import without_timings
@@ -401,12 +404,6 @@ def row(group: str, command: str, fault: str, trials: list[dict], draws: int) ->
         f"{', '.join(FAULTS[f] for f in FAULTS if f not in DRAWN)}")
     return {"fault": what, "target": f"{group} (`{command}`)", "trials": n,
             "outcome": "; ".join(parts), "lost": "; ".join(bad) or "nothing"}
-
-
-def machine() -> str:
-    mem = next((line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines()
-                if line.startswith("MemTotal")), "0")
-    return f"{os.cpu_count()} cores, {int(mem) / 2**20:.0f} GiB RAM"
 
 
 def main() -> int:

@@ -68,6 +68,9 @@ from pathlib import Path
 import numpy as np
 import psutil
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))   # benchmarks/host.py
+from host import machine  # noqa: E402
+
 from wise.fsutil import CHECKSUMS, atomic_write_text, check_checksums, is_temporary
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -709,12 +712,6 @@ BEFORE_COMMANDS = ["features", "cv", "predict"]     # what `--before` stops
 # Seconds, at most, from a command's workers being up to the signal (default 3): `prepare`
 # aligns its 20 utterances in about a second after that, `features` its 300 in under two.
 MAX_DELAY_S = {"prepare": 0.5, "features": 1.2}
-
-
-def machine() -> str:
-    mem = next((line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines()
-                if line.startswith("MemTotal")), "0")
-    return f"{os.cpu_count()} cores, {int(mem) / 2**20:.0f} GiB RAM"
 
 
 def main() -> int:

@@ -47,6 +47,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))   # benchmarks/host.py
+from host import machine  # noqa: E402
+
 from wise.checkpoint import DIGEST, load_checkpoint
 from wise.crossval import without_timings
 from wise.errors import WiseError
@@ -419,12 +422,6 @@ def row(r: dict) -> dict:
                                                      for y in x["leftover_temps"]]}))
     return {"fault": FAULT, "target": f"wise {r['command']}", "trials": n, "outcome": outcome,
             "lost": lost}
-
-
-def machine() -> str:
-    mem = next((line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines()
-                if line.startswith("MemTotal")), "0")
-    return f"{os.cpu_count()} cores, {int(mem) / 2**20:.0f} GiB RAM"
 
 
 def main() -> int:
