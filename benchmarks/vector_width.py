@@ -42,7 +42,7 @@ from validation_split import (  # noqa: E402
 
 from wise import code_version  # noqa: E402
 from wise.cli import main as wise_main  # noqa: E402
-from wise.features.words import load_word_vectors, oov_report  # noqa: E402
+from wise.features.words import WordVectors, load_word_vectors, oov_report  # noqa: E402
 from wise.text import tokenize  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -82,12 +82,11 @@ def load(where: Path, seeds: int) -> dict | None:
             "summary": json.loads((where / "summary.json").read_text())}
 
 
-def oov(choice: str) -> dict:
+def oov(vectors: WordVectors) -> dict:
     """How many of the corpus's word tokens the vectors know."""
     texts = [json.loads(line)["text"] for line in (ROOT / MANIFEST).read_text().splitlines()
              if line.strip()]
-    r = oov_report((tokenize(t) for t in texts),
-                   load_word_vectors(choice, ROOT / CACHE / "vectors"))
+    r = oov_report((tokenize(t) for t in texts), vectors)
     return {k: r[k] for k in ("tokens", "types", "oov_tokens", "oov_rate", "top_oov")}
 
 
@@ -107,7 +106,7 @@ def describe(run: dict, choice: str, where: Path) -> dict:
             "best_epoch_mean": round(float(np.mean([x["best_epoch"] for x in f])), 2),
             "train_seconds": round(float(sum(x["seconds"] for x in f)), 1),
             "vector_norm_median": round(float(np.median(norms)), 2),
-            "code_version": s.get("code_version"), "oov": oov(choice)}
+            "code_version": s.get("code_version"), "oov": oov(vectors)}
 
 
 def markdown(result: dict) -> str:
