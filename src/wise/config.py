@@ -17,6 +17,10 @@ N_FUNCTIONALS = {"none": 0, "egemaps": 88, "basic": 26}   # utterance functional
 NORMALIZE_MODES = ("corpus", "speaker", "utterance")       # see wise.batching.Normalizer
 PRECISIONS = ("fp32", "bf16")                               # TrainConfig.precision
 VALIDATIONS = ("auto", "rows", "speakers")                  # TrainConfig.validation
+ENCODER_WINDOWS = ("30s", "clip")                           # FeatureConfig.encoder_window
+ENCODER_DIMS: dict[str, int] = {"whisper-tiny.en": 384, "whisper-base": 512}
+"""Values per frame of each Whisper encoder frame source (FeatureConfig.frames). A model folder
+given by path joins it once `wise.features.encoder.dim` has loaded it."""
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,15 @@ class FeatureConfig:
     # (WiseConfig.utterance_stats): "egemaps", openSMILE's 88 eGeMAPSv02 functionals; "basic",
     # 26 of F0, level and spectral shape from librosa (ISC licence; the optional librosa extra).
     functionals: str = "none"
+    # Frame source (beyond the paper, for real speech; wise.features.encoder): "mfcc", the
+    # paper's 39-d frames above; "whisper-tiny.en" (the encoder of the bundled recogniser),
+    # "whisper-base" (the optional extra) or a path to a CTranslate2 Whisper folder: the last
+    # layer of Whisper's encoder, one frame per 20 ms, through the same hierarchy. The MFCC
+    # fields above then do not apply.
+    frames: str = "mfcc"
+    # How the encoder sees a clip: "30s", padded to Whisper's 30-s window as it was trained (and
+    # as its transcription encodes it); "clip", only as long as it is (cheaper).
+    encoder_window: str = "30s"
 
     def __post_init__(self) -> None:
         if self.phone_overflow not in ("truncate", "merge"):
@@ -58,6 +71,11 @@ class FeatureConfig:
             raise ValueError("win_ms, hop_ms and sample_rate must be positive")
         if self.prosody not in ("none", "egemaps"):
             raise ValueError(f"prosody must be 'none' or 'egemaps', not {self.prosody!r}")
+        if self.encoder_window not in ENCODER_WINDOWS:
+            raise ValueError(f"encoder_window must be one of {', '.join(ENCODER_WINDOWS)}, "
+                             f"not {self.encoder_window!r}")
+        if not self.frames:
+            raise ValueError("frames must be 'mfcc', an encoder name or a model folder")
         if self.functionals not in N_FUNCTIONALS:
             raise ValueError(f"functionals must be one of {', '.join(N_FUNCTIONALS)}, "
                              f"not {self.functionals!r}")
@@ -69,6 +87,8 @@ class FeatureConfig:
         for name in ("prosody", "functionals"):
             if d[name] == "none":
                 del d[name]
+        if d["frames"] == "mfcc":
+            del d["frames"], d["encoder_window"]
         return d
 
     def key(self) -> str:
@@ -77,9 +97,26 @@ class FeatureConfig:
         return hashlib.sha256(blob).hexdigest()[:16]
 
     @property
+    def is_encoder(self) -> bool:
+        """Whether the frames come from a Whisper encoder rather than the MFCC."""
+        return self.frames != "mfcc"
+
+    @property
     def frame_dim(self) -> int:
-        """Values per frame: 13 cepstra, deltas and delta-deltas, then any prosody LLDs."""
-        return 3 * self.n_ceps + (N_EGEMAPS_LLD if self.prosody == "egemaps" else 0)
+        """Values per frame: 13 cepstra, deltas and delta-deltas (or the encoder's width),
+        then any prosody LLDs."""
+        prosody = N_EGEMAPS_LLD if self.prosody == "egemaps" else 0
+        if not self.is_encoder:
+            return 3 * self.n_ceps + prosody
+        if self.frames not in ENCODER_DIMS:
+            raise ValueError(f"frames: the width of {self.frames} is known once it is loaded "
+                             "(wise.features.encoder.dim)")
+        return ENCODER_DIMS[self.frames] + prosody
+
+    @property
+    def frame_hop_s(self) -> float:
+        """Seconds between frames: the MFCC hop, or the encoder's 20 ms."""
+        return 0.02 if self.is_encoder else self.hop_length / self.sample_rate
 
     @property
     def n_functionals(self) -> int:

@@ -30,6 +30,7 @@ import contextlib
 import hashlib
 import json
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -42,11 +43,11 @@ from wise.cluster import check_shared, imap
 from wise.config import RunConfig
 from wise.errors import WiseError
 from wise.features.cache import FeatureStore, cache_dir, damage_lines
-from wise.features.functionals import build_functionals, require_opensmile
-from wise.fsutil import atomic_write_text, check_checksums, write_checksums
+from wise.features.functionals import build_functionals
+from wise.fsutil import atomic_file, atomic_write_text, check_checksums, write_checksums
 from wise.labels import LABELS
 from wise.metrics import scores
-from wise.models.build import CLASSIC, build_classic
+from wise.models.build import CLASSIC, build_classic, require_classic
 from wise.models.wise import n_params
 from wise.progress import LiveTasks
 from wise.train import (
@@ -254,7 +255,9 @@ def run_classic_fold(job: FoldJob) -> dict:
     """`run_fold` for a scikit-learn row (`wise.models.build.CLASSIC`): fit on every row but
     the fold's utterance functionals, score the fold; the same files but no checkpoint."""
     store = FeatureStore(job.pack)
-    x = np.load(job.functionals)                                           # (U, 88)
+    x = np.load(job.functionals)                                 # (U, K): one vector per row
+    if job.run.train.normalize == "speaker":
+        x = per_speaker(x, job.speakers, job.rows)
     y = np.array(job.labels)
     test_set = set(job.test_rows)
     train_rows = [i for i in job.rows if i not in test_set]
@@ -275,6 +278,23 @@ def run_classic_fold(job: FoldJob) -> dict:
     # It weighs no words: uniform weights over the real words, like the neural baselines.
     alphas = [np.full(n, 1.0 / n) for n in map(store.n_words, job.test_rows)]
     return _write_fold(job, store, y_pred, probs, alphas, result)
+
+
+def per_speaker(x: np.ndarray, speakers: list[str], rows: list[int]) -> np.ndarray:
+    """`x` (U, K) with each speaker's rows among `rows` standardised by that speaker's own
+    mean and std (NaN-aware; a missing value stays NaN), as `normalize: speaker` does for the
+    neural rows: a test speaker's statistics come from his or her clips, never their labels."""
+    out = np.array(x, np.float64)
+    groups: dict[str, list[int]] = {}
+    for i in rows:
+        groups.setdefault(speakers[i], []).append(i)
+    with warnings.catch_warnings():          # a column that is NaN throughout
+        warnings.simplefilter("ignore", RuntimeWarning)
+        for idx in groups.values():
+            v = out[idx]
+            sd = np.nanstd(v, 0)
+            out[idx] = (v - np.nanmean(v, 0)) / np.where(sd > 0, sd, 1.0)
+    return out
 
 
 def _write_fold(job: FoldJob, store: FeatureStore, y_pred, probs: np.ndarray, alphas: list,
@@ -308,9 +328,21 @@ def _done_earlier(where: Path, run: RunConfig, config_hash: str) -> tuple[dict |
     return (done, "") if done.get("config_hash") == config_hash else (None, "")
 
 
-def _functionals(run: RunConfig, manifest: str | Path, cache: str | Path | None,
-                 store: FeatureStore, workers: int | None, progress: bool, log) -> str:
-    """Scikit-learn rows: the store rows' openSMILE functionals, built once for every fold."""
+def _classic_inputs(run: RunConfig, manifest: str | Path, cache: str | Path | None,
+                    store: FeatureStore, workers: int | None, progress: bool, log) -> str:
+    """Scikit-learn rows: the .npy of one vector per store row that the row's model reads
+    (`inputs`), built once for every fold: openSMILE's functionals, or the frame statistics."""
+    if CLASSIC[run.model][1].inputs == "frame_stats":
+        path = cache_dir(manifest, cache) / "frame_stats" / f"{store.dir.name}.npy"
+        if not path.is_file():
+            stats = np.stack([np.concatenate([f.mean(0), f.std(0)])
+                              for f in (np.asarray(store[i].frames, np.float64)
+                                        for i in range(len(store)))]).astype(np.float32)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with atomic_file(path) as tmp, open(tmp, "wb") as f:
+                np.save(f, stats)
+        log(f"  frame statistics of {len(store)} utterances ({store.frame_dim}-d frames)")
+        return str(path)
     audio = {u.id: u.audio for u in read_manifest(manifest)}
     f = build_functionals([audio[i] for i in store.ids], cache_dir(manifest, cache),
                           run.features.sample_rate, workers=workers, progress=progress)
@@ -380,7 +412,7 @@ def plan_cv(run: RunConfig, manifest: str | Path, out_dir: str | Path, *,
     out = Path(out_dir)
     classic = run.model in CLASSIC
     if classic:
-        require_opensmile()          # before the MFCC cache: a missing extra fails at once
+        require_classic(run.model, run.name)   # before the features: a missing extra fails now
     d = load_corpus(run, manifest, cache, workers=workers, progress=progress, ray=ray)
     for line in damage_lines(d.feats):
         log(f"  {line}")
@@ -391,8 +423,8 @@ def plan_cv(run: RunConfig, manifest: str | Path, out_dir: str | Path, *,
     # Which speakers each fold tests on, so a reader can check the protocol.
     atomic_write_text(out / "folds.json", json.dumps({"protocol": run.cv.protocol, "folds": {
         name: sorted({d.speakers[i] for i in test}) for name, test in folds}}, indent=2) + "\n")
-    functionals = _functionals(run, manifest, cache, store, workers, progress,
-                               log) if classic else ""
+    functionals = _classic_inputs(run, manifest, cache, store, workers, progress,
+                                  log) if classic else ""
     plan = CVPlan(run, str(manifest), out, seeds, len(folds), len(rows),
                   None if classic else n_params(new_model(run, store)),
                   d.feats["word_vectors"], store.text_dim, [], {}, log, time.perf_counter())

@@ -238,6 +238,15 @@ def publish_dir(tmp: Path, final: Path) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def user_cache_dir() -> Path:
+    """Where files made once for any project are kept between runs (converted word vectors,
+    assembled encoders): $WISE_CACHE, else $XDG_CACHE_HOME/wise, else ~/.cache/wise."""
+    if os.environ.get("WISE_CACHE"):
+        return Path(os.environ["WISE_CACHE"])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "wise"
+
+
 CHECKSUMS = "checksums.json"
 _HASH_BLOCK = 1 << 20
 

@@ -47,9 +47,8 @@ def reproduce(manifest: str | Path, out_dir: str | Path, configs: Sequence[str |
     `skip_unavailable` left out with a log line. Returns the path of results.md."""
     # Imported here: `wise report` (write_report alone) needs no torch.
     from wise.crossval import CVPlan, plan_cv, run_jobs
-    from wise.features.functionals import require_opensmile
     from wise.features.prosody import require_extras
-    from wise.models.build import CLASSIC
+    from wise.models.build import CLASSIC, require_classic
     from wise.rows import load_run_config
 
     # Read every config before training anything: a typo in the last one should not surface
@@ -67,7 +66,7 @@ def reproduce(manifest: str | Path, out_dir: str | Path, configs: Sequence[str |
     for run in runs:
         try:
             if run.model in CLASSIC:
-                require_opensmile(run.name)
+                require_classic(run.model, run.name)
             require_extras(run.features)
         except WiseError as e:
             unavailable[run.name] = e

@@ -23,7 +23,6 @@ lock, so calls are serialised there); for parallel throughput use one per proces
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from dataclasses import asdict, dataclass, field
@@ -43,6 +42,7 @@ from wise.features.cache import UtteranceFeatures
 from wise.features.hierarchy import build_hierarchy
 from wise.features.prosody import Prosody, frame_features
 from wise.features.words import PACKAGES, WordVectors, load_word_vectors
+from wise.fsutil import user_cache_dir
 from wise.labels import LABEL_NAMES
 from wise.text import tokenize
 from wise.utterance import Segment
@@ -51,12 +51,8 @@ MAX_SECONDS = MAX_PREDICT_SECONDS
 
 
 def cache_dir() -> Path:
-    """Where converted word vectors are kept between runs: $WISE_CACHE, else
-    $XDG_CACHE_HOME/wise, else ~/.cache/wise."""
-    if os.environ.get("WISE_CACHE"):
-        return Path(os.environ["WISE_CACHE"])
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "wise"
+    """Where converted word vectors are kept between runs (`wise.fsutil.user_cache_dir`)."""
+    return user_cache_dir()
 
 
 @dataclass(frozen=True)

@@ -50,8 +50,10 @@ from threadpoolctl import threadpool_limits
 
 from wise.audio import load_audio
 from wise.cluster import check_shared, imap
-from wise.config import FeatureConfig
+from wise.config import ENCODER_DIMS, N_EGEMAPS_LLD, FeatureConfig
 from wise.errors import Skips, WiseError
+from wise.features.encoder import dim as encoder_dim
+from wise.features.encoder import identity as encoder_identity
 from wise.features.hierarchy import build_hierarchy
 from wise.features.prosody import Prosody, frame_features
 from wise.features.words import load_word_vectors, oov_report
@@ -75,6 +77,8 @@ def audio_key(cfg: FeatureConfig) -> dict:
     """The config fields an entry depends on (word vectors live in the pack, not the entry)."""
     d = cfg.key_fields()
     del d["word_vectors"]
+    if cfg.is_encoder:                  # which model, not only its name or folder
+        d["encoder"] = encoder_identity(cfg.frames)
     return d
 
 
@@ -150,6 +154,8 @@ def build_features(manifest: str | Path, cache_root: str | Path, cfg: FeatureCon
     rows = list(read_manifest(manifest))
     if not rows:
         raise WiseError(manifest, "manifest has no rows")
+    if cfg.is_encoder:                  # a missing or damaged model: one line, before any work
+        encoder_dim(cfg.frames)
     keyed: list[tuple[Utterance, str]] = []
     for u in rows:
         if not u.words:
@@ -365,7 +371,8 @@ def _pack(final: Path, root: Path, ok: list[tuple[Utterance, str]], sizes: np.nd
             arr.flush()
         del out
         np.save(tmp / "offsets.npy", offsets)
-        audio_s = float(n_f * cfg.hop_length / cfg.sample_rate)
+        audio_s = float(n_f * (cfg.frame_hop_s if cfg.is_encoder
+                               else cfg.hop_length / cfg.sample_rate))
         stats = {
             "audio_seconds": round(audio_s, 2),
             "frames": int(n_f), "phones": int(n_p), "words": int(n_w),
@@ -426,6 +433,11 @@ class FeatureStore:
                 self.index = json.loads(index_file.read_text())
                 self.ids: list[str] = self.index["ids"]
                 self.config = FeatureConfig(**self.index["config"])
+                if self.config.is_encoder and self.config.frames not in ENCODER_DIMS:
+                    # A folder's width: the pack's own, without loading the model.
+                    width = np.load(self.dir / "frames.npy", mmap_mode="r").shape[1]
+                    lld = N_EGEMAPS_LLD if self.config.prosody == "egemaps" else 0
+                    ENCODER_DIMS[self.config.frames] = width - lld
                 names = [*PACK_ARRAYS, *(["functionals"] if self.config.n_functionals else [])]
                 self.arrays = {name: np.load(self.dir / f"{name}.npy", mmap_mode="r")
                                for name in names}

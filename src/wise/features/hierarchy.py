@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from wise.config import FeatureConfig
-from wise.features.mfcc import frame_times
+from wise.features.encoder import frame_times
 from wise.utterance import Segment
 
 WORD_AS_PHONE = "<w>"
@@ -47,7 +47,7 @@ def build_hierarchy(words: list[Segment], phones: list[Segment] | None, n_frames
     """Index the frames of each phone and the phones of each word; apply the paper's caps."""
     events: Counter = Counter()
     centres = frame_times(n_frames, cfg)                       # (T,)
-    end_of_audio = centres[-1] + cfg.hop_ms / 2000.0
+    end_of_audio = centres[-1] + (cfg.frame_hop_s if cfg.is_encoder else cfg.hop_ms / 1000) / 2
     words = sorted(words, key=lambda w: w.start)
     kept = [w for w in words if w.start < end_of_audio]
     if len(kept) < len(words):
@@ -114,7 +114,10 @@ def _frame_ranges(spans: np.ndarray, centres: np.ndarray, cfg: FeatureConfig,
     if empty.any():
         events[f"{what} shorter than a frame (given the nearest frame)"] += int(empty.sum())
         mids = spans[empty].mean(axis=1)
-        nearest = np.rint((mids * cfg.sample_rate - cfg.win_length / 2) / cfg.hop_length)
+        if cfg.is_encoder:                                   # centres at 0.02 j
+            nearest = np.rint(mids / cfg.frame_hop_s)
+        else:
+            nearest = np.rint((mids * cfg.sample_rate - cfg.win_length / 2) / cfg.hop_length)
         nearest = np.clip(nearest, 0, len(centres) - 1).astype(np.int64)
         f0[empty], f1[empty] = nearest, nearest + 1
     return np.stack([f0, f1], axis=1).astype(np.int32).reshape(-1, 2)

@@ -42,7 +42,8 @@ import numpy as np
 from wise.audio import normalize_gain
 from wise.config import N_EGEMAPS_LLD, N_FUNCTIONALS, FeatureConfig
 from wise.errors import WiseError
-from wise.features.mfcc import frame_times, mfcc
+from wise.features.encoder import encoder_frames, frame_times
+from wise.features.mfcc import mfcc
 
 
 def require_extras(cfg: FeatureConfig) -> None:
@@ -134,9 +135,9 @@ def basic_functionals(x: np.ndarray, sample_rate: int) -> np.ndarray:
 
 
 def frame_features(x: np.ndarray, cfg: FeatureConfig, prosody: Prosody | None) -> np.ndarray:
-    """(T, cfg.frame_dim) float32: the MFCC frames, then the prosody descriptors if configured.
-    Training (the cache) and prediction both compute frames here."""
-    feats = mfcc(x, cfg)                                                  # (T, 39)
+    """(T, cfg.frame_dim) float32: the MFCC (or encoder) frames, then the prosody descriptors
+    if configured. Training (the cache) and prediction both compute frames here."""
+    feats = encoder_frames(x, cfg) if cfg.is_encoder else mfcc(x, cfg)    # (T, 39 or D)
     if cfg.prosody == "none":
         return feats
     return np.concatenate([feats, prosody.frames(x, len(feats))], axis=1)

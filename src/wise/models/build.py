@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import replace
 
 from wise.errors import WiseError
+from wise.features.functionals import require_opensmile
 from wise.models.baselines.cnn_phoneme import CnnPhoneme, CnnPhonemeConfig
 from wise.models.baselines.egemaps_svm import EgemapsSvm, EgemapsSvmConfig
+from wise.models.baselines.frame_stats_logreg import FrameStatsLogreg, FrameStatsLogregConfig
 from wise.models.baselines.lstm_attn import LstmAttn, LstmAttnConfig
 from wise.models.baselines.mdre import Mdre, MdreConfig
 from wise.models.wise import Wise, WiseConfig
@@ -22,11 +24,27 @@ FAMILIES: dict[str, tuple[type, type]] = {
     "cnn_phoneme": (CnnPhonemeConfig, CnnPhoneme),   # Table 1, CNN+Phoneme (Yenigalla et al.)
 }
 
-# Rows that are not torch models: fitted with scikit-learn on utterance functionals, one per
+# Rows that are not torch models: fitted with scikit-learn on one vector per utterance, one per
 # fold (wise.crossval.run_classic_fold); no checkpoint, so no `wise train` or `wise predict`.
+# Each class says which vector it reads (`inputs`): "egemaps", openSMILE's functionals, or
+# "frame_stats", the mean and std of the feature pack's frames.
 CLASSIC: dict[str, tuple[type, type]] = {
     "egemaps_svm": (EgemapsSvmConfig, EgemapsSvm),   # beyond the paper: eGeMAPS + RBF SVM
+    "frame_stats_logreg": (FrameStatsLogregConfig, FrameStatsLogreg),  # pooled frames + LR
 }
+
+
+def require_classic(name: str, row: str) -> None:
+    """Raise the one-line error naming the install command when scikit-learn row `name` (of
+    table row `row`) needs an optional package that is not installed."""
+    if CLASSIC[name][1].inputs == "egemaps":
+        require_opensmile(row)
+        return
+    try:
+        import sklearn  # noqa: F401
+    except ImportError:
+        raise WiseError(None, f"{row} needs scikit-learn, not installed here: "
+                              "pip install scikit-learn") from None
 
 
 def model_config_class(name: str) -> type:

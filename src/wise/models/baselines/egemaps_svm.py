@@ -57,6 +57,8 @@ class EgemapsSvmConfig:
 class EgemapsSvm:
     """Standardisation fitted on the training rows, then an RBF SVM."""
 
+    inputs = "egemaps"              # what `wise.crossval` hands `fit`: (N, 88) functionals
+
     def __init__(self, cfg: EgemapsSvmConfig):
         self.cfg = cfg
 
