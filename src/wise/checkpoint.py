@@ -25,6 +25,7 @@ from torch import nn
 from wise.batching import Normalizer
 from wise.config import RunConfig
 from wise.errors import WiseError
+from wise.features.encoder import dim as encoder_dim
 from wise.features.words import vectors_dim
 from wise.fsutil import atomic_file
 from wise.labels import LABELS
@@ -181,6 +182,8 @@ def _feature_mismatch(model: nn.Module, run: RunConfig) -> str:
     """How the model's input widths disagree with what its feature config makes ("" when
     they agree): a checkpoint whose feature config came from another feature set."""
     f, cfg = run.features, model.cfg
+    if f.is_encoder:            # a model folder's width is known once it is loaded
+        encoder_dim(f.frames)
     frame_dim = getattr(cfg, "frame_dim", None)
     if frame_dim is not None and frame_dim != f.frame_dim:
         return f"the model reads {frame_dim}-d frames, the config makes {f.frame_dim}-d ones"

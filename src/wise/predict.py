@@ -39,6 +39,7 @@ from wise.cluster import local_pool, watched
 from wise.config import MAX_PREDICT_SECONDS, FeatureConfig
 from wise.errors import WiseError
 from wise.features.cache import UtteranceFeatures
+from wise.features.encoder import model_dir as encoder_model_dir
 from wise.features.hierarchy import build_hierarchy
 from wise.features.prosody import Prosody, frame_features
 from wise.features.words import PACKAGES, WordVectors, load_word_vectors
@@ -145,6 +146,14 @@ class Predictor:
         self._aligner = None
         self._recognizer = make_recognizer(asr, asr_model)    # checked now, loaded when needed
         self.asr_name: str = self._recognizer.name
+        # Encoder frames from a 30-s window of the recogniser's own model are the frames its
+        # transcription encoded: take them from it rather than encode the clip twice.
+        self._shared_encoder = (
+            self.features.is_encoder and self.features.encoder_window == "30s"
+            and self.features.prosody == "none"
+            and getattr(self._recognizer, "model_dir", None) is not None
+            and Path(self._recognizer.model_dir).resolve()
+            == encoder_model_dir(self.features.frames).resolve())
         self._prosody: Prosody | None = None
         if self.features.prosody != "none" or self.features.n_functionals:
             self._prosody = Prosody(self.features)   # openSMILE missing: one line, now
@@ -205,6 +214,7 @@ class Predictor:
             raise WiseError(source, f"transcript has no words ({text!r})")
 
         confidence = None
+        encoded = None                     # encoder frames the recogniser computed
         with self._lock:
             aligner = self._aligner_tool()
             if not given:
@@ -216,11 +226,13 @@ class Predictor:
                     return self._empty(base, False, None, e.message, seconds)
                 seconds["asr"] = time.perf_counter() - t
                 text, confidence = rec.text, round(rec.confidence, 4)
+                if self._shared_encoder:
+                    encoded = rec.encoder_frames
             t = time.perf_counter()
             alignment = aligner.align(x, text, source=source)
             seconds["align"] = time.perf_counter() - t
         t = time.perf_counter()
-        frames, functionals = self.audio_features(x)
+        frames, functionals = self.audio_features(x, encoded)
         feats, events = utterance_features(frames, alignment.words, alignment.phones,
                                            self.features, self.vectors, functionals)
         seconds["features"] = time.perf_counter() - t
@@ -241,11 +253,13 @@ class Predictor:
             asr_confidence=confidence, words=words, message=_capping_note(events),
             seconds={k: round(v, 4) for k, v in seconds.items()})
 
-    def audio_features(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    def audio_features(self, x: np.ndarray, encoded: np.ndarray | None = None
+                       ) -> tuple[np.ndarray, np.ndarray | None]:
         """The frames (T, frame_dim) and utterance functionals (or None) of 16 kHz audio `x`,
-        as the checkpoint's feature config computes them for training."""
+        as the checkpoint's feature config computes them for training (`encoded`: its encoder
+        frames, when the recogniser has them already)."""
         cfg = self.features
-        frames = frame_features(x, cfg, self._prosody)
+        frames = frame_features(x, cfg, self._prosody, encoded)
         return frames, self._prosody.functionals(x) if cfg.n_functionals else None
 
     def adapt_speaker(self, audio: list[str | Path]) -> None:

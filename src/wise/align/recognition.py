@@ -16,12 +16,16 @@ class Recognition:
     """What was said: `words` are the tokens of `tokenize(text)`, in order, with their times
     (seconds); `confidence` is in [0, 1] (each recogniser documents what it means);
     `no_speech_prob` is Whisper's highest no-speech probability over the kept segments (None
-    from pocketsphinx)."""
+    from pocketsphinx). `encoder_frames` (Whisper only, audio up to 30 s): the last layer of
+    Whisper's encoder over the audio, (T, D), one frame per 20 ms, from the one 30-s window
+    it decoded; the same frames as `frames: <this model>` with `encoder_window: 30s`
+    (`wise.features.encoder`), so that prediction need not encode the audio twice."""
 
     text: str
     confidence: float
     words: list[Segment]
     no_speech_prob: float | None = None
+    encoder_frames: np.ndarray | None = None
 
 
 class Recognizer(Protocol):

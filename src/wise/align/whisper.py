@@ -39,6 +39,7 @@ recognised words.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -82,11 +83,10 @@ class WhisperRecognizer:
     def load(self) -> None:
         if self._model is not None:
             return
-        from faster_whisper import WhisperModel
-
         try:
-            self._model = WhisperModel(str(self.model_dir), device="cpu", compute_type="int8",
-                                       cpu_threads=1, local_files_only=True)
+            self._model = _keeping_model()(str(self.model_dir), device="cpu",
+                                           compute_type="int8", cpu_threads=1,
+                                           local_files_only=True)
         except Exception as e:      # ctranslate2 and tokenizers raise all sorts
             why = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             raise WiseError(self.model_dir, f"not a usable CTranslate2 Whisper model "
@@ -100,6 +100,7 @@ class WhisperRecognizer:
         x = check_audio(audio, source)
         require_speech(x, source)
         self.load()
+        self._model.first_window = None
         segments, _ = self._model.transcribe(
             normalize_gain(x), language="en", beam_size=1, temperature=0.0,
             condition_on_previous_text=False, word_timestamps=True,
@@ -140,4 +141,33 @@ class WhisperRecognizer:
             raise WiseError(source, f"no speech recognised reliably in the audio (best guess "
                                     f"{text!r}, confidence {confidence:.2f})")
         return Recognition(text=text, confidence=confidence, words=words,
-                           no_speech_prob=max(kept))
+                           no_speech_prob=max(kept), encoder_frames=self._first_window(x))
+
+    def _first_window(self, x: np.ndarray) -> np.ndarray | None:
+        """The encoder's frames over `x` from the window transcription began with, when that
+        window held all of it (30 s or less): faster-whisper's mel has len(x) // 160 frames
+        of content, and the encoder gives one frame per two of them."""
+        first = self._model.first_window
+        content = len(x) // 160
+        if first is None or content > 3000:
+            return None
+        return np.array(first)[0][:(content + 1) // 2].astype(np.float32)
+
+
+@lru_cache(maxsize=1)
+def _keeping_model() -> type:
+    """faster-whisper's WhisperModel, keeping the encoder output of the first 30-s window that
+    `transcribe` encodes (`first_window`; the caller resets it to None before each call).
+    Made on first use: importing faster-whisper takes a while, and only ASR needs it."""
+    from faster_whisper import WhisperModel
+
+    class KeepingModel(WhisperModel):
+        first_window = None
+
+        def encode(self, features):
+            out = super().encode(features)
+            if self.first_window is None:
+                self.first_window = out
+            return out
+
+    return KeepingModel

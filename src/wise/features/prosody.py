@@ -134,10 +134,16 @@ def basic_functionals(x: np.ndarray, sample_rate: int) -> np.ndarray:
                     + six(np.log(flatness[loud] + 1e-8)) + [step, loud.mean()], np.float32)
 
 
-def frame_features(x: np.ndarray, cfg: FeatureConfig, prosody: Prosody | None) -> np.ndarray:
+def frame_features(x: np.ndarray, cfg: FeatureConfig, prosody: Prosody | None,
+                   encoded: np.ndarray | None = None) -> np.ndarray:
     """(T, cfg.frame_dim) float32: the MFCC (or encoder) frames, then the prosody descriptors
-    if configured. Training (the cache) and prediction both compute frames here."""
-    feats = encoder_frames(x, cfg) if cfg.is_encoder else mfcc(x, cfg)    # (T, 39 or D)
+    if configured. Training (the cache) and prediction both compute frames here. `encoded`:
+    the encoder frames of `x` when the recogniser has computed them already (the same ones,
+    `wise.align.recognition.Recognition.encoder_frames`)."""
+    if encoded is not None:
+        feats = encoded
+    else:
+        feats = encoder_frames(x, cfg) if cfg.is_encoder else mfcc(x, cfg)  # (T, 39 or D)
     if cfg.prosody == "none":
         return feats
     return np.concatenate([feats, prosody.frames(x, len(feats))], axis=1)

@@ -1,0 +1,87 @@
+"""WISE over Whisper's encoder on real speech (tests/fixtures/ravdess): the feature pack holds the
+encoder's frames, a checkpoint trained on them predicts from the frames its recogniser already
+computed (the same ones training saw), and the probe row cross-validates on them."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from wise.audio import load_audio
+from wise.cli import main
+from wise.errors import Skips
+from wise.features.cache import FeatureStore, build_features
+from wise.features.encoder import encoder_frames
+from wise.predict import Predictor, utterance_features
+from wise.rows import load_run_config
+from wise.utterance import read_manifest
+
+RAVDESS = Path(__file__).parents[1] / "fixtures" / "ravdess"
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> dict:
+    root = tmp_path_factory.mktemp("whisper")
+    shutil.copytree(RAVDESS, root / "ravdess")
+    manifest = root / "m.jsonl"
+    assert main(["prepare", "ravdess", str(root / "ravdess"), "--out", str(manifest),
+                 "--quiet"]) == 0
+    model = root / "ww.wise"
+    assert main(["train", "--config", "wise_whisper", "--manifest", str(manifest), "--out",
+                 str(model), "--set", "max_epochs=1", "--set", "min_epochs=1",
+                 "--set", "batch_size=4", "--workers", "1", "--quiet"]) == 0
+    run = load_run_config("wise_whisper")
+    feats = build_features(manifest, root / "wise-cache", run.features, Skips(), workers=1,
+                           progress=False)
+    return {"root": root, "manifest": manifest, "model": model,
+            "store": FeatureStore(feats["pack"]), "rows": list(read_manifest(manifest))}
+
+
+def test_the_pack_holds_encoder_frames(trained):
+    store = trained["store"]
+    assert store.frame_dim == 384 and store.config.frames == "whisper-tiny.en"
+    u = trained["rows"][0]
+    e = store.by_id(u.id)
+    x = load_audio(u.audio)
+    np.testing.assert_array_equal(e.frames, encoder_frames(x, store.config))
+    # Every word and phone has frames, inside the clip.
+    assert (e.word_frames[:, 1] > e.word_frames[:, 0]).all()
+    assert (e.phone_frames[:, 1] > e.phone_frames[:, 0]).all()
+    assert e.phone_frames.max() <= len(e.frames)
+
+
+def test_prediction_reuses_the_recognisers_encoder_pass(trained):
+    store = trained["store"]
+    p = Predictor(trained["model"], vectors_cache=trained["root"] / "wise-cache")
+    assert p._shared_encoder
+    u = trained["rows"][0]
+    x = load_audio(u.audio)
+    p._recognizer.load()
+    rec = p._recognizer.recognize(x, source=u.audio)
+    # The recogniser's first window is exactly the frames training computed for the clip.
+    np.testing.assert_array_equal(rec.encoder_frames, store.by_id(u.id).frames)
+    frames, _ = p.audio_features(x, rec.encoder_frames)
+    mine, _ = utterance_features(frames, u.words, u.phones, p.features, p.vectors)
+    np.testing.assert_array_equal(mine.frames, store.by_id(u.id).frames)
+    r = p.predict(u.audio)
+    assert r.status == "ok" and r.transcript_source == "asr"
+    assert "asr" in r.seconds and r.label in ("ang", "hap", "neu", "sad")
+
+
+def test_the_probe_row_cross_validates_on_encoder_frames(trained, tmp_path):
+    out = tmp_path / "probe"
+    assert main(["cv", "--config", "whisper_probe", "--manifest", str(trained["manifest"]),
+                 "--out", str(out), "--set", "protocol=speaker_groups", "--set", "folds=2",
+                 "--set", "normalize=speaker", "--workers", "1", "--quiet"]) == 0
+    s = json.loads((out / "summary.json").read_text())
+    assert s["config"]["model"] == "frame_stats_logreg" and len(s["folds"]) == 2
+    assert s["config"]["train"]["normalize"] == "speaker"
+    # 2 x 384 statistics: coefficients + intercepts (one per class, or one for two classes)
+    # + the scaler's mean and std.
+    for k in (1, 2):
+        m = json.loads((out / "seed_0" / f"fold_{k}" / "metrics.json").read_text())
+        assert m["n_params"] in {c * 768 + c + 2 * 768 for c in (1, 3, 4)}
