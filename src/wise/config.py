@@ -51,7 +51,10 @@ class FeatureConfig:
     prosody: str = "none"
     # Functionals of the whole utterance, for models that read utterance-level statistics
     # (WiseConfig.utterance_stats): "egemaps", openSMILE's 88 eGeMAPSv02 functionals; "basic",
-    # 26 of F0, level and spectral shape from librosa (ISC licence; the optional librosa extra).
+    # 26 of F0, level and spectral shape from librosa (ISC licence; the optional librosa extra);
+    # "pooled", the mean and std over the utterance of every frame value (of the MFCC or the
+    # encoder), standardised across utterances like any functionals (per speaker under
+    # `normalize: speaker`), which the frame statistics a model computes itself are not.
     functionals: str = "none"
     # Frame source (beyond the paper, for real speech; wise.features.encoder): "mfcc", the
     # paper's 39-d frames above; "whisper-tiny.en" (the encoder of the bundled recogniser),
@@ -76,8 +79,8 @@ class FeatureConfig:
                              f"not {self.encoder_window!r}")
         if not self.frames:
             raise ValueError("frames must be 'mfcc', an encoder name or a model folder")
-        if self.functionals not in N_FUNCTIONALS:
-            raise ValueError(f"functionals must be one of {', '.join(N_FUNCTIONALS)}, "
+        if self.functionals not in (*N_FUNCTIONALS, "pooled"):
+            raise ValueError(f"functionals must be one of {', '.join(N_FUNCTIONALS)}, pooled, "
                              f"not {self.functionals!r}")
 
     def key_fields(self) -> dict:
@@ -120,6 +123,8 @@ class FeatureConfig:
 
     @property
     def n_functionals(self) -> int:
+        if self.functionals == "pooled":            # mean and std of every frame value
+            return 2 * self.frame_dim
         return N_FUNCTIONALS[self.functionals]
 
     @property

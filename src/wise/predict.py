@@ -41,7 +41,7 @@ from wise.errors import WiseError
 from wise.features.cache import UtteranceFeatures
 from wise.features.encoder import model_dir as encoder_model_dir
 from wise.features.hierarchy import build_hierarchy
-from wise.features.prosody import Prosody, frame_features
+from wise.features.prosody import Prosody, frame_features, utterance_functionals
 from wise.features.words import PACKAGES, WordVectors, load_word_vectors
 from wise.fsutil import user_cache_dir
 from wise.labels import LABEL_NAMES
@@ -260,7 +260,8 @@ class Predictor:
         frames, when the recogniser has them already)."""
         cfg = self.features
         frames = frame_features(x, cfg, self._prosody, encoded)
-        return frames, self._prosody.functionals(x) if cfg.n_functionals else None
+        return frames, (utterance_functionals(x, frames, cfg, self._prosody)
+                        if cfg.n_functionals else None)
 
     def adapt_speaker(self, audio: list[str | Path]) -> None:
         """Tell a model trained with `normalize: speaker` who is speaking: every later

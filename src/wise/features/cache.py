@@ -55,7 +55,7 @@ from wise.errors import Skips, WiseError
 from wise.features.encoder import dim as encoder_dim
 from wise.features.encoder import identity as encoder_identity
 from wise.features.hierarchy import build_hierarchy
-from wise.features.prosody import Prosody, frame_features
+from wise.features.prosody import Prosody, frame_features, utterance_functionals
 from wise.features.words import load_word_vectors, oov_report
 from wise.fsutil import (
     CHECKSUMS,
@@ -126,7 +126,8 @@ def _build_entry(task: _Task) -> tuple[str, str | None, dict]:
     h = build_hierarchy(u.words or [], u.phones, len(feats), cfg)
     if not h.word_tokens:
         return task.key, "no word inside the audio", {}
-    extra = {"functionals": prosody.functionals(x)} if cfg.n_functionals else {}
+    extra = ({"functionals": utterance_functionals(x, feats, cfg, prosody)}
+             if cfg.n_functionals else {})
     with atomic_file(task.path) as tmp, open(tmp, "wb") as f:
         np.savez(f, frames=feats, phone_frames=h.phone_frames, word_phones=h.word_phones,
                  word_frames=h.word_frames, word_tokens=np.array(h.word_tokens, dtype=str),

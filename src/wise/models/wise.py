@@ -68,6 +68,10 @@ class WiseConfig:
     utterance_stats: bool = False
     utterance_dim: int = 78        # 2 * frame_dim + functionals: set from the feature pack
     utterance_hidden: int = 100
+    # Also a linear read-out of those statistics added to the logits, a skip past the FC
+    # layers: the model then holds the linear probe of its frames (frame_stats_logreg) as a
+    # part, and the word-level path learns what the probe misses.
+    utterance_logits: bool = False
 
     def __post_init__(self) -> None:
         for name, value, allowed in (("hr_cell", self.hr_cell, HR_CELLS),
@@ -145,10 +149,15 @@ class Wise(nn.Module):
             self.w_c = nn.Parameter(torch.empty(c.fusion_dim))             # context vector, eq 8
             nn.init.normal_(self.w_c, std=c.fusion_dim ** -0.5)
         fc_in = c.fusion_dim
+        if c.utterance_logits and not c.utterance_stats:
+            raise ValueError("utterance_logits reads the utterance statistics: set "
+                             "utterance_stats=true")
         if c.utterance_stats:
             self.utterance_mlp = nn.Sequential(
                 nn.Dropout(c.dropout), nn.Linear(c.utterance_dim, c.utterance_hidden), nn.ReLU())
             fc_in += c.utterance_hidden
+        if c.utterance_logits:
+            self.utterance_readout = nn.Linear(c.utterance_dim, c.n_classes)
         d1, d2 = c.fc_dims
         if c.dropout_at == "before_linear":
             self.fc = nn.Sequential(
@@ -248,7 +257,10 @@ class Wise(nn.Module):
         p_c = (alpha.unsqueeze(-1) * joint).sum(1)                             # eq 9, (B, 200)
         if c.utterance_stats:
             p_c = torch.cat([p_c, self.utterance_mlp(b.utt_stats)], 1)         # (B, 300)
-        return self.fc(p_c), alpha
+        logits = self.fc(p_c)                                                  # (B, 4)
+        if c.utterance_logits:
+            logits = logits + self.utterance_readout(b.utt_stats)
+        return logits, alpha
 
 
 def _lstm_step(cell: nn.LSTMCell, x_gates: torch.Tensor, h: torch.Tensor,

@@ -1,0 +1,86 @@
+"""The pieces of the real-speech rows over encoder frames: the probe (frame statistics + logistic
+regression), per-speaker standardisation for the scikit-learn rows, pooled functionals, and
+WISE's linear read-out of the utterance statistics."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from wise.config import FeatureConfig
+from wise.crossval import per_speaker
+from wise.features.prosody import utterance_functionals
+from wise.models.baselines.frame_stats_logreg import FrameStatsLogreg, FrameStatsLogregConfig
+from wise.models.build import build_classic, build_model, model_config_class
+from wise.models.wise import WiseConfig
+
+
+def test_the_probe_separates_separable_classes_and_reports_probabilities():
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(4), 25)
+    centres = rng.normal(size=(4, 10)) * 3
+    x = centres[y] + rng.normal(size=(100, 10))
+    m = FrameStatsLogreg(FrameStatsLogregConfig()).fit(x, y)
+    pred, probs = m.predict(x)
+    assert (pred == y).mean() > 0.95
+    np.testing.assert_allclose(probs.sum(1), 1.0, rtol=1e-6)
+    assert m.n_params() == 4 * 10 + 4 + 2 * 10
+    # Three classes in training: the fourth gets probability 0, never a wrong column.
+    keep = y != 2
+    _, p3 = FrameStatsLogreg(FrameStatsLogregConfig()).fit(x[keep], y[keep]).predict(x)
+    assert (p3[:, 2] == 0).all() and p3.shape == (100, 4)
+
+
+def test_the_probe_is_a_registered_classic_row():
+    assert model_config_class("frame_stats_logreg") is FrameStatsLogregConfig
+    assert build_classic("frame_stats_logreg", {"C": 1.0}).cfg.C == 1.0
+    with pytest.raises(ValueError, match="C must be positive"):
+        FrameStatsLogregConfig(C=0)
+
+
+def test_per_speaker_uses_each_speakers_own_rows_only():
+    x = np.array([[1.0, 10.0], [3.0, 30.0], [100.0, np.nan], [300.0, 5.0], [7.0, 7.0]])
+    speakers = ["a", "a", "b", "b", "c"]
+    z = per_speaker(x, speakers, rows=[0, 1, 2, 3])
+    np.testing.assert_allclose(z[:2], [[-1, -1], [1, 1]])
+    np.testing.assert_allclose(z[2:4, 0], [-1, 1])
+    assert np.isnan(z[2, 1]) and z[3, 1] == 0.0          # one known value: centred, std 1
+    np.testing.assert_array_equal(z[4], x[4])             # not among the rows: untouched
+
+
+def test_pooled_functionals_are_the_frames_mean_and_std():
+    cfg = FeatureConfig(frames="whisper-tiny.en", functionals="pooled")
+    assert cfg.n_functionals == 2 * 384
+    assert FeatureConfig(functionals="pooled").n_functionals == 78
+    frames = np.random.default_rng(1).normal(size=(50, 384)).astype(np.float32)
+    v = utterance_functionals(np.zeros(16000, np.float32), frames, cfg, None)
+    assert v.shape == (768,) and v.dtype == np.float32
+    np.testing.assert_allclose(v[:384], frames.mean(0), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(v[384:], frames.std(0), rtol=1e-5)
+    with pytest.raises(ValueError, match="pooled"):
+        FeatureConfig(functionals="mean")
+
+
+def test_utterance_logits_add_a_linear_read_out_of_the_statistics():
+    with pytest.raises(ValueError, match="utterance_stats=true"):
+        build_model("wise", {"utterance_logits": True})
+    model = build_model("wise", {"utterance_stats": True, "utterance_logits": True},
+                        text_dim=50, frame_dim=39, n_functionals=78)
+    assert model.utterance_readout.in_features == 2 * 39 + 78
+    assert model.utterance_readout.out_features == WiseConfig().n_classes
+    # With the FC layers silenced, the logits are the read-out's alone.
+    for p in model.fc.parameters():
+        torch.nn.init.zeros_(p)
+    s = torch.randn(3, 156)
+    from wise.batching import Batch
+
+    b = Batch(utt_words=torch.zeros(3, 2, dtype=torch.long), utt_len=torch.tensor([2, 1, 2]),
+              labels=torch.zeros(3, dtype=torch.long), text=torch.randn(3, 2, 50),
+              phone_frames=torch.randn(4, 3, 39), phone_len=torch.tensor([3, 1, 2, 3]),
+              word_phones=torch.tensor([[0, 1], [2, 0], [3, 0]]), word_len=torch.tensor([2, 1, 1]),
+              utt_stats=s)
+    b.utt_words = torch.tensor([[0, 1], [2, 0], [0, 1]])
+    model.eval()
+    logits, _ = model(b)
+    torch.testing.assert_close(logits, model.utterance_readout(s))
