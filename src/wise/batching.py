@@ -60,6 +60,13 @@ class Normalizer:
 
     Utterance functionals, when the pack has them, are standardised the same way per speaker,
     and over the corpus under "corpus" and "utterance" (one utterance has one vector).
+
+    A new speaker's statistics from few or unbalanced clips (`adapt`, `with_speaker`) can be
+    far from those of all his or her speech: two clips give a poor std, and four angry clips
+    a mean shifted towards anger, which then reads as less angry. `prior_clips` n0 > 0
+    (TrainConfig.adapt_prior_clips; docs/real-speech.md) shrinks the statistics of n clips
+    towards the training speakers' average as if it were n0 more clips: w = n / (n + n0) of
+    the speaker's mean and variance, 1 - w of the average's.
     """
 
     mean: dict[str, np.ndarray]
@@ -67,6 +74,7 @@ class Normalizer:
     mode: str = "corpus"
     func_mean: dict[str, np.ndarray] = field(default_factory=dict)
     func_std: dict[str, np.ndarray] = field(default_factory=dict)
+    prior_clips: float = 0.0
 
     @classmethod
     def fit(cls, store: FeatureStore, rows: list[int], speakers: list[str],
@@ -87,10 +95,12 @@ class Normalizer:
         new = [i for i in rows if speakers[i] not in self.mean]
         if not new:
             return self
-        mean, std = _group_stats(store, new, speakers)
-        fmean, fstd = _functional_stats(store, new, speakers)
-        return Normalizer({**self.mean, **mean}, {**self.std, **std}, self.mode,
-                          {**self.func_mean, **fmean}, {**self.func_std, **fstd})
+        out = self._copy()
+        values = store.arrays["functionals"] if store.n_functionals else None
+        for g, idx in _groups(new, speakers).items():
+            out._learn(g, [store[i].frames for i in idx],
+                       [values[i] for i in idx] if values is not None else None, self)
+        return out
 
     def with_speaker(self, speaker: str, frames: list[np.ndarray],
                      functionals: list[np.ndarray | None]) -> Normalizer:
@@ -98,12 +108,41 @@ class Normalizer:
         functionals (prediction: a new speaker's recordings; no labels). Else itself."""
         if self.mode != "speaker":
             return self
+        out = self._copy()
+        known = self.func_mean and all(f is not None for f in functionals)
+        out._learn(speaker, frames, functionals if known else None, self)
+        return out
+
+    def _copy(self) -> Normalizer:
+        return Normalizer(dict(self.mean), dict(self.std), self.mode, dict(self.func_mean),
+                          dict(self.func_std), self.prior_clips)
+
+    def _learn(self, speaker: str, frames: list[np.ndarray],
+               functionals: list[np.ndarray] | None, prior: Normalizer) -> None:
+        """Set `speaker`'s statistics from these clips, shrunk (see the class doc) towards
+        the average of `prior`'s speakers but `speaker`."""
+        others = [k for k in prior.mean if k != speaker]
         mean, std = _stats(frames)
-        new = Normalizer({**self.mean, speaker: mean}, {**self.std, speaker: std}, self.mode,
-                         dict(self.func_mean), dict(self.func_std))
-        if self.func_mean and all(f is not None for f in functionals):
-            new.func_mean[speaker], new.func_std[speaker] = _nan_stats(np.stack(functionals))
-        return new
+        self.mean[speaker], self.std[speaker] = self._shrunk(
+            mean, std, len(frames), np.mean([prior.mean[k] for k in others], axis=0),
+            np.mean([prior.std[k] for k in others], axis=0))
+        if functionals is None or not self.func_mean:
+            return
+        v = np.stack(functionals).astype(np.float64)                           # (n, K)
+        fmean, fstd = _nan_stats(v)
+        others = [k for k in prior.func_mean if k != speaker]
+        self.func_mean[speaker], self.func_std[speaker] = self._shrunk(
+            fmean, fstd, len(v), np.mean([prior.func_mean[k] for k in others], axis=0),
+            np.mean([prior.func_std[k] for k in others], axis=0))
+
+    def _shrunk(self, mean: np.ndarray, std: np.ndarray, n: int, avg_mean: np.ndarray,
+                avg_std: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if self.prior_clips <= 0:
+            return mean, std
+        w = n / (n + self.prior_clips)
+        var = w * std.astype(np.float64) ** 2 + (1 - w) * avg_std.astype(np.float64) ** 2
+        return ((w * mean + (1 - w) * avg_mean).astype(np.float32),
+                np.sqrt(var).astype(np.float32))
 
     def stats_for(self, speaker: str) -> tuple[np.ndarray, np.ndarray]:
         key = speaker if self.mode == "speaker" else "*"
@@ -141,8 +180,11 @@ class Normalizer:
         def lists(d: dict) -> dict:
             return {k: v.tolist() for k, v in d.items()}
 
-        return {"mode": self.mode, "mean": lists(self.mean), "std": lists(self.std),
-                "func_mean": lists(self.func_mean), "func_std": lists(self.func_std)}
+        d = {"mode": self.mode, "mean": lists(self.mean), "std": lists(self.std),
+             "func_mean": lists(self.func_mean), "func_std": lists(self.func_std)}
+        if self.prior_clips:                # checkpoints without it keep their bytes
+            d["prior_clips"] = self.prior_clips
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> Normalizer:
@@ -151,7 +193,8 @@ class Normalizer:
 
         # Checkpoints before the "utterance" mode said per_speaker: true/false.
         mode = d.get("mode") or ("speaker" if d.get("per_speaker") else "corpus")
-        return cls(arrays("mean"), arrays("std"), mode, arrays("func_mean"), arrays("func_std"))
+        return cls(arrays("mean"), arrays("std"), mode, arrays("func_mean"), arrays("func_std"),
+                   float(d.get("prior_clips", 0.0)))
 
 
 def _groups(rows: list[int], speakers: list[str] | None) -> dict[str, list[int]]:

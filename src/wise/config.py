@@ -169,6 +169,15 @@ class TrainConfig:
     class_weights: bool = False   # weight the loss by inverse class frequency
     normalize: str = "corpus"     # frame mean/std: "corpus", "speaker" or "utterance" (see
                                   # wise.batching.Normalizer; statistics never read labels)
+    # Under normalize: speaker, a new speaker's statistics from his or her clips are shrunk
+    # towards the training speakers' average as if it were this many more clips (0: not at
+    # all; wise.batching.Normalizer, docs/real-speech.md): few or one-emotion clips then
+    # cannot throw the statistics far off.
+    adapt_prior_clips: float = 0.0
+    # The share of training utterances normalised as an unknown speaker's (the training
+    # speakers' average statistics), drawn anew each epoch: the model also learns to read a
+    # voice it was not adapted to.
+    unadapted_fraction: float = 0.0
     seed: int = 0
     device: str = "auto"          # "auto" (CUDA when available), "cpu", "cuda"
     precision: str = "fp32"       # "bf16": forward and loss under torch.autocast in bfloat16
@@ -183,6 +192,10 @@ class TrainConfig:
         if self.validation not in VALIDATIONS:
             raise ValueError(f"validation must be one of {', '.join(VALIDATIONS)}, "
                              f"not {self.validation!r}")
+        if self.adapt_prior_clips < 0:
+            raise ValueError("adapt_prior_clips must be 0 or more")
+        if not 0.0 <= self.unadapted_fraction < 1.0:
+            raise ValueError("unadapted_fraction must be in [0, 1)")
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, "
                              f"not {self.precision!r}")
@@ -197,6 +210,9 @@ class TrainConfig:
             del d["l2_on_biases"]
         if d["validation"] == "rows":   # what every run made before the field was
             del d["validation"]
+        for name in ("adapt_prior_clips", "unadapted_fraction"):
+            if not d[name]:
+                del d[name]
         return d
 
 

@@ -232,12 +232,21 @@ def _run_fold(job: FoldJob) -> dict:
                  n_classes=len(LABELS), progress=job.progress,
                  desc=f"{run.name} fold {job.k}/{job.n_folds}", on_epoch=on_epoch)
     # Under normalize=speaker the held-out speakers get their own statistics from their own
-    # frames (never their labels); other modes are unchanged by `adapt`.
-    adapted = info["normalizer"].adapt(store, job.test_rows, job.speakers)
-    probs, alphas = evaluate(model, data, job.test_rows, adapted)
+    # frames (never their labels); other modes are unchanged by `adapt`. They are also scored
+    # unadapted (the training speakers' average statistics), as a new speaker's single clip is
+    # (when no test speaker was trained on: a speaker-independent protocol).
+    normalizer = info["normalizer"]
     y_true = [job.labels[i] for i in job.test_rows]
+    unadapted = {}
+    if normalizer.mode == "speaker" and not any(job.speakers[i] in normalizer.mean
+                                                for i in job.test_rows):
+        first, _ = evaluate(model, data, job.test_rows, normalizer)
+        u = scores(np.array(y_true), first.argmax(1), LABELS)
+        unadapted = {"wa_unadapted": u["wa"], "ua_unadapted": u["ua"]}
+    adapted = normalizer.adapt(store, job.test_rows, job.speakers)
+    probs, alphas = evaluate(model, data, job.test_rows, adapted)
     y_pred = probs.argmax(1).tolist()
-    s = scores(np.array(y_true), np.array(y_pred), LABELS)
+    s = {**scores(np.array(y_true), np.array(y_pred), LABELS), **unadapted}
     result = {"seed": run.train.seed, "fold": job.k, "test": job.name, **s,
               "n_train": info["n_fit"],
               "n_val": info["n_val"], **validation_note(info), "best_epoch": info["best_epoch"],
@@ -580,11 +589,17 @@ def summarize(pairs: list[dict]) -> dict:
         by_fold.setdefault(f["fold"], []).append(f["ua"])
     pooled = scores(np.array([y for f in pairs for y in f["y_true"]]),
                     np.array([p for f in pairs for p in f["y_pred"]]), LABELS)
+    # Rows normalised per speaker were also scored unadapted (`run_fold`).
+    extra = ("wa_unadapted", "ua_unadapted") if all("ua_unadapted" in f for f in pairs) else ()
+    unadapted = ({"ua_unadapted_mean": float(np.mean([f["ua_unadapted"] for f in pairs])),
+                  "ua_unadapted_std": float(np.std([f["ua_unadapted"] for f in pairs]))}
+                 if extra else {})
     return {
         "seeds": sorted({f["seed"] for f in pairs}),
         "folds": [{k: f.get(k) for k in ("seed", "fold", "test", "wa", "ua", "recall", "n",
-                                          "n_train", "n_val", "best_epoch", "seconds")}
+                                          "n_train", "n_val", "best_epoch", "seconds", *extra)}
                   for f in pairs],
+        **unadapted,
         "wa_mean": float(wa.mean()), "wa_std": float(wa.std()),
         "ua_mean": float(ua.mean()), "ua_std": float(ua.std()),
         "ua_fold_std": float(np.std([np.mean(v) for v in by_fold.values()])),

@@ -25,7 +25,7 @@ import copy
 import os
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -178,6 +178,21 @@ def batches_on(data: Data, batches: list[list[int]], normalizer: Normalizer | No
         yield b.to(device, non_blocking=True)
 
 
+UNKNOWN_SPEAKER = "<unknown>"
+"""A speaker key no normaliser holds: normalised with the training speakers' average."""
+
+
+def unadapted(data: Data, rows: list[int], fraction: float, rng: np.random.Generator) -> Data:
+    """`data` with about `fraction` of `rows` made an unknown speaker's (TrainConfig.
+    unadapted_fraction); `data` itself, and no draw from `rng`, when `fraction` is 0."""
+    if fraction <= 0:
+        return data
+    speakers = list(data.speakers)
+    for i in np.asarray(rows)[rng.random(len(rows)) < fraction]:
+        speakers[i] = UNKNOWN_SPEAKER
+    return replace(data, speakers=speakers)
+
+
 def should_stop(epoch: int, best_epoch: int, cfg: TrainConfig) -> bool:
     """Early stopping: `patience` epochs without a better validation UA, never before
     `min_epochs`."""
@@ -232,6 +247,7 @@ def train(model: nn.Module, data: Data, rows: list[int], cfg: TrainConfig, *,
     net = world.wrap(model, device)
     fit_rows, val_rows, split = validation_split(rows, data.labels, data.speakers, cfg)
     normalizer = Normalizer.fit(data.store, fit_rows, data.speakers, cfg.normalize)
+    normalizer.prior_clips = cfg.adapt_prior_clips
     # Held-out validation speakers are normalised as test speakers are (`adapt`, frames only);
     # with rows held out every validation speaker is known, and this is the normalizer itself.
     val_normalizer = normalizer.adapt(data.store, val_rows, data.speakers)
@@ -259,7 +275,8 @@ def train(model: nn.Module, data: Data, rows: list[int], cfg: TrainConfig, *,
         # A rank whose shard is empty still steps with the others (DDP's all-reduce needs
         # every rank): on the batch's first row, with a loss of zero.
         local = [s or rows_b[:1] for s, rows_b in zip(shards, batches, strict=True)]
-        on_device = batches_on(data, local, normalizer, device)
+        on_device = batches_on(unadapted(data, fit_rows, cfg.unadapted_fraction, rng),
+                               local, normalizer, device)
         for rows_b, shard, b in progress_bar(zip(batches, shards, on_device, strict=True),
                                              total=len(batches), desc=f"{desc} epoch {epoch}",
                                              unit="batch", leave=False, disable=not progress):

@@ -110,3 +110,48 @@ def test_config_choices_are_validated_and_keep_old_cache_keys():
     assert plain.key() != plus.key()
     assert (plain.frame_dim, plus.frame_dim) == (39, 64)
     assert (plain.n_functionals, plus.n_functionals) == (0, 88)
+
+
+def test_few_clips_are_shrunk_towards_the_training_average(store):
+    n = Normalizer.fit(store, [0, 1, 2, 3], SPEAKERS, "speaker")
+    plain = n.adapt(store, [4], SPEAKERS)
+    avg_mean = (n.mean["a"] + n.mean["b"]) / 2
+    avg_std = (n.std["a"] + n.std["b"]) / 2
+    n.prior_clips = 3.0
+    one = n.adapt(store, [4], SPEAKERS)              # 1 clip against a prior of 3: w = 1/4
+    np.testing.assert_allclose(one.mean["c"], 0.25 * plain.mean["c"] + 0.75 * avg_mean,
+                               rtol=1e-5)
+    np.testing.assert_allclose(one.std["c"] ** 2, 0.25 * plain.std["c"].astype(np.float64) ** 2
+                               + 0.75 * avg_std.astype(np.float64) ** 2, rtol=1e-4)
+    # Functionals: one clip has no spread of its own; the average's keeps it finite.
+    assert (one.func_std["c"] > 0.1).all()
+    # Prediction's path gives the same (the training speakers' average, not the new one's).
+    again = n.with_speaker("c", [store[4].frames], [store.arrays["functionals"][4]])
+    np.testing.assert_allclose(again.mean["c"], one.mean["c"], rtol=1e-5)
+    np.testing.assert_allclose(again.func_mean["c"], one.func_mean["c"], rtol=1e-5)
+    # More clips pull less: with both of c's clips w = 2/5.
+    two = n.adapt(store, [4, 5], SPEAKERS)
+    both = Normalizer.fit(store, [4, 5], SPEAKERS, "speaker")
+    np.testing.assert_allclose(two.mean["c"], 0.4 * both.mean["c"] + 0.6 * avg_mean, rtol=1e-5)
+    # Stored with the checkpoint, and absent (old bytes) when it is 0.
+    assert Normalizer.from_dict(n.to_dict()).prior_clips == 3.0
+    assert "prior_clips" not in plain.to_dict()
+
+
+def test_some_training_rows_are_read_as_an_unknown_speakers():
+    from wise.train import UNKNOWN_SPEAKER, Data, unadapted
+
+    data = Data(store=None, labels=[0] * 6, speakers=SPEAKERS, inputs=frozenset())
+    rng = np.random.default_rng(0)
+    assert unadapted(data, [0, 1, 2, 3], 0.0, rng) is data
+    assert rng.random() == np.random.default_rng(0).random()    # no draw when off
+    out = unadapted(data, [0, 1, 2, 3], 0.5, np.random.default_rng(1))
+    assert out.speakers[4:] == SPEAKERS[4:] and data.speakers == SPEAKERS
+    changed = [i for i in range(4) if out.speakers[i] == UNKNOWN_SPEAKER]
+    assert 0 < len(changed) < 4
+    again = unadapted(data, [0, 1, 2, 3], 0.5, np.random.default_rng(1))
+    assert again.speakers == out.speakers
+    with pytest.raises(ValueError, match="unadapted_fraction"):
+        TrainConfig(unadapted_fraction=1.0)
+    assert "unadapted_fraction" not in TrainConfig().key_fields()
+    assert TrainConfig(adapt_prior_clips=8).key_fields()["adapt_prior_clips"] == 8
