@@ -262,8 +262,11 @@ class RunConfig:
             object.__setattr__(self, "train", replace(self.train, validation=split))
 
     def to_dict(self) -> dict:
+        features = asdict(self.features)
+        if not self.features.is_encoder:     # MFCC runs keep the config hashes they had
+            del features["frames"], features["encoder_window"]
         return {"name": self.name, "model": self.model, "model_args": dict(self.model_args),
-                "features": asdict(self.features), "train": self.train.key_fields(),
+                "features": features, "train": self.train.key_fields(),
                 "cv": asdict(self.cv)}
 
 

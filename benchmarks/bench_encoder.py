@@ -1,0 +1,123 @@
+"""What Whisper's encoder frames cost: per 5-s clip on one core, alone and inside `predict`.
+
+    python benchmarks/bench_encoder.py --manifest ravdess-dev.jsonl --runs runs/real-speech \
+        [--n 20] [--out benchmarks/results/encoder.json]
+
+1. **The frames alone.** For each encoder (`whisper-tiny.en`; `whisper-base` when its extra is
+   installed) and window (`30s`, `clip`): seconds to compute the frames of a 5-s clip
+   (`wise.features.encoder.encoder_frames`), median over `--n` real clips padded with silence
+   to exactly 5 s, after one warm-up; one thread (CTranslate2's and BLAS's). The MFCC is
+   timed the same way for scale.
+2. **Inside predict, no transcript.** The fold-1 checkpoint of seed 0 of two finished cv
+   runs, one reading MFCC frames (RUNS/wise_plus) and one reading tiny.en's encoder frames
+   (RUNS/wise_whisper; its frames come from the recogniser's own 30-s window), predicts the
+   same clips with ASR: the median of each stage (`Prediction.seconds`) and of the total.
+   What the encoder adds to predict is the difference of the "features" stage, because ASR
+   and alignment are the same calls in both; a row that is missing is left out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from wise import code_version  # noqa: E402
+from wise.audio import load_audio  # noqa: E402
+from wise.config import FeatureConfig  # noqa: E402
+from wise.errors import WiseError  # noqa: E402
+from wise.features.encoder import encoder_frames  # noqa: E402
+from wise.features.mfcc import mfcc  # noqa: E402
+from wise.fsutil import atomic_write_text  # noqa: E402
+from wise.predict import Predictor  # noqa: E402
+from wise.utterance import read_manifest  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results"
+SECONDS = 5.0
+
+
+def clips(manifest: str, n: int) -> list[np.ndarray]:
+    """`n` clips of different speakers and emotions, each padded with silence (or cut) to 5 s."""
+    rows = list(read_manifest(manifest))
+    picked = [rows[i] for i in np.linspace(0, len(rows) - 1, n).astype(int)]
+    out = []
+    for u in picked:
+        x = load_audio(u.audio)[:int(SECONDS * 16000)]
+        out.append(np.pad(x, (0, int(SECONDS * 16000) - len(x))))
+    return out
+
+
+def median_seconds(fn, xs: list[np.ndarray]) -> float:
+    fn(xs[0])                                                   # warm-up (model load)
+    times = []
+    for x in xs:
+        t = time.perf_counter()
+        fn(x)
+        times.append(time.perf_counter() - t)
+    return round(float(np.median(times)), 4)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--manifest", required=True)
+    ap.add_argument("--runs", default="runs/real-speech")
+    ap.add_argument("--n", type=int, default=20)
+    ap.add_argument("--out", default=str(RESULTS / "encoder.json"))
+    args = ap.parse_args()
+    xs = clips(args.manifest, args.n)
+    result: dict = {"code_version": code_version(), "machine": platform.processor() or
+                    platform.machine(), "clip_seconds": SECONDS, "n": len(xs),
+                    "frames_alone": {}, "predict": {}}
+    with threadpool_limits(1):
+        result["frames_alone"]["mfcc"] = median_seconds(lambda x: mfcc(x, FeatureConfig()), xs)
+        for frames in ("whisper-tiny.en", "whisper-base"):
+            for window in ("30s", "clip"):
+                cfg = FeatureConfig(frames=frames, encoder_window=window)
+                try:
+                    s = median_seconds(lambda x, c=cfg: encoder_frames(x, c), xs)
+                except WiseError as e:                 # the extra is not installed
+                    print(f"{frames}: {e.message}", flush=True)
+                    break
+                result["frames_alone"][f"{frames} {window}"] = s
+                print(f"{frames} {window}: {s:.4f} s per 5-s clip", flush=True)
+        rows = list(read_manifest(args.manifest))
+        for row in ("wise_plus", "wise_whisper"):
+            model = Path(args.runs) / row / "seed_0" / "fold_1" / "model.wise"
+            if not model.is_file():
+                print(f"{row}: no {model}, left out", flush=True)
+                continue
+            p = Predictor(model)
+            tests = {json.loads(line)["id"] for line in
+                     open(model.parent / "predictions.jsonl", encoding="utf-8")}
+            held_out = [u for u in rows if u.id in tests][:args.n]
+            p.predict(held_out[0].audio)                               # warm-up
+            stages: dict[str, list[float]] = {}
+            for u in held_out:
+                x = load_audio(u.audio)[:int(SECONDS * 16000)]
+                x = np.pad(x, (0, int(SECONDS * 16000) - len(x)))
+                r = p.predict(x, sample_rate=16000, name=u.id)
+                for k, v in r.seconds.items():
+                    stages.setdefault(k, []).append(v)
+            result["predict"][row] = {"frames": p.features.frames,
+                                      **{k: round(float(np.median(v)), 4)
+                                         for k, v in stages.items()}}
+            print(row, result["predict"][row], flush=True)
+    if {"wise_plus", "wise_whisper"} <= set(result["predict"]):
+        result["encoder_adds_to_predict"] = round(
+            result["predict"]["wise_whisper"]["features"]
+            - result["predict"]["wise_plus"]["features"], 4)
+    atomic_write_text(args.out, json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
