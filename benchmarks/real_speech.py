@@ -72,6 +72,10 @@ ROWS: dict[str, tuple[str, list[str], str]] = {
                                    "  the same on Whisper base's encoder"),
     "wise_whisper": ("wise_whisper", [], "WISE over Whisper tiny.en's encoder frames "
                                          "(shipped real-speech config)"),
+    "wise_whisper_base": ("wise_whisper", ["frames=whisper-base"],
+                          "  the same on Whisper base's encoder"),
+    "wise_whisper_no_readout": ("wise_whisper", ["utterance_logits=false"],
+                                "  the same without the linear read-out of the statistics"),
 }
 
 
@@ -131,9 +135,46 @@ def run_row(name: str, manifest: str, out: Path, seeds: int, folds: int, jobs: i
     return s
 
 
-def compare(rows: dict[str, dict], references: list[str]) -> dict:
+ADAPTED_REFERENCES = ["egemaps_svm_speaker", "whisper_probe_speaker"]
+TITLES = {"adapted": "**Adapted**: each held-out speaker standardised by the statistics of his "
+                     "or her own clips (audio only), every row so.",
+          "unadapted": "**Not adapted**: no statistics of the held-out speaker (corpus "
+                       "statistics, or the training speakers' average for the rows normalised "
+                       "per speaker: the same models as above, scored without adaptation)."}
+UNADAPTED_REFERENCES = ["egemaps_svm", "whisper_probe"]
+
+
+def adapted(s: dict) -> bool:
+    """Whether a row normalises each speaker by his or her own clips (then its cv UA is
+    adapted, and `ua_unadapted` is the same models scored without the test speakers' clips)."""
+    return s["config"]["train"].get("normalize") == "speaker"
+
+
+def scores_as(s: dict, condition: str) -> tuple[dict, str] | None:
+    """The row's summary with "ua" (and "wa") of `condition` ("adapted" or "unadapted"), and
+    where they come from; None when the row has no such figure (an adapted row of a run made
+    before cv scored it unadapted too, or a corpus-normalised row under "adapted")."""
+    if condition == "adapted":
+        return (s, "ua") if adapted(s) else None
+    if not adapted(s):
+        return s, "ua"
+    if not all("ua_unadapted" in f for f in s["folds"]):
+        return None
+    folds = [{**f, "ua": f["ua_unadapted"], "wa": f["wa_unadapted"]} for f in s["folds"]]
+    return {**s, "folds": folds}, "ua_unadapted"
+
+
+def compare(rows: dict[str, dict], references: list[str], condition: str | None = None
+            ) -> dict:
+    """Each row's scores and its paired differences from the reference rows: of the cv UA
+    (`condition` None), or of the adapted or unadapted figures (`scores_as`), where a row
+    has them."""
     out = {}
-    for name, s in rows.items():
+    for name, s0 in rows.items():
+        got = (s0, "ua") if condition is None else scores_as(s0, condition)
+        if got is None:
+            continue
+        s, source = got
         uas = [float(f["ua"]) for f in s["folds"]]
         was = [float(f["wa"]) for f in s["folds"]]
         by_seed: dict[int, list[float]] = {}
@@ -141,13 +182,17 @@ def compare(rows: dict[str, dict], references: list[str]) -> dict:
             by_seed.setdefault(int(f["seed"]), []).append(float(f["ua"]))
         fold_std = float(np.mean([np.std(v) for v in by_seed.values()]))
         r = {"what": ROWS[name][2], "config": ROWS[name][0], "sets": ROWS[name][1],
-             "seeds": sorted(by_seed), "n": len(uas),
+             "source": source, "seeds": sorted(by_seed), "n": len(uas),
              "ua_mean": round(float(np.mean(uas)), 4), "ua_std": round(float(np.std(uas)), 4),
              "fold_std": round(fold_std, 4),
              "wa_mean": round(float(np.mean(was)), 4), "wa_std": round(float(np.std(was)), 4),
              "vs": {}}
         for ref in references:
-            if ref != name and ref in rows and (v := compare_runs(s, rows[ref])) is not None:
+            other = rows.get(ref)
+            other = (other, "ua") if condition is None or other is None else scores_as(
+                other, condition)
+            if ref != name and other and other[0] and (
+                    v := compare_runs(s, other[0])) is not None:
                 r["vs"][ref] = {"n_pairs": v["n_pairs"], "mean": round(v["mean"], 4),
                                 "ci95": [round(x, 4) for x in v["ci95"]],
                                 "verdict": v["verdict"]}
@@ -155,21 +200,22 @@ def compare(rows: dict[str, dict], references: list[str]) -> dict:
     return out
 
 
-def markdown(table: dict, references: list[str], meta: dict) -> str:
+def markdown(table: dict, references: list[str], meta: dict, title: str = "") -> str:
     def cell(v: dict | None) -> str:
         return "—" if v is None else f"{v['mean']:+.3f} [{v['ci95'][0]:+.3f}, {v['ci95'][1]:+.3f}]"
 
     lines = [f"Manifest `{meta['manifest']}`, {meta['folds']} speaker-independent folds "
-             f"(`speaker_groups`), seeds {meta['seeds']}; code `{meta['code_version']}`.",
+             f"(`speaker_groups`), seeds {meta['seeds']}, early stopping on held-out training "
+             f"{meta.get('validation', 'rows')}; code `{meta['code_version']}`.",
              "UA mean ± std over every (seed, fold); fold std = std over the folds of one "
              "seed, averaged over seeds; Δ = paired UA difference against a reference row on "
              "the same (seed, fold), with its 95% interval corrected for the overlapping "
              "training sets of cross-validation (variance s²(1/J + n_test/n_train) over J "
              "pairs; Nadeau & Bengio 2003, `wise.stats`). A row is better or worse only when "
-             "the interval excludes 0.", "",
-             "| Row | What | UA | WA | fold std | "
-             + " | ".join(f"Δ UA vs `{r}` [95% CI]" for r in references) + " |",
-             "|---|---|---|---|---|" + "---|" * len(references)]
+             "the interval excludes 0.", ""] if not title else [title, ""]
+    lines += ["| Row | What | UA | WA | fold std | "
+              + " | ".join(f"Δ UA vs `{r}` [95% CI]" for r in references) + " |",
+              "|---|---|---|---|---|" + "---|" * len(references)]
     for name, r in table.items():
         lines.append(f"| `{name}` | {r['what']} | {r['ua_mean']:.3f} ± {r['ua_std']:.3f} | "
                      f"{r['wa_mean']:.3f} ± {r['wa_std']:.3f} | {r['fold_std']:.3f} | "
@@ -216,6 +262,8 @@ def main() -> int:
         print(f"{name}: UA {np.mean(uas):.3f} ± {np.std(uas):.3f} "
               f"({len(uas)} (seed, fold) pairs)", flush=True)
     table = compare(rows, args.references)
+    by_condition = {c: compare(rows, refs, c) for c, refs in
+                    (("adapted", ADAPTED_REFERENCES), ("unadapted", UNADAPTED_REFERENCES))}
     meta = {"manifest": args.manifest, "folds": args.folds, "seeds": list(range(args.seeds)),
             "validation": args.validation,
             "references": args.references,
@@ -227,8 +275,12 @@ def main() -> int:
             "seconds": round(time.perf_counter() - t0, 1)}
     RESULTS.mkdir(exist_ok=True)
     atomic_write_text(RESULTS / f"{args.tag}.json",
-                      json.dumps({**meta, "rows": table}, indent=2) + "\n")
+                      json.dumps({**meta, "rows": table, **by_condition}, indent=2) + "\n")
     md = markdown(table, args.references, meta)
+    for condition, refs in (("adapted", ADAPTED_REFERENCES),
+                            ("unadapted", UNADAPTED_REFERENCES)):
+        if by_condition[condition]:
+            md += "\n" + markdown(by_condition[condition], refs, meta, TITLES[condition])
     atomic_write_text(RESULTS / f"{args.tag}.md", md)
     print(md)
     return 0
