@@ -71,7 +71,13 @@ def main() -> int:
     ap.add_argument("--runs", default="runs/real-speech",
                     help="the real_speech.py --out folder (RUNS/ROW/seed_S/fold_K)")
     ap.add_argument("--row", default="wise_plus")
-    ap.add_argument("--baseline", default="egemaps_svm")
+    ap.add_argument("--baseline", default="egemaps_svm",
+                    help="the row the unadapted condition is compared with")
+    ap.add_argument("--adapted-baselines", nargs="*", default=[],
+                    help="rows the adapted condition is compared with as well (rows normalised "
+                         "per speaker, e.g. egemaps_svm_speaker whisper_probe_speaker)")
+    ap.add_argument("--unadapted-baselines", nargs="*", default=[],
+                    help="rows the unadapted condition is compared with as well")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--limit", type=int, default=0, help="clips per fold (0: all)")
     ap.add_argument("--combine", action="store_true",
@@ -84,9 +90,13 @@ def main() -> int:
     row_dir = Path(args.runs) / args.row
     run_dir = row_dir / f"seed_{args.seed}"
     base = fold_metrics(Path(args.runs) / args.baseline, args.seed)
+    others = {"adapted": args.adapted_baselines, "unadapted": args.unadapted_baselines}
+    other_metrics = {b: fold_metrics(Path(args.runs) / b, args.seed)
+                     for b in {*args.adapted_baselines, *args.unadapted_baselines}}
     cv = fold_metrics(row_dir, args.seed)
     result: dict = {"row": args.row, "baseline": args.baseline, "seed": args.seed,
-                    "manifest": args.manifest, "code_version": code_version(), "folds": {}}
+                    "baselines": others, "manifest": args.manifest,
+                    "code_version": code_version(), "folds": {}}
     for fold, ids in fold_tests(row_dir, args.seed).items():
         ids = ids[:args.limit] if args.limit else ids
         by_speaker: dict[str, list[str]] = {}
@@ -95,7 +105,8 @@ def main() -> int:
         # n_test, n_train: the cv run's, for the interval's correction (`--limit` or not);
         # training counts the rows held out for early stopping too (the model depends on them).
         per = {"baseline_ua": float(base[fold]["ua"]), "n": len(ids),
-               "n_test": cv[fold]["n"], "n_train": training_rows(cv[fold])}
+               "n_test": cv[fold]["n"], "n_train": training_rows(cv[fold]),
+               "baselines_ua": {b: float(m[fold]["ua"]) for b, m in other_metrics.items()}}
         for adapt in (False, True):
             p = Predictor(run_dir / fold / "model.wise")
             y_true, y = [], []
@@ -137,12 +148,22 @@ def summarize(out: dict, folds: dict[tuple[int, str], dict]) -> None:
     (test/train ratio: the cv run's n_test/n_train, averaged over the folds)."""
     ratio = float(np.mean([f["n_test"] / f["n_train"] for f in folds.values()]))
     base = {k: f["baseline_ua"] for k, f in folds.items()}
-    for key in ("adapted_ua", "unadapted_ua"):
-        v = paired_difference({k: f[key] for k, f in folds.items()}, base, ratio)
-        out[key] = round(float(np.mean([f[key] for f in folds.values()])), 4)
-        out[f"{key}_vs_baseline"] = None if v is None else {
+
+    def versus(key: str, ref: dict) -> dict | None:
+        v = paired_difference({k: f[key] for k, f in folds.items()}, ref, ratio)
+        return None if v is None else {
             "n_pairs": v["n_pairs"], "mean": round(v["mean"], 4),
             "ci95": [round(x, 4) for x in v["ci95"]], "verdict": v["verdict"]}
+
+    for key in ("adapted_ua", "unadapted_ua"):
+        out[key] = round(float(np.mean([f[key] for f in folds.values()])), 4)
+        out[f"{key}_vs_baseline"] = versus(key, base)
+        condition = key.removesuffix("_ua")
+        refs = sorted({b for f in folds.values() for b in f.get("baselines_ua", {})
+                       if b in out.get("baselines", {}).get(condition, [])})
+        if refs:
+            out[f"{key}_vs"] = {b: versus(key, {k: f["baselines_ua"][b]
+                                                for k, f in folds.items()}) for b in refs}
     out["baseline_ua"] = round(float(np.mean(list(base.values()))), 4)
     out["test_over_train"] = round(ratio, 4)
 
@@ -164,6 +185,7 @@ def combine(row: str, runs: Path) -> int:
                 f = {**f, "n_test": cv[name]["n"], "n_train": training_rows(cv[name])}
             folds[r["seed"], name] = f
     out = {"row": row, "seeds": [r["seed"] for r in runs_], "baseline": runs_[0]["baseline"],
+           "baselines": runs_[0].get("baselines", {}),
            "manifest": runs_[0]["manifest"], "code_version": code_version()}
     if notes := [r["note"] for r in runs_ if r.get("note")]:
         out["notes"] = notes
