@@ -178,6 +178,11 @@ class TrainConfig:
     # speakers' average statistics), drawn anew each epoch: the model also learns to read a
     # voice it was not adapted to.
     unadapted_fraction: float = 0.0
+    # For models with a linear read-out of the utterance statistics (utterance_logits): fit
+    # it first, alone, as the probe row's logistic regression (C, balanced classes), keep it
+    # fixed, and train the rest from the last FC layer at zero (Wise.start_from_readout).
+    readout_first: bool = False
+    readout_C: float = 0.1
     seed: int = 0
     device: str = "auto"          # "auto" (CUDA when available), "cpu", "cuda"
     precision: str = "fp32"       # "bf16": forward and loss under torch.autocast in bfloat16
@@ -194,6 +199,8 @@ class TrainConfig:
                              f"not {self.validation!r}")
         if self.adapt_prior_clips < 0:
             raise ValueError("adapt_prior_clips must be 0 or more")
+        if self.readout_C <= 0:
+            raise ValueError("readout_C must be positive")
         if not 0.0 <= self.unadapted_fraction < 1.0:
             raise ValueError("unadapted_fraction must be in [0, 1)")
         if self.precision not in PRECISIONS:
@@ -210,7 +217,9 @@ class TrainConfig:
             del d["l2_on_biases"]
         if d["validation"] == "rows":   # what every run made before the field was
             del d["validation"]
-        for name in ("adapt_prior_clips", "unadapted_fraction"):
+        if not d["readout_first"]:
+            del d["readout_C"]
+        for name in ("adapt_prior_clips", "unadapted_fraction", "readout_first"):
             if not d[name]:
                 del d[name]
         return d

@@ -178,6 +178,22 @@ def batches_on(data: Data, batches: list[list[int]], normalizer: Normalizer | No
         yield b.to(device, non_blocking=True)
 
 
+def start_from_readout(model: nn.Module, data: Data, rows: list[int], normalizer: Normalizer,
+                       cfg: TrainConfig, n_classes: int, device: torch.device) -> None:
+    """TrainConfig.readout_first: the model's utterance read-out fitted alone on `rows`, with
+    balanced class weights n / (k n_c) as the probe row's (`Wise.start_from_readout`)."""
+    if not hasattr(model, "start_from_readout") or not getattr(model.cfg, "utterance_logits",
+                                                               False):
+        raise WiseError(None, "readout_first needs a WISE model with utterance_logits: true")
+    b = replace(data, inputs=frozenset({BatchInput.UTTERANCE_STATS})).batch(rows, normalizer)
+    y = b.labels.numpy()
+    counts = np.bincount(y, minlength=n_classes).astype(np.float64)
+    weight = len(y) / (n_classes * np.maximum(counts, 1))
+    model.start_from_readout(b.utt_stats.to(device), b.labels.to(device),
+                             torch.tensor(weight, dtype=torch.float32, device=device),
+                             cfg.readout_C)
+
+
 UNKNOWN_SPEAKER = "<unknown>"
 """A speaker key no normaliser holds: normalised with the training speakers' average."""
 
@@ -244,7 +260,6 @@ def train(model: nn.Module, data: Data, rows: list[int], cfg: TrainConfig, *,
     rng = np.random.default_rng(cfg.seed)             # batch order: the same on every rank
     device = pick_device(cfg.device, world.local_rank)
     model.to(device)
-    net = world.wrap(model, device)
     fit_rows, val_rows, split = validation_split(rows, data.labels, data.speakers, cfg)
     normalizer = Normalizer.fit(data.store, fit_rows, data.speakers, cfg.normalize)
     normalizer.prior_clips = cfg.adapt_prior_clips
@@ -261,6 +276,9 @@ def train(model: nn.Module, data: Data, rows: list[int], cfg: TrainConfig, *,
     loss_fn = nn.CrossEntropyLoss(weight=weight)
     loss_sum = nn.CrossEntropyLoss(weight=weight, reduction="sum")
     class_weight = np.ones(n_classes) if weight is None else weight.cpu().numpy()
+    if cfg.readout_first:            # before DDP wraps it: the read-out is then fixed
+        start_from_readout(model, data, fit_rows, normalizer, cfg, n_classes, device)
+    net = world.wrap(model, device)
     opt = optimizer(model, cfg)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda t: 1.0 / (1.0 + cfg.lr_decay * t))
     y_val = np.array([data.labels[i] for i in val_rows])

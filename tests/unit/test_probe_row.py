@@ -84,3 +84,28 @@ def test_utterance_logits_add_a_linear_read_out_of_the_statistics():
     model.eval()
     logits, _ = model(b)
     torch.testing.assert_close(logits, model.utterance_readout(s))
+
+
+def test_readout_first_fits_the_probes_logistic_regression_and_keeps_it():
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(4), [30, 20, 10, 30])
+    x = (rng.normal(size=(4, 156)) * 0.5)[y] + rng.normal(size=(90, 156))
+    model = build_model("wise", {"utterance_stats": True, "utterance_logits": True},
+                        text_dim=50, frame_dim=39, n_functionals=78)
+    weight = len(y) / (4 * np.bincount(y))
+    model.start_from_readout(torch.tensor(x, dtype=torch.float32), torch.tensor(y),
+                             torch.tensor(weight, dtype=torch.float32), C=0.1)
+    ref = LogisticRegression(C=0.1, class_weight="balanced", max_iter=5000).fit(x, y)
+    lin = model.utterance_readout
+    ours = lin(torch.tensor(x, dtype=torch.float32)).detach().numpy()
+    # The same objective's optimum: the same decisions, and nearly the same logits up to the
+    # constant per row that a softmax ignores.
+    assert (ours.argmax(1) == ref.predict(x)).mean() > 0.97
+    theirs = ref.decision_function(x)
+    np.testing.assert_allclose(ours - ours.mean(1, keepdims=True),
+                               theirs - theirs.mean(1, keepdims=True), atol=0.05)
+    # The model starts as the read-out, which stays fixed while the rest trains.
+    assert not any(p.requires_grad for p in lin.parameters())
+    assert not model.fc[-1].weight.detach().any() and not model.fc[-1].bias.detach().any()

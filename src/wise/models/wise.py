@@ -170,6 +170,32 @@ class Wise(nn.Module):
                 nn.Linear(d1, d2), nn.ReLU(), nn.Dropout(c.dropout),
                 nn.Linear(d2, c.n_classes))                               # Sec. 3.3's prose
 
+    @torch.no_grad()
+    def start_from_readout(self, stats: torch.Tensor, labels: torch.Tensor,
+                           class_weight: torch.Tensor, C: float) -> None:
+        """Fit the utterance read-out alone (`utterance_logits`) as the probe is fitted: a
+        multinomial logistic regression of `labels` (N,) on `stats` (N, S), minimising
+        sum_i w_y_i loss_i + |W|^2 / (2 C) by L-BFGS to convergence, and keep it fixed; then
+        zero the last FC layer, so that the model's logits start as the read-out's: the rest
+        of the model learns what the probe misses (TrainConfig.readout_first)."""
+        lin = self.utterance_readout
+        opt = torch.optim.LBFGS(lin.parameters(), lr=1.0, max_iter=500,
+                                tolerance_grad=1e-6, line_search_fn="strong_wolfe")
+        w = class_weight[labels]
+
+        def closure() -> torch.Tensor:
+            opt.zero_grad()
+            with torch.enable_grad():
+                loss = (F.cross_entropy(lin(stats), labels, reduction="none") * w).sum()
+                loss = loss + lin.weight.pow(2).sum() / (2 * C)
+                loss.backward()
+            return loss
+
+        opt.step(closure)
+        nn.init.zeros_(self.fc[-1].weight)
+        nn.init.zeros_(self.fc[-1].bias)
+        lin.requires_grad_(False)
+
     def batch_inputs(self) -> frozenset[BatchInput]:
         """The optional batch fields this variant reads: the word vectors, and each word's
         phones' frames (HR), its frames (HR-) or its mean frame (no HR), by modality."""
