@@ -67,15 +67,18 @@ ROWS: dict[str, tuple[str, list[str], str]] = {
     "whisper_probe": ("whisper_probe", [], "Whisper tiny.en encoder mean+std + logistic "
                                            "regression (the probe), corpus statistics"),
     "whisper_probe_speaker": ("whisper_probe", ["normalize=speaker"],
-                              "  the same, each speaker standardised by his or her clips"),
+                              "the probe, each speaker standardised by his or her clips"),
     "whisper_probe_base_speaker": ("whisper_probe", ["normalize=speaker", "frames=whisper-base"],
-                                   "  the same on Whisper base's encoder"),
+                                   "the probe on Whisper base's encoder, per speaker"),
     "wise_whisper": ("wise_whisper", [], "WISE over Whisper tiny.en's encoder frames "
                                          "(shipped real-speech config)"),
     "wise_whisper_base": ("wise_whisper", ["frames=whisper-base"],
-                          "  the same on Whisper base's encoder"),
-    "wise_whisper_no_readout": ("wise_whisper", ["utterance_logits=false"],
-                                "  the same without the linear read-out of the statistics"),
+                          "`wise_whisper` on Whisper base's encoder"),
+    "wise_whisper_no_readout": ("wise_whisper", ["utterance_logits=false",
+                                                 "readout_first=false"],
+                                "`wise_whisper` without the linear read-out of the statistics"),
+    "wise_whisper_no_shrink": ("wise_whisper", ["adapt_prior_clips=0"],
+                               "`wise_whisper` with a new speaker's statistics not shrunk"),
 }
 
 

@@ -17,3 +17,10 @@ def test_the_page_quotes_the_benchmarks_table(result, page):
     table = json.loads((ROOT / result).read_text())["table"]
     assert table.count("\n") >= 3
     assert table in (ROOT / page).read_text(), f"{page} does not quote {result}'s table"
+
+
+def test_the_real_speech_page_quotes_the_generated_tables():
+    tables = (ROOT / "benchmarks/results/real_speech_v2.md").read_text()
+    page = (ROOT / "docs/real-speech.md").read_text()
+    start, end = "<!-- real-speech-v2:start -->\n", "<!-- real-speech-v2:end -->"
+    assert page[page.index(start) + len(start):page.index(end)] == tables
