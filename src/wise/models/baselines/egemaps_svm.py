@@ -54,6 +54,13 @@ class EgemapsSvmConfig:
                                  f"not {self.gamma!r}")
 
 
+def check_classes(y: np.ndarray, what: str) -> None:
+    """The one-line error when the training rows `y` hold fewer than two classes."""
+    if len(np.unique(y)) < 2:
+        raise WiseError(None, f"the training rows hold one class only (class {int(y[0])}); "
+                              f"{what} needs two or more")
+
+
 class EgemapsSvm:
     """Standardisation fitted on the training rows, then an RBF SVM."""
 
@@ -67,9 +74,7 @@ class EgemapsSvm:
         from sklearn.svm import SVC
 
         c = self.cfg
-        if len(np.unique(y)) < 2:
-            raise WiseError(None, f"the training rows hold one class only "
-                                  f"(class {int(y[0])}); an SVM needs two or more")
+        check_classes(y, "an SVM")
         known = ~np.isnan(x)
         n = np.maximum(known.sum(0), 1)
         self.mean = np.where(known, x, 0.0).sum(0) / n                             # (F,)

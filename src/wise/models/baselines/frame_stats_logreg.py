@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from wise.errors import WiseError
+from wise.models.baselines.egemaps_svm import check_classes
 
 
 @dataclass(frozen=True)
@@ -56,9 +56,7 @@ class FrameStatsLogreg:
         from sklearn.linear_model import LogisticRegression
 
         c = self.cfg
-        if len(np.unique(y)) < 2:
-            raise WiseError(None, f"the training rows hold one class only "
-                                  f"(class {int(y[0])}); a classifier needs two or more")
+        check_classes(y, "a classifier")
         self.mean = x.mean(0)                                                   # (2F,)
         std = x.std(0)
         self.std = np.where(std > 0, std, 1.0)                                  # (2F,)
