@@ -109,3 +109,26 @@ def test_readout_first_fits_the_probes_logistic_regression_and_keeps_it():
     # The model starts as the read-out, which stays fixed while the rest trains.
     assert not any(p.requires_grad for p in lin.parameters())
     assert not model.fc[-1].weight.detach().any() and not model.fc[-1].bias.detach().any()
+
+
+def test_attentive_pooling_reads_only_real_frames():
+    model = build_model("wise", {"utterance_stats": True, "attentive_pooling": True},
+                        text_dim=50, frame_dim=39, n_functionals=0)
+    from wise.batching import BatchInput
+
+    assert BatchInput.UTTERANCE_FRAMES in model.batch_inputs()
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(2, 30, 39, generator=g)
+    lengths = torch.tensor([30, 12])
+    padded = x.clone()
+    padded[1, 12:] = 50 * torch.randn(18, 39, generator=g)       # loud padding must not count
+    both = model.attentive_stats(padded, lengths)
+    solo = model.attentive_stats(x[1:, :12], lengths[1:])
+    torch.testing.assert_close(both[1], solo[0])
+    # Weights sum to 1: a constant utterance pools to itself, with no spread.
+    const = torch.ones(1, 5, 39) * 3.0
+    out = model.attentive_stats(const, torch.tensor([5]))
+    torch.testing.assert_close(out[0, :39], torch.full((39,), 3.0))
+    assert (out[0, 39:] < 1e-2).all()
+    with pytest.raises(ValueError, match="utterance_stats=true"):
+        build_model("wise", {"attentive_pooling": True})

@@ -72,6 +72,11 @@ class WiseConfig:
     # layers: the model then holds the linear probe of its frames (frame_stats_logreg) as a
     # part, and the word-level path learns what the probe misses.
     utterance_logits: bool = False
+    # Also a learned attentive pooling of the utterance's frames into the utterance layer: an
+    # attention-weighted mean and std of the (normalised) frames, the weights a softmax over
+    # the frames of w . tanh(W x_t) (attentive statistics pooling; Okabe et al. 2018).
+    attentive_pooling: bool = False
+    pooling_hidden: int = 128
 
     def __post_init__(self) -> None:
         for name, value, allowed in (("hr_cell", self.hr_cell, HR_CELLS),
@@ -149,12 +154,17 @@ class Wise(nn.Module):
             self.w_c = nn.Parameter(torch.empty(c.fusion_dim))             # context vector, eq 8
             nn.init.normal_(self.w_c, std=c.fusion_dim ** -0.5)
         fc_in = c.fusion_dim
-        if c.utterance_logits and not c.utterance_stats:
-            raise ValueError("utterance_logits reads the utterance statistics: set "
-                             "utterance_stats=true")
+        if (c.utterance_logits or c.attentive_pooling) and not c.utterance_stats:
+            raise ValueError("utterance_logits and attentive_pooling join the utterance "
+                             "statistics: set utterance_stats=true")
         if c.utterance_stats:
+            u_in = c.utterance_dim
+            if c.attentive_pooling:
+                self.pool_proj = nn.Linear(c.frame_dim, c.pooling_hidden)
+                self.pool_score = nn.Linear(c.pooling_hidden, 1, bias=False)
+                u_in += 2 * c.frame_dim
             self.utterance_mlp = nn.Sequential(
-                nn.Dropout(c.dropout), nn.Linear(c.utterance_dim, c.utterance_hidden), nn.ReLU())
+                nn.Dropout(c.dropout), nn.Linear(u_in, c.utterance_hidden), nn.ReLU())
             fc_in += c.utterance_hidden
         if c.utterance_logits:
             self.utterance_readout = nn.Linear(c.utterance_dim, c.n_classes)
@@ -201,6 +211,8 @@ class Wise(nn.Module):
         phones' frames (HR), its frames (HR-) or its mean frame (no HR), by modality."""
         c = self.cfg
         inputs = {BatchInput.UTTERANCE_STATS} if c.utterance_stats else set()
+        if c.attentive_pooling:
+            inputs.add(BatchInput.UTTERANCE_FRAMES)
         if c.modality in ("both", "text"):
             inputs.add(BatchInput.TEXT)
         if c.modality in ("both", "audio"):
@@ -255,6 +267,16 @@ class Wise(nn.Module):
         return (torch.stack(out_a, 1) if out_a else None,
                 torch.stack(out_t, 1) if out_t else None)
 
+    def attentive_stats(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """(B, T, F) padded frames -> (B, 2F) attention-weighted mean and std over each
+        utterance's real frames (`attentive_pooling`)."""
+        mask = torch.arange(x.shape[1], device=x.device)[None, :] < lengths[:, None]
+        e = self.pool_score(torch.tanh(self.pool_proj(x))).squeeze(-1)       # (B, T)
+        a = torch.softmax(e.masked_fill(~mask, float("-inf")), dim=1).unsqueeze(-1)
+        mean = (a * x).sum(1)                                                 # (B, F)
+        var = (a * (x - mean.unsqueeze(1)) ** 2).sum(1)
+        return torch.cat([mean, var.clamp_min(1e-6).sqrt()], 1)
+
     # ---------------------------------------------------------------- DMF
     def forward(self, b: Batch) -> tuple[torch.Tensor, torch.Tensor]:
         """Logits (B, 4) and attention weights alpha (B, N) (uniform/one-hot without attention)."""
@@ -282,7 +304,10 @@ class Wise(nn.Module):
             alpha = F.one_hot(b.utt_len - 1, N).float()
         p_c = (alpha.unsqueeze(-1) * joint).sum(1)                             # eq 9, (B, 200)
         if c.utterance_stats:
-            p_c = torch.cat([p_c, self.utterance_mlp(b.utt_stats)], 1)         # (B, 300)
+            u = b.utt_stats                                                    # (B, S)
+            if c.attentive_pooling:
+                u = torch.cat([u, self.attentive_stats(b.utt_frames, b.utt_frame_len)], 1)
+            p_c = torch.cat([p_c, self.utterance_mlp(u)], 1)                   # (B, 300)
         logits = self.fc(p_c)                                                  # (B, 4)
         if c.utterance_logits:
             logits = logits + self.utterance_readout(b.utt_stats)
