@@ -23,7 +23,8 @@ paired over the (seed, fold)s with the corrected interval of `wise.stats`.
 
     python benchmarks/adaptation.py --manifest ravdess-dev.jsonl --run runs/real-speech/ROW
 
-Writes benchmarks/results/adaptation_ROW.json.
+Writes benchmarks/results/adaptation_RUN.json and .md (RUN: the run folder's name);
+`--table-only` rewrites the .md from the .json.
 """
 
 from __future__ import annotations
@@ -119,14 +120,47 @@ def fold_uas(fold: Path, d, inputs, methods: dict[str, float]) -> dict[str, dict
     return out
 
 
+def markdown(out: dict) -> str:
+    """The conditions as rows, the estimators as columns: UA, and Δ against no adaptation
+    with its interval (marked when the interval excludes 0)."""
+    methods = list(out["conditions"])
+    conditions = list(out["conditions"][methods[0]])
+    lines = [f"`{out['row']}`, {out['pairs']} (seed, fold) checkpoints of `{out['run']}`; "
+             "UA of all the held-out speakers' clips, each speaker adapted on the subset; "
+             "Δ vs none with the corrected 95% interval (**bold**: it excludes 0).", "",
+             "| adapted on | " + " | ".join(f"{m} (n0 = {out['methods'][m]['prior_clips']:g})"
+                                            for m in methods) + " |",
+             "|---|" + "---|" * len(methods)]
+    for c in conditions:
+        cells = []
+        for m in methods:
+            r = out["conditions"][m][c]
+            v = r["vs_none"]
+            if v is None:
+                cells.append(f"{r['ua']:.3f}")
+                continue
+            d = f"{v['mean']:+.3f} [{v['ci95'][0]:+.3f}, {v['ci95'][1]:+.3f}]"
+            cells.append(f"{r['ua']:.3f}, " + (f"**{d}**" if v["verdict"] != "no difference "
+                                                "shown" else d))
+        lines.append(f"| {c} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--manifest", required=True)
     ap.add_argument("--run", required=True, help="a finished `wise cv` folder (seed_S/fold_K)")
     ap.add_argument("--cache", default=None)
+    ap.add_argument("--table-only", action="store_true",
+                    help="score nothing: write the .md from the run's finished .json")
     args = ap.parse_args()
     t0 = time.perf_counter()
     run_dir = Path(args.run)
+    if args.table_only:
+        out = json.loads((RESULTS / f"adaptation_{run_dir.name}.json").read_text())
+        atomic_write_text(RESULTS / f"adaptation_{run_dir.name}.md", markdown(out))
+        print(markdown(out))
+        return 0
     summary = json.loads((run_dir / "summary.json").read_text())
     folds = sorted(run_dir.glob("seed_*/fold_*"))
     _, run, _, _ = load_checkpoint(folds[0] / "model.wise")
@@ -161,6 +195,7 @@ def main() -> int:
     RESULTS.mkdir(exist_ok=True)
     atomic_write_text(RESULTS / f"adaptation_{run_dir.name}.json", json.dumps(out, indent=2)
                       + "\n")
+    atomic_write_text(RESULTS / f"adaptation_{run_dir.name}.md", markdown(out))
     for method, rows in table.items():
         print(method)
         for name, r in rows.items():
