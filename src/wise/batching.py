@@ -121,24 +121,24 @@ class Normalizer:
                functionals: list[np.ndarray] | None, prior: Normalizer) -> None:
         """Set `speaker`'s statistics from these clips, shrunk (see the class doc) towards
         the average of `prior`'s speakers but `speaker`."""
-        others = [k for k in prior.mean if k != speaker]
         mean, std = _stats(frames)
         self.mean[speaker], self.std[speaker] = self._shrunk(
-            mean, std, len(frames), np.mean([prior.mean[k] for k in others], axis=0),
-            np.mean([prior.std[k] for k in others], axis=0))
+            mean, std, len(frames), prior.mean, prior.std, speaker)
         if functionals is None or not self.func_mean:
             return
-        v = np.stack(functionals).astype(np.float64)                           # (n, K)
-        fmean, fstd = _nan_stats(v)
-        others = [k for k in prior.func_mean if k != speaker]
+        fmean, fstd = _nan_stats(np.stack(functionals).astype(np.float64))   # of (n, K)
         self.func_mean[speaker], self.func_std[speaker] = self._shrunk(
-            fmean, fstd, len(v), np.mean([prior.func_mean[k] for k in others], axis=0),
-            np.mean([prior.func_std[k] for k in others], axis=0))
+            fmean, fstd, len(functionals), prior.func_mean, prior.func_std, speaker)
 
-    def _shrunk(self, mean: np.ndarray, std: np.ndarray, n: int, avg_mean: np.ndarray,
-                avg_std: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _shrunk(self, mean: np.ndarray, std: np.ndarray, n: int, means: dict, stds: dict,
+                speaker: str) -> tuple[np.ndarray, np.ndarray]:
+        """`mean`, `std` of n clips pulled towards the average of `means`, `stds` over the
+        speakers other than `speaker` (w = n / (n + prior_clips))."""
         if self.prior_clips <= 0:
             return mean, std
+        others = [k for k in means if k != speaker]
+        avg_mean = np.mean([means[k] for k in others], axis=0)
+        avg_std = np.mean([stds[k] for k in others], axis=0)
         w = n / (n + self.prior_clips)
         var = w * std.astype(np.float64) ** 2 + (1 - w) * avg_std.astype(np.float64) ** 2
         return ((w * mean + (1 - w) * avg_mean).astype(np.float32),

@@ -150,7 +150,6 @@ class Predictor:
         # transcription encoded: take them from it rather than encode the clip twice.
         self._shared_encoder = (
             self.features.is_encoder and self.features.encoder_window == "30s"
-            and self.features.prosody == "none"
             and getattr(self._recognizer, "model_dir", None) is not None
             and Path(self._recognizer.model_dir).resolve()
             == encoder_model_dir(self.features.frames).resolve())

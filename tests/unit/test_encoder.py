@@ -145,9 +145,15 @@ def test_parts_are_joined_once_and_checked(tmp_path):
     folder = assemble(model, tmp_path / "cache", locate=paths.get)
     assert (folder / "model.bin").read_bytes() == b"first half, second half"
     assert sorted(p.name for p in folder.iterdir()) == [
-        "config.json", "model.bin", "model.bin.sha256", "tokenizer.json", "vocabulary.json"]
-    # Joined once: a second call reuses the folder without reading the parts.
+        "config.json", "model.bin", "tokenizer.json", "vocabulary.json"]
+    # Joined once: a second call reuses the folder without reading the parts ...
     assert assemble(model, tmp_path / "cache", locate=lambda rel: None) == folder
+    # ... while its model.bin has the digest; damaged, it is joined again from the parts.
+    (folder / "model.bin").write_bytes(b"first half, second HALF")
+    with pytest.raises(WiseError, match="not installed here"):
+        assemble(model, tmp_path / "cache", locate=lambda rel: None)
+    assemble(model, tmp_path / "cache", locate=paths.get)
+    assert (folder / "model.bin").read_bytes() == b"first half, second half"
 
 
 def test_a_missing_part_is_refused_in_one_line(tmp_path):
@@ -168,5 +174,5 @@ def test_a_part_with_another_digest_is_refused_and_nothing_is_left(tmp_path):
         assemble(model, tmp_path / "cache", locate=paths.get)
     assert "\n" not in str(e.value) and "SHA-256" in str(e.value)
     folder = tmp_path / "cache" / "toy"
-    assert not (folder / "model.bin").exists() and not (folder / "model.bin.sha256").exists()
+    assert not (folder / "model.bin").exists()
     assert not [p for p in folder.iterdir() if p.name.endswith(".tmp")]

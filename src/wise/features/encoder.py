@@ -44,6 +44,7 @@ folder's model.bin SHA-256), so a different model never reuses another's frames.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import shutil
 from dataclasses import dataclass
 from functools import lru_cache
@@ -121,8 +122,6 @@ def _package_file(relative: str) -> Path | None:
     """The installed file `module/path` of a package, or None when the module is absent."""
     module, _, rest = relative.partition("/")
     try:
-        import importlib
-
         root = Path(importlib.import_module(module).__file__).parent
     except ImportError:
         return None
@@ -132,13 +131,13 @@ def _package_file(relative: str) -> Path | None:
 
 def assemble(model: PartedModel, root: Path, *, locate=_package_file) -> Path:
     """`root/<name>/`: the model's parts joined into model.bin, beside its other files, checked
-    against its SHA-256 (once; the folder records the digest it was checked against). Refuses
-    in one line when a part is missing or the joined file's digest differs. `locate` finds a
-    "module/path" file (a test gives its own)."""
+    against its SHA-256. A folder made before is reused when its model.bin still has that
+    digest (about 0.1 s to hash), else joined again. Refuses in one line when a part is
+    missing or the joined file's digest differs. `locate` finds a "module/path" file (a test
+    gives its own)."""
     folder = root / model.name
-    stamp = folder / "model.bin.sha256"
-    if stamp.is_file() and stamp.read_text().strip() == model.sha256 and all(
-            (folder / f).is_file() for f in MODEL_FILES):
+    if all((folder / f).is_file() for f in MODEL_FILES) and file_sha256(
+            folder / "model.bin") == model.sha256:
         return folder
     install = f'pip install "wise-ser[{model.name}]"'
     found = {rel: locate(rel) for rel in (*model.parts, *model.others)}
@@ -163,8 +162,6 @@ def assemble(model: PartedModel, root: Path, *, locate=_package_file) -> Path:
     for rel in model.others:
         with atomic_file(folder / Path(rel).name) as tmp:
             shutil.copyfile(found[rel], tmp)
-    with atomic_file(stamp) as tmp:
-        tmp.write_text(model.sha256 + "\n")
     return folder
 
 
