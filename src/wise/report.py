@@ -66,6 +66,8 @@ EXTRA_NAMES: dict[str, str] = {
     "swap_inputs": "WISE, eqs (4)/(5) as printed",
     "egemaps_svm": "eGeMAPS + SVM (classic baseline, audio only)",
     "wise_plus": "WISE+ (per-speaker normalisation, utterance functionals; real speech)",
+    "wise_whisper": "WISE over Whisper's encoder frames (real speech)",
+    "whisper_probe": "Whisper encoder mean+std + logistic regression (the probe)",
 }
 
 GROUPS = {1: "Table 1: comparison with other models",
