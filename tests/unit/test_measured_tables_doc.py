@@ -24,3 +24,10 @@ def test_the_real_speech_page_quotes_the_generated_tables():
     page = (ROOT / "docs/real-speech.md").read_text()
     start, end = "<!-- real-speech-v2:start -->\n", "<!-- real-speech-v2:end -->"
     assert page[page.index(start) + len(start):page.index(end)] == tables
+
+
+def test_the_real_speech_page_quotes_the_adaptation_table():
+    table = (ROOT / "benchmarks/results/adaptation_wise_whisper.md").read_text()
+    page = (ROOT / "docs/real-speech.md").read_text()
+    start, end = "<!-- adaptation:start -->\n", "<!-- adaptation:end -->"
+    assert page[page.index(start) + len(start):page.index(end)] == table
