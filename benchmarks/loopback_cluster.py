@@ -55,6 +55,10 @@ def main() -> int:
     # A short private temp dir: Ray's socket paths must stay under 107 characters, and
     # another cluster on this machine must not share our session files.
     temp = tempfile.mkdtemp(prefix="wray", dir="/tmp")
+    # Ray (2.60) writes the head's address to $RAY_TMPDIR/ray/ray_current_cluster (else
+    # /tmp/ray/...) without making the folder: ours, made here, keeps that file private too.
+    os.makedirs(os.path.join(temp, "ray"), exist_ok=True)
+    os.environ["RAY_TMPDIR"] = temp
     t0 = time.perf_counter()
     cluster = Cluster(initialize_head=True, head_node_args={
         "num_cpus": args.cpus, "include_dashboard": False, "temp_dir": temp})
