@@ -1,9 +1,10 @@
 """Speaker-independent cross-validation: one model per fold, scored on the held-out fold only.
 
-Protocols (SPEC §4): "session" (default) holds out one session per fold — both of its speakers
-— so no speaker is in training and test at once; "random" is stratified random k-fold, which
-does put every speaker in both (it is what some papers mean by "5-fold CV"; say so when you
-compare). Model selection (early stopping) uses a validation part of the training folds only.
+Protocols (docs/evaluation.md): "session" (default) holds out one session per fold — both of
+its speakers — so no speaker is in training and test at once; "random" is stratified random
+k-fold, which does put every speaker in both (it is what some papers mean by "5-fold CV"; say
+so when you compare). Model selection (early stopping) uses a validation part of the training
+folds only.
 
 Several seeds (`seeds`) train every fold once per seed on the same folds. Each (seed, fold)
 writes `seed_S/fold_K/metrics.json`, `predictions.jsonl` and `model.wise` (a scikit-learn row,

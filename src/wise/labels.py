@@ -1,4 +1,4 @@
-"""The four target classes (SPEC §4) and their names in words."""
+"""The four target classes (docs/evaluation.md) and their names in words."""
 
 LABELS = ("ang", "hap", "neu", "sad")
 """The four target classes, in the order every model output and report uses."""

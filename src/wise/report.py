@@ -58,7 +58,7 @@ PAPER: dict[str, PaperRow] = {
 }
 
 # Display names of our rows that the paper tried but gives no numbers for (Sec. 3.2), or
-# that test a reading of the paper (SPEC §2).
+# that test a reading of the paper (docs/training.md, "Two readings the paper leaves open").
 EXTRA_NAMES: dict[str, str] = {
     "hr_lstm": "WISE, HR cell LSTM",
     "hr_bilstm": "WISE, HR cell BiLSTM",

@@ -1,9 +1,9 @@
 """Transcript tokenisation, shared by the aligner, the word vectors and the readers.
 
-Rule (SPEC §1): lower-case, strip punctuation, keep contractions. A token is a run of letters
-and digits, possibly joined by inner apostrophes ("don't", "o'clock", "i'm"); every other
-character separates tokens. Curly apostrophes are treated as straight ones. IEMOCAP's
-bracketed non-speech marks ("[LAUGHTER]", "[BREATHING]") are dropped, as are its
+Rule (docs/features.md, "Tokenisation"): lower-case, strip punctuation, keep contractions. A
+token is a run of letters and digits, possibly joined by inner apostrophes ("don't", "o'clock",
+"i'm"); every other character separates tokens. Curly apostrophes are treated as straight ones.
+IEMOCAP's bracketed non-speech marks ("[LAUGHTER]", "[BREATHING]") are dropped, as are its
 `++FILLER++` tokens in alignments.
 """
 

@@ -1,12 +1,12 @@
 """The training loop: plain PyTorch, nothing hidden.
 
-Paper (Sec. 4.2) and SPEC §2: cross-entropy, Adam with lr 1e-3 and a decay of 1e-3 per update
-in the Keras sense (lr_t = lr / (1 + decay * t)), L2 1e-4 applied as weight decay, dropout 0.3.
-The paper gives no epochs, batch size or stopping rule: we train at most `max_epochs`, keep the
-weights of the epoch with the best validation UA, and stop after `patience` epochs without
-improvement. The validation rows are carved from the training rows, never from the test fold:
-a stratified tenth of them, or with `validation: speakers` whole training speakers
-(`validation_split`).
+Paper (Sec. 4.2) and docs/training.md: cross-entropy, Adam with lr 1e-3 and a decay of 1e-3 per
+update in the Keras sense (lr_t = lr / (1 + decay * t)), L2 1e-4 applied as weight decay,
+dropout 0.3. The paper gives no epochs, batch size or stopping rule: we train at most
+`max_epochs`, keep the weights of the epoch with the best validation UA, and stop after
+`patience` epochs without improvement. The validation rows are carved from the training rows,
+never from the test fold: a stratified tenth of them, or with `validation: speakers` whole
+training speakers (`validation_split`).
 
 On CUDA the next batch is collated in a background thread into pinned memory while the GPU
 runs this one (`batches_on`); `precision: bf16` runs the forward pass and the loss under

@@ -11,8 +11,8 @@ SRC = Path(__file__).resolve().parents[2] / "src"
 
 # Lowest first. A module may import modules of its own layer or of lower ones, never of a
 # higher one. An entry names a module, or a package and everything in it. The order is the
-# data flow (STYLE.md: corpus -> manifest -> features -> batches -> model -> predictions ->
-# report), with the shared basics under it and the commands over it:
+# data flow (README, "The pipeline": corpus -> manifest -> features -> batches -> model ->
+# predictions -> report), with the shared basics under it and the commands over it:
 LAYERS: list[list[str]] = [
     # Basics every layer may use: errors, files, the class list, the code version, the phone
     # set, text tokens, scores, the config dataclasses, one utterance, audio in, task maps.

@@ -1,4 +1,4 @@
-"""IEMOCAP in its release layout (SPEC §4), and anything written in the same layout.
+"""IEMOCAP in its release layout (docs/evaluation.md), and anything written in the same layout.
 
     SessionN/sentences/wav/<dialog>/<utt>.wav
     SessionN/dialog/EmoEvaluation/<dialog>.txt        (top level only; the subfolders

@@ -1,5 +1,5 @@
-"""How corpus labels map onto the four classes (`wise.labels.LABELS`, SPEC §4); speakers' sex
-too."""
+"""How corpus labels map onto the four classes (`wise.labels.LABELS`, docs/evaluation.md);
+speakers' sex too."""
 
 from __future__ import annotations
 
