@@ -44,7 +44,7 @@ from wise import code_version  # noqa: E402
 from wise.checkpoint import load_checkpoint  # noqa: E402
 from wise.fsutil import atomic_write_text  # noqa: E402
 from wise.stats import paired_difference, test_over_train  # noqa: E402
-from wise.train import Data, evaluate, load_corpus  # noqa: E402
+from wise.train import UNKNOWN_SPEAKER, Data, evaluate, load_corpus  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -95,7 +95,7 @@ def fold_uas(fold: Path, d, inputs, methods: dict[str, float]) -> dict[str, dict
     # Unadapted: every test speaker unknown.
     unknown = list(d.speakers)
     for i in test:
-        unknown[i] = "<unknown>"
+        unknown[i] = UNKNOWN_SPEAKER
     first, _ = evaluate(model, Data(d.store, d.labels, unknown, inputs), test, trained)
     out: dict[str, dict[str, float]] = {}
     for method, prior in methods.items():

@@ -153,18 +153,16 @@ def adapted(s: dict) -> bool:
     return s["config"]["train"].get("normalize") == "speaker"
 
 
-def scores_as(s: dict, condition: str) -> tuple[dict, str] | None:
-    """The row's summary with "ua" (and "wa") of `condition` ("adapted" or "unadapted"), and
-    where they come from; None when the row has no such figure (an adapted row of a run made
-    before cv scored it unadapted too, or a corpus-normalised row under "adapted")."""
-    if condition == "adapted":
-        return (s, "ua") if adapted(s) else None
-    if not adapted(s):
-        return s, "ua"
-    if not all("ua_unadapted" in f for f in s["folds"]):
+def scores_as(s: dict, condition: str | None) -> dict | None:
+    """The row's summary with "ua" (and "wa") of `condition` ("adapted", "unadapted", or None:
+    the cv figures as they are); None when the row has no such figure (a corpus-normalised row
+    under "adapted", or an adapted row of a run made before cv scored it unadapted too)."""
+    if condition is None or (condition == "unadapted") != adapted(s):
+        return s
+    if condition == "adapted" or not all("ua_unadapted" in f for f in s["folds"]):
         return None
-    folds = [{**f, "ua": f["ua_unadapted"], "wa": f["wa_unadapted"]} for f in s["folds"]]
-    return {**s, "folds": folds}, "ua_unadapted"
+    return {**s, "folds": [{**f, "ua": f["ua_unadapted"], "wa": f["wa_unadapted"]}
+                           for f in s["folds"]]}
 
 
 def compare(rows: dict[str, dict], references: list[str], condition: str | None = None
@@ -174,10 +172,9 @@ def compare(rows: dict[str, dict], references: list[str], condition: str | None 
     has them."""
     out = {}
     for name, s0 in rows.items():
-        got = (s0, "ua") if condition is None else scores_as(s0, condition)
-        if got is None:
+        s = scores_as(s0, condition)
+        if s is None:
             continue
-        s, source = got
         uas = [float(f["ua"]) for f in s["folds"]]
         was = [float(f["wa"]) for f in s["folds"]]
         by_seed: dict[int, list[float]] = {}
@@ -185,17 +182,15 @@ def compare(rows: dict[str, dict], references: list[str], condition: str | None 
             by_seed.setdefault(int(f["seed"]), []).append(float(f["ua"]))
         fold_std = float(np.mean([np.std(v) for v in by_seed.values()]))
         r = {"what": ROWS[name][2], "config": ROWS[name][0], "sets": ROWS[name][1],
-             "source": source, "seeds": sorted(by_seed), "n": len(uas),
+             "source": "ua_unadapted" if s is not s0 else "ua",
+             "seeds": sorted(by_seed), "n": len(uas),
              "ua_mean": round(float(np.mean(uas)), 4), "ua_std": round(float(np.std(uas)), 4),
              "fold_std": round(fold_std, 4),
              "wa_mean": round(float(np.mean(was)), 4), "wa_std": round(float(np.std(was)), 4),
              "vs": {}}
         for ref in references:
-            other = rows.get(ref)
-            other = (other, "ua") if condition is None or other is None else scores_as(
-                other, condition)
-            if ref != name and other and other[0] and (
-                    v := compare_runs(s, other[0])) is not None:
+            other = scores_as(rows[ref], condition) if ref in rows else None
+            if ref != name and other is not None and (v := compare_runs(s, other)) is not None:
                 r["vs"][ref] = {"n_pairs": v["n_pairs"], "mean": round(v["mean"], 4),
                                 "ci95": [round(x, 4) for x in v["ci95"]],
                                 "verdict": v["verdict"]}

@@ -45,6 +45,7 @@ from wise.config import RunConfig
 from wise.errors import WiseError
 from wise.features.cache import FeatureStore, cache_dir, damage_lines
 from wise.features.functionals import build_functionals
+from wise.features.prosody import pooled
 from wise.fsutil import atomic_file, atomic_write_text, check_checksums, write_checksums
 from wise.labels import LABELS
 from wise.metrics import scores
@@ -346,9 +347,7 @@ def _classic_inputs(run: RunConfig, manifest: str | Path, cache: str | Path | No
         # Computed anew each run (one pass over the pack's frames, seconds even for IEMOCAP):
         # nothing to verify or go stale. On disk only for the fold processes to read.
         path = cache_dir(manifest, cache) / "frame_stats" / f"{store.dir.name}.npy"
-        stats = np.stack([np.concatenate([f.mean(0), f.std(0)])
-                          for f in (np.asarray(store[i].frames, np.float64)
-                                    for i in range(len(store)))]).astype(np.float32)
+        stats = np.stack([pooled(store[i].frames) for i in range(len(store))])
         path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_file(path) as tmp, open(tmp, "wb") as f:
             np.save(f, stats)

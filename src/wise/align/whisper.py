@@ -56,6 +56,8 @@ NO_SPEECH_PROB = 0.6     # Whisper's own default
 MAX_COMPRESSION = 2.4    # faster-whisper's default fallback threshold
 MIN_CONFIDENCE = 0.2     # mean word probability
 MODEL_FILES = ("model.bin", "config.json", "tokenizer.json")
+MEL_HOP = 160                 # samples per 10-ms frame of Whisper's log-mel at 16 kHz
+WINDOW_MEL_FRAMES = 3000      # Whisper's 30-s context, in mel frames
 
 
 def bundled_model_dir() -> Path:
@@ -145,11 +147,11 @@ class WhisperRecognizer:
 
     def _first_window(self, x: np.ndarray) -> np.ndarray | None:
         """The encoder's frames over `x` from the window transcription began with, when that
-        window held all of it (30 s or less): faster-whisper's mel has len(x) // 160 frames
-        of content, and the encoder gives one frame per two of them."""
+        window held all of it (30 s or less): faster-whisper's mel has len(x) // MEL_HOP
+        frames of content, and the encoder gives one frame per two of them."""
         first = self._model.first_window
-        content = len(x) // 160
-        if first is None or content > 3000:
+        content = len(x) // MEL_HOP
+        if first is None or content > WINDOW_MEL_FRAMES:
             return None
         return np.array(first)[0][:(content + 1) // 2].astype(np.float32)
 

@@ -16,10 +16,10 @@ What the encoder sees, step by step (the same for training, `wise features`, and
    20 ms, 384 values for tiny.en, 512 for base.
    - `encoder_window: "30s"` pads every window with zeros to 30 s, as Whisper was trained
      and as faster-whisper's transcription encodes it: the frames of a clip's first window are
-     those the recogniser decodes from. Costs a full 30-s pass per window (~0.25 s with tiny.en
-     on one core), whatever the clip's length.
-   - `encoder_window: "clip"` encodes each window as long as it is (a 3-s clip: 150 frames,
-     ~15 ms). Cheaper, but the encoder never saw such short inputs in training.
+     those the recogniser decodes from. Costs a full 30-s pass per window (0.43 s with tiny.en
+     on one core, benchmarks/bench_encoder.py), whatever the clip's length.
+   - `encoder_window: "clip"` encodes each window as long as it is (a 5-s clip: 250 frames,
+     0.02 s). Cheaper, but the encoder never saw such short inputs in training.
    Either way only the frames over the audio are kept, ceil(mel frames / 2) per window, so a
    clip of d seconds has about d / 0.02 frames; a recording longer than 30 s is several
    windows, their frames back to back (attention does not cross a window's edge).
@@ -53,17 +53,12 @@ from pathlib import Path
 
 import numpy as np
 
-from wise.align.whisper import MODEL_FILES, bundled_model_dir
+from wise.align.whisper import MODEL_FILES, WINDOW_MEL_FRAMES, bundled_model_dir
 from wise.audio import normalize_gain
 from wise.config import ENCODER_DIMS, FeatureConfig
 from wise.errors import WiseError
 from wise.features.mfcc import frame_times as mfcc_frame_times
 from wise.fsutil import atomic_file, file_sha256, user_cache_dir
-
-HOP_SECONDS = 0.02            # one encoder frame per two 10-ms mel frames
-MEL_HOP = 160                 # samples per mel frame at 16 kHz
-WINDOW_MEL_FRAMES = 3000      # Whisper's 30-s context
-WINDOWS = ("30s", "clip")
 
 
 @dataclass(frozen=True)
@@ -89,7 +84,6 @@ WHISPER_BASE = PartedModel(
 )
 
 
-
 def frame_times(n_frames: int, cfg: FeatureConfig) -> np.ndarray:
     """Centre time in seconds of each of `n_frames` frames of `cfg`'s frame source, float64:
     the MFCC's rule (`wise.features.mfcc.frame_times`) or 0.02 j for encoder frame j. A
@@ -97,12 +91,14 @@ def frame_times(n_frames: int, cfg: FeatureConfig) -> np.ndarray:
     window's last frame may cover less than 20 ms: under 10 ms of drift per window)."""
     if not cfg.is_encoder:
         return mfcc_frame_times(n_frames, cfg)
-    return np.arange(n_frames, dtype=np.float64) * HOP_SECONDS
+    return np.arange(n_frames, dtype=np.float64) * cfg.frame_hop_s
 
 
+@lru_cache(maxsize=8)
 def model_dir(frames: str, *, cache: str | Path | None = None) -> Path:
     """The CTranslate2 folder of frame source `frames` (a named encoder or a path); a
-    `WiseError` naming the problem when it is not there or not such a folder."""
+    `WiseError` naming the problem when it is not there or not such a folder. Checked once per
+    process (for whisper-base, a hash of its 145 MB model.bin)."""
     if frames == "whisper-tiny.en":
         return bundled_model_dir()
     if frames == WHISPER_BASE.name:

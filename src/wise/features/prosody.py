@@ -134,13 +134,19 @@ def basic_functionals(x: np.ndarray, sample_rate: int) -> np.ndarray:
                     + six(np.log(flatness[loud] + 1e-8)) + [step, loud.mean()], np.float32)
 
 
+def pooled(frames: np.ndarray) -> np.ndarray:
+    """(2F,) float32: the mean, then the std, of every dimension of `frames` (T, F), summed in
+    float64 (`functionals: pooled`; the probe row's input)."""
+    f = np.asarray(frames, np.float64)
+    return np.concatenate([f.mean(0), f.std(0)]).astype(np.float32)
+
+
 def utterance_functionals(x: np.ndarray, frames: np.ndarray, cfg: FeatureConfig,
                           prosody: Prosody | None) -> np.ndarray:
     """(cfg.n_functionals,) float32 functionals of the utterance: `functionals: pooled`, the
     mean and std of its `frames` (T, frame_dim); else the configured set's, of the audio `x`."""
     if cfg.functionals == "pooled":
-        f = np.asarray(frames, np.float64)
-        return np.concatenate([f.mean(0), f.std(0)]).astype(np.float32)
+        return pooled(frames)
     return prosody.functionals(x)
 
 

@@ -39,11 +39,7 @@ class EgemapsSvmConfig:
     n_classes: int = 4
 
     def __post_init__(self) -> None:
-        if self.C <= 0:
-            raise ValueError("C must be positive")
-        if self.class_weight not in ("balanced", "none"):
-            raise ValueError(f"class_weight must be 'balanced' or 'none', "
-                             f"not {self.class_weight!r}")
+        check_fit_options(self.C, self.class_weight)
         if self.gamma not in ("scale", "auto"):
             try:
                 ok = float(self.gamma) > 0
@@ -52,6 +48,14 @@ class EgemapsSvmConfig:
             if not ok:
                 raise ValueError(f"gamma must be 'scale', 'auto' or a positive number, "
                                  f"not {self.gamma!r}")
+
+
+def check_fit_options(C: float, class_weight: str) -> None:
+    """The ValueError for a penalty or class weighting a scikit-learn row cannot take."""
+    if C <= 0:
+        raise ValueError("C must be positive")
+    if class_weight not in ("balanced", "none"):
+        raise ValueError(f"class_weight must be 'balanced' or 'none', not {class_weight!r}")
 
 
 def check_classes(y: np.ndarray, what: str) -> None:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from wise.models.baselines.egemaps_svm import check_classes
+from wise.models.baselines.egemaps_svm import check_classes, check_fit_options
 
 
 @dataclass(frozen=True)
@@ -36,11 +36,7 @@ class FrameStatsLogregConfig:
     n_classes: int = 4
 
     def __post_init__(self) -> None:
-        if self.C <= 0:
-            raise ValueError("C must be positive")
-        if self.class_weight not in ("balanced", "none"):
-            raise ValueError(f"class_weight must be 'balanced' or 'none', "
-                             f"not {self.class_weight!r}")
+        check_fit_options(self.C, self.class_weight)
 
 
 class FrameStatsLogreg:
