@@ -186,12 +186,17 @@ def start_from_readout(model: nn.Module, data: Data, rows: list[int], normalizer
                                                                False):
         raise WiseError(None, "readout_first needs a WISE model with utterance_logits: true")
     b = replace(data, inputs=frozenset({BatchInput.UTTERANCE_STATS})).batch(rows, normalizer)
-    y = b.labels.numpy()
-    counts = np.bincount(y, minlength=n_classes).astype(np.float64)
-    weight = len(y) / (n_classes * np.maximum(counts, 1))
+    weight = balanced_weights(b.labels.numpy(), n_classes)
     model.start_from_readout(b.utt_stats.to(device), b.labels.to(device),
                              torch.tensor(weight, dtype=torch.float32, device=device),
                              cfg.readout_C)
+
+
+def balanced_weights(y: np.ndarray, n_classes: int) -> np.ndarray:
+    """(n_classes,) float64 class weights n / (k n_c) of labels `y` (scikit-learn's
+    "balanced"); a class absent from `y` counts as one row."""
+    counts = np.bincount(y, minlength=n_classes).astype(np.float64)
+    return counts.sum() / np.maximum(counts, 1) / n_classes
 
 
 UNKNOWN_SPEAKER = "<unknown>"
@@ -270,9 +275,8 @@ def train(model: nn.Module, data: Data, rows: list[int], cfg: TrainConfig, *,
     y_fit = np.array([data.labels[i] for i in fit_rows])
     weight = None
     if cfg.class_weights:
-        counts = np.bincount(y_fit, minlength=n_classes).astype(np.float64)
-        weight = torch.tensor(counts.sum() / np.maximum(counts, 1) / n_classes,
-                              dtype=torch.float32, device=device)
+        weight = torch.tensor(balanced_weights(y_fit, n_classes), dtype=torch.float32,
+                              device=device)
     loss_fn = nn.CrossEntropyLoss(weight=weight)
     loss_sum = nn.CrossEntropyLoss(weight=weight, reduction="sum")
     class_weight = np.ones(n_classes) if weight is None else weight.cpu().numpy()
