@@ -40,13 +40,20 @@ def load_audio(path: str | Path, sample_rate: int = 16000, *,
 
 
 def _existing(path: str | Path) -> Path:
+    """`path`, or the error of a path that is no audio file: missing, a folder, or empty (which
+    libsndfile would call an unknown format)."""
     path = Path(path)
     try:
-        found = path.is_file()
+        folder, found = path.is_dir(), path.is_file()
+        size = path.stat().st_size if found else None
     except OSError as e:   # a name longer than the file system allows, for one
         raise WiseError(path, f"audio file cannot be opened ({e.strerror})") from None
+    if folder:
+        raise WiseError(path, "is a folder, not an audio file")
     if not found:
         raise WiseError(path, "audio file not found")
+    if size == 0:
+        raise WiseError(path, "audio file is empty (0 bytes)")
     return path
 
 

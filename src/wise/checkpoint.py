@@ -144,6 +144,9 @@ def _read(path: Path) -> dict:
 def load_checkpoint(path: str | Path) -> tuple[nn.Module, RunConfig, Normalizer, dict]:
     """(model in eval mode, run config, normaliser, the raw checkpoint dict)."""
     path = Path(path)
+    if path.is_dir():       # a `wise cv` run folder, say: its checkpoints are files inside
+        raise WiseError(path, "is a folder, not a checkpoint file (a checkpoint is the "
+                              "model.wise file that `wise train` or `wise cv` writes)")
     if not path.is_file():
         raise WiseError(path, "checkpoint not found")
     blob = _read(path)

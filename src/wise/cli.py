@@ -10,8 +10,10 @@ import contextlib
 import gc
 import json
 import os
+import select
 import signal
 import sys
+import textwrap
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +24,7 @@ from wise.errors import Skips, WiseError, format_error, from_os_error
 from wise.version import __version__
 
 DEMO_DIR = "wise-demo"
+CHECKPOINT_SUFFIX = ".wise"
 DEMO_SEEDS = 1     # training seeds per fold in `wise demo`: what fits its 15 minutes on 2 cores
 DEMO_ROWS = ("wise", "audio_only", "text_only", "mdre", "im_dmf", "hr_dmf", "im_hr")
 """WISE, each modality alone, one utterance-level fusion baseline, and three of the four
@@ -30,6 +33,43 @@ take the demo past 15 minutes on 2 cores; `wise reproduce` runs it with every ot
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        try:
+            return _main(argv)
+        finally:
+            # Flushed here, not at exit: a closed pipe found now is handled below, not printed
+            # by the interpreter as "Exception ignored ... BrokenPipeError".
+            sys.stdout.flush()
+    except BrokenPipeError:       # stdout's (or stderr's): `_main` reports any other
+        return _quiet_after_closed_stdout()
+
+
+def _stdout_closed() -> bool:
+    """Has the reader of stdout gone (`wise predict ... | head`)? A broken pipe can also be
+    one to a worker process; that one is an error like any other."""
+    try:
+        poll = select.poll()
+        poll.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(ev & (select.POLLERR | select.POLLHUP) for _, ev in poll.poll(0))
+    except (OSError, ValueError, AttributeError):    # no real file behind stdout
+        return False
+
+
+def _quiet_after_closed_stdout() -> int:
+    """End without a word when stdout's reader has stopped reading, as `cat` or `grep` do: the
+    reader wanted no more, which is not an error worth a line. The status is 141 (128 +
+    SIGPIPE), what a tool that SIGPIPE ends reports, so that `set -o pipefail` scripts see
+    the same as for those tools. (Python ignores SIGPIPE, hence the exception to catch.)"""
+    # What is left in stdout's buffer can never be written: pointing stdout at /dev/null lets
+    # the flush at exit succeed instead of printing a second broken pipe.
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    return 128 + signal.SIGPIPE
+
+
+def _main(argv: list[str] | None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
@@ -44,6 +84,8 @@ def main(argv: list[str] | None = None) -> int:
     except WiseError as e:
         line, status = format_error(e), 2
     except OSError as e:       # a disk full or read-only, a folder not writable, in any process
+        if isinstance(e, BrokenPipeError) and _stdout_closed():
+            raise              # stdout's reader has gone, which is no fault: `main` ends quietly
         line, status = format_error(from_os_error(e)), 2
     except (KeyboardInterrupt, Terminated) as e:
         what = "terminated" if isinstance(e, Terminated) else "interrupted"
@@ -227,11 +269,13 @@ def _add_params(sub: argparse._SubParsersAction) -> None:
 def _add_predict(sub: argparse._SubParsersAction) -> None:
     s = sub.add_parser("predict", help="emotion of new recordings, with each word's "
                        "attention (ASR when no transcript is given)",
-                       description="Predict the emotion of new recordings with a checkpoint, "
-                       "with each word's attention; a recording without a transcript is "
-                       "transcribed and aligned first (docs/predict.md).")
-    s.add_argument("model", help="checkpoint from `wise train` (or a fold of `wise cv`)")
+                       description="Predict the emotion of new recordings, with each word's "
+                       "attention; a recording without a transcript is transcribed and aligned "
+                       "first. Without --model, the bundled real-speech model answers "
+                       "(docs/models.md); `wise predict MODEL.wise AUDIO...` still works "
+                       "(docs/predict.md).")
     s.add_argument("audio", nargs="+", help="audio files (wav, flac, ogg; any rate/channels)")
+    _model_option(s)
     text = s.add_mutually_exclusive_group()
     text.add_argument("--text", default=None, help="the transcript (one audio file only)")
     text.add_argument("--transcripts", default=None, metavar="FILE",
@@ -257,7 +301,9 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
     s = sub.add_parser("serve", help="HTTP service and web page for a checkpoint",
                        description="Serve a checkpoint over HTTP: a JSON API and a web page "
                        "to upload or record audio (docs/serving.md).")
-    s.add_argument("model", help="checkpoint from `wise train`")
+    s.add_argument("checkpoint", nargs="?", default=None,
+                   help="checkpoint from `wise train` (the same as --model)")
+    _model_option(s)
     s.add_argument("--host", default="127.0.0.1",
                    help="address to listen on (default 127.0.0.1: this machine only; any "
                    "other needs a token)")
@@ -320,6 +366,30 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
     _jobs(s)
     _seeds(s, default=DEMO_SEEDS)
     s.set_defaults(func=cmd_demo)
+
+
+def _model_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-m", "--model", default=None, metavar="CHECKPOINT",
+                   help="checkpoint from `wise train` (or a fold of `wise cv`); default: the "
+                   "bundled real-speech model (RAVDESS, CC BY-NC-SA 4.0; docs/models.md)")
+
+
+def _checkpoint_first(args: argparse.Namespace) -> None:
+    """The form from before the model was optional, `wise predict MODEL.wise AUDIO...`: a
+    first file named *.wise is the checkpoint (no audio format has that suffix)."""
+    if args.model is None and len(args.audio) > 1 and args.audio[0].endswith(CHECKPOINT_SUFFIX):
+        args.model, args.audio = args.audio[0], args.audio[1:]
+
+
+def _say_model(args: argparse.Namespace, description: str, bundled: bool) -> None:
+    """Which model answers, on stderr (stdout stays one result per file), and on the bundled
+    model's first use on this machine, its licence."""
+    from wise.pretrained import show_licence_once
+
+    if not args.quiet:
+        print(f"model: {description}", file=sys.stderr, flush=True)
+    if bundled:
+        show_licence_once(lambda line: print(line, file=sys.stderr, flush=True))
 
 
 def _predictor_options(p: argparse.ArgumentParser) -> None:
@@ -594,6 +664,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from wise.predict import format_prediction, predict_files, read_transcripts
     from wise.progress import progress_bar
 
+    _checkpoint_first(args)
     if args.text is not None and len(args.audio) > 1:
         raise WiseError(None, "--text gives one transcript: use --transcripts FILE for "
                               "several audio files")
@@ -602,6 +673,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
                 for a in args.audio]
     workers = args.workers or (min(os.cpu_count() or 1, 2) if len(args.audio) >= 8 else 1)
     results = predict_files(args.model, args.audio, per_file, plot_dir=args.plot,
+                            loaded=lambda p: _say_model(args, p.description, p.bundled),
                             workers=workers, word_vectors=args.word_vectors,
                             max_seconds=args.max_seconds, asr=args.asr,
                             asr_model=args.asr_model,
@@ -609,19 +681,40 @@ def cmd_predict(args: argparse.Namespace) -> int:
     failed = 0
     bar = progress_bar(total=len(args.audio), desc="predict", unit="file",
                        disable=args.quiet or len(args.audio) < 2)
-    for _, r in results:
+    for path, r in results:
         bar.clear()
         if isinstance(r, WiseError):
             failed += 1
             print(format_error(r), file=sys.stderr, flush=True)
+            if args.json:      # one line per file on stdout, so a reader can pair them up
+                print(json.dumps(_failed_json(path, r)), flush=True)
         else:
             print(json.dumps(r.to_dict()) if args.json else format_prediction(r), flush=True)
         bar.update()
     bar.close()
+    if args.plot:
+        # Each file that did not fail has its picture; with --json, stdout is the JSON lines'.
+        n = len(args.audio) - failed
+        print(f"wrote {n} picture{'' if n == 1 else 's'} into {args.plot} (<audio name>.png)",
+              file=sys.stderr if args.json else sys.stdout)
     if failed:
         print(f"wise: {failed} of {len(args.audio)} files failed (see above)", file=sys.stderr)
         return 2
     return 0
+
+
+def _failed_json(path: str, err: WiseError) -> dict:
+    """The `--json` line of a file that failed: a prediction's keys (`Prediction.to_dict`),
+    empty, with status "error" and the reason as message."""
+    from dataclasses import fields
+
+    from wise.predict import Prediction
+
+    empty = {f.name: None for f in fields(Prediction)}
+    # The reason names another file (a word-vector file, say) only when that file is the fault.
+    reason = err.message if err.path is None or Path(err.path) == Path(path) else err.line()
+    return {**empty, "file": path, "status": "error", "probabilities": {}, "words": [],
+            "message": reason, "seconds": {}}
 
 
 def _transcript_for(path: str, texts: dict[str, str]) -> str | None:
@@ -635,10 +728,12 @@ def _transcript_for(path: str, texts: dict[str, str]) -> str | None:
 def cmd_serve(args: argparse.Namespace) -> int:
     from wise.serve import TOKEN_ENV, serve
 
+    if args.checkpoint is not None and args.model is not None:
+        raise WiseError(None, "give the checkpoint once: as an argument or with --model")
     token = args.token if args.token is not None else os.environ.get(TOKEN_ENV) or None
     timeouts = {k: v for k, v in (("read_timeout", args.read_timeout),
                                   ("idle_timeout", args.idle_timeout)) if v is not None}
-    serve(args.model, host=args.host, port=args.port, workers=args.workers,
+    serve(args.model or args.checkpoint, host=args.host, port=args.port, workers=args.workers,
           max_upload_mb=args.max_upload_mb, max_seconds=args.max_seconds,
           word_vectors=args.word_vectors, asr=args.asr, asr_model=args.asr_model,
           token=token, **timeouts)
@@ -674,19 +769,19 @@ def cmd_demo(args: argparse.Namespace) -> int:
     work = Path(args.dir)
     corpus, manifest = work / "corpus", work / "manifest.jsonl"
     if not (corpus / "synthetic_meta.jsonl").is_file():
-        print(f"[1/5] generating {args.utterances} synthetic utterances into {corpus}")
+        print(f"[1/6] generating {args.utterances} synthetic utterances into {corpus}")
         generate(corpus, n_utterances=args.utterances, seed=args.seed, workers=args.workers,
                  progress=not args.quiet)
     else:
-        print(f"[1/5] using the synthetic corpus in {corpus}")
-    print(f"[2/5] reading it into {manifest}")
+        print(f"[1/6] using the synthetic corpus in {corpus}")
+    print(f"[2/6] reading it into {manifest}")
     skips = Skips()
     summary = prepare(read_iemocap(corpus, skips), manifest, skips, progress=not args.quiet)
     print("\n".join("      " + line for line in summary_lines(summary, skips)))
-    print("[3/5] building features")
+    print("[3/6] building features")
     _features(str(manifest), str(work / "wise-cache"), wise_run.features, args)
     rows = args.rows or list(DEMO_ROWS)
-    print(f"[4/5] cross-validating {len(rows)} models, leave one session out "
+    print(f"[4/6] cross-validating {len(rows)} models, leave one session out "
           f"(finished folds are kept: run again to resume)")
     report = reproduce(manifest, work / "results", rows, sets=sets,
                        cache=work / "wise-cache", workers=args.workers, jobs=args.jobs,
@@ -697,14 +792,41 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(report.read_text(encoding="utf-8"))
     model = work / "model.wise"
     if _usable_checkpoint(model):
-        print(f"[5/5] keeping the trained model {model}")
+        print(f"[5/6] keeping the trained model {model}")
     else:
-        print(f"[5/5] training WISE on the whole corpus -> {model}")
+        print(f"[5/6] training WISE on the whole corpus -> {model}")
         s = train_final(wise_run, manifest, model, cache=work / "wise-cache",
                         workers=args.workers, progress=not args.quiet)
         print(f"      best validation UA {s['best_val_ua']:.3f} (epoch {s['best_epoch']})")
+    print("[6/6] real voices: the bundled real-speech model on example clips of two actors "
+          "it never heard")
+    print(_examples_table(progress=not args.quiet))
     print(_next_steps(work, manifest, wise_run.train.seed))
     return 0
+
+
+def _examples_table(progress: bool) -> str:
+    """The bundled model's answers on the bundled example clips, as a table."""
+    from wise.predict import Predictor
+    from wise.pretrained import LICENCE_LINE, example_clips
+    from wise.progress import progress_bar
+
+    predictor = Predictor()
+    lines = ["", "| file | actor | true emotion | predicted | probability |",
+             "|---|---|---|---|---|"]
+    right = 0
+    clips = example_clips()
+    for e in progress_bar(clips, desc="examples", unit="clip", disable=not progress):
+        r = predictor.predict(e.path)
+        right += r.label == e.label
+        p = f"{r.probabilities[r.label]:.2f}" if r.label else "-"
+        lines.append(f"| {e.path.name} | {e.actor} ({e.gender}) | {e.label_name} | "
+                     f"{r.label_name or r.status} | {p} |")
+    lines += ["", f"{right} of {len(clips)} right. These voices were not in the bundled "
+              "model's training (each clip alone, transcript by ASR;",
+              "chance is 1 in 4). Its measured accuracy: docs/models.md.", "",
+              *textwrap.wrap(LICENCE_LINE, 90)]
+    return "\n".join("      " + line if line else "" for line in lines)
 
 
 def _usable_checkpoint(path: Path) -> bool:
@@ -728,14 +850,16 @@ def _next_steps(work: Path, manifest: Path, seed: int) -> str:
     example = next(iter(read_manifest(manifest)))
     held_out = fold_dir(work / "results" / "wise", seed, 1) / "model.wise"
     return "\n".join([
-        "", "Next: explain a recording with the trained model (ASR makes the transcript "
-        "when none is given):",
-        f"  wise predict {work / 'model.wise'} YOUR_CLIP.wav --plot {work / 'plots'}",
-        f"  wise predict {work / 'model.wise'} YOUR_CLIP.wav --text \"what was said\"",
-        f"  wise predict {held_out} {example.audio}",
+        "", "Next: explain your own recording with the bundled real-speech model (ASR makes "
+        "the transcript when none is given):",
+        f"  wise predict YOUR_CLIP.wav --plot {work / 'plots'}",
+        "  wise predict YOUR_CLIP.wav --text \"what was said\"",
+        "  wise serve      # then open http://127.0.0.1:8000 (with the example clips to click)",
+        f"The demo's own model, {work / 'model.wise'}, has heard only synthetic voices: it is "
+        "for the synthetic corpus, e.g.",
+        f"  wise predict --model {held_out} {example.audio}",
         "      (a fold's model on a session it never saw; the whole-corpus model has seen "
         "every corpus file)",
-        f"  wise serve {work / 'model.wise'}      # then open http://127.0.0.1:8000",
     ])
 
 

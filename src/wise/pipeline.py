@@ -30,7 +30,7 @@ def write_report(run_dirs: Iterable[str | Path], out_dir: str | Path,
     out = Path(out_dir)
     table = results_table(summaries, corpus_name)
     atomic_write_text(out / "results.json", json.dumps(table, indent=2) + "\n")
-    plot_rows(summaries, out / "rows.png")
+    plot_rows(summaries, out / "rows.png", corpus_name=corpus_name)
     plot_confusions(summaries, out / "confusions.png")
     atomic_write_text(out / "results.md", table_markdown(table))
     return out / "results.md"

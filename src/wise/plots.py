@@ -1,6 +1,6 @@
 """Every figure of the project, drawn from plain data and saved the same way (`save_figure`).
 
-- `plot_rows` (rows.png): WA and UA per table row, with the paper's numbers;
+- `plot_rows` (rows.png): WA and UA per table row, with the paper's numbers and chance;
 - `plot_confusions` (confusions.png): the pooled confusion matrix of every row;
 - `plot_study` (asr_study.png): `wise asr-study`'s UA per fold on gold vs recognised
   transcripts, with each fold's word error rate;
@@ -27,7 +27,7 @@ import numpy as np
 
 from wise.fsutil import atomic_file
 from wise.labels import LABELS
-from wise.report import format_score, results_table
+from wise.report import chance_ua, format_score, n_classes, results_table
 
 
 class WordLike(Protocol):
@@ -69,6 +69,10 @@ class PredictionLike(Protocol):
 def _rows_for_plots(summaries: Sequence[dict]) -> list[dict]:
     """The table rows (`wise.report.results_table`) of the runs in `summaries`."""
     table = results_table(summaries, "")
+    return _run_rows(table)
+
+
+def _run_rows(table: dict) -> list[dict]:
     return [r for r in table["rows"] if r["run"]]
 
 
@@ -83,16 +87,25 @@ def save_figure(fig, out_png: str | Path) -> Path:
     return Path(out_png)
 
 
-def plot_rows(summaries: Sequence[dict], out_png: str | Path) -> Path:
+def plot_rows(summaries: Sequence[dict], out_png: str | Path, *, corpus_name: str) -> Path:
+    """rows.png: `rows_figure`, saved."""
+    return save_figure(rows_figure(summaries, corpus_name), out_png)
+
+
+def rows_figure(summaries: Sequence[dict], corpus_name: str):
     """Grouped bars of WA and UA per row (error bars: std over every (seed, fold)); the
-    paper's numbers, where the row has them, as red diamonds."""
+    paper's numbers, where the row has them, as red diamonds; UA at chance as a dotted line.
+    On another corpus than IEMOCAP the figure says that the diamonds are only a reference."""
     from matplotlib.figure import Figure
 
-    rows = _rows_for_plots(summaries)
+    table = results_table(summaries, corpus_name)
+    rows = _run_rows(table)
     x = np.arange(len(rows))
     w = 0.38
     fig = Figure(figsize=(max(6.0, 0.9 * len(rows) + 2), 4.2))
     ax = fig.add_subplot()
+    paper_label = "paper (IEMOCAP)" if table["comparable_to_paper"] else \
+        "paper (IEMOCAP, reference only)"
     for off, key, colour in ((-w / 2, "wa", "#4c72b0"), (w / 2, "ua", "#dd8452")):
         ax.bar(x + off, [r[f"{key}_mean"] for r in rows], w, yerr=[r[f"{key}_std"] for r in rows],
                capsize=3, color=colour, label=f"{key.upper()} (ours)")
@@ -100,19 +113,29 @@ def plot_rows(summaries: Sequence[dict], out_png: str | Path) -> Path:
         if paper:
             px, py = zip(*paper, strict=True)
             ax.scatter(px, py, marker="D", s=28, color="#c0392b", edgecolor="white",
-                       zorder=3, label="paper (IEMOCAP)" if key == "wa" else None)
+                       zorder=3, label=paper_label if key == "wa" else None)
+    n = n_classes(table)
+    ax.axhline(chance_ua(n), color="grey", lw=0.8, ls=":", label=f"chance (UA, {n} classes)")
     labels = [r["display"] + (" †" if r["mismatch"] else "") for r in rows]
     ax.set_xticks(x, labels, rotation=30, ha="right", fontsize=8)
-    ax.set_ylim(0, 1.12)             # headroom for the legend above the bars
+    # The legend sits above the bars: one line of 4 entries where the figure is wide enough,
+    # else two lines with more headroom.
+    ncol = 4 if len(rows) >= 7 else 2
+    ax.set_ylim(0, 1.12 if ncol == 4 else 1.2)
     ax.set_yticks(np.linspace(0, 1, 6))
     ax.set_ylabel("score")
     # † marks a row evaluated differently from the report's reference setting (results.md
     # lists how); the title explains it only when some row carries it.
     dagger = "; † = evaluated differently" if any(r["mismatch"] for r in rows) else ""
-    ax.set_title(f"WA and UA per row (mean ± std over (seed, fold) runs{dagger})", fontsize=9)
-    ax.legend(fontsize=8, loc="upper center", ncol=3, frameon=False)
+    title = f"WA and UA per row (mean ± std over (seed, fold) runs{dagger})"
+    # The picture travels without results.md's header, so it carries the caveat itself.
+    if not table["comparable_to_paper"] and any(r["paper_ua"] for r in rows):
+        ours = f" ({corpus_name})" if corpus_name else ""
+        title += f"\npaper: IEMOCAP, for reference only — a different corpus from ours{ours}"
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=8, loc="upper center", ncol=ncol, frameon=False)
     ax.grid(axis="y", alpha=0.3)
-    return save_figure(fig, out_png)
+    return fig
 
 
 def plot_confusions(summaries: Sequence[dict], out_png: str | Path) -> Path:
@@ -179,9 +202,45 @@ def plot_study(s: dict, conditions: dict[str, str], out_png: str | Path) -> Path
     return save_figure(fig, out_png)
 
 
+# The spectrogram's colours span this many dB under its loudest bin, as librosa's
+# `power_to_db(top_db=80)` does: anything quieter, digital silence (the log of 0) included,
+# takes the floor colour. Without a floor, silence has no colour at all and shows as white.
+SPECTROGRAM_TOP_DB = 80.0
+_WINDOW, _HOP = 400, 160        # samples at 16 kHz: 25 ms windows every 10 ms
+
+
+def spectrogram_db(audio: np.ndarray, sample_rate: int, *, top_db: float = SPECTROGRAM_TOP_DB
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(power in dB (frequencies, windows), frequencies, window centres in seconds) of
+    `audio`, every value finite and at most `top_db` under the loudest. Windows every 10 ms:
+    the model's own 15 ms hop would look too coarse."""
+    from matplotlib import mlab
+
+    power, freqs, times = mlab.specgram(audio, NFFT=_WINDOW, Fs=sample_rate,
+                                        noverlap=_WINDOW - _HOP)
+    peak = float(power.max(initial=0.0))
+    ref = peak if peak > 0 else 1.0          # all silence: every bin at the floor
+    floor = ref * 10 ** (-top_db / 10)
+    return 10 * np.log10(np.maximum(power, floor)), freqs, times
+
+
 def plot_prediction(r: PredictionLike, audio: np.ndarray, out_png: str | Path, *,
                     sample_rate: int = 16000) -> Path:
     """Write `out_png` (atomically) for prediction `r` of `audio` (16 kHz mono float32)."""
+    return save_figure(prediction_figure(r, audio, sample_rate=sample_rate), out_png)
+
+
+def _draw_spectrogram(ax, audio: np.ndarray, sample_rate: int) -> None:
+    db, freqs, times = spectrogram_db(audio, sample_rate)
+    half = _HOP / sample_rate / 2             # each column spans its window's hop
+    top = float(db.max())
+    ax.imshow(db, origin="lower", aspect="auto", cmap="magma", interpolation="nearest",
+              extent=(times[0] - half, times[-1] + half, freqs[0], freqs[-1]),
+              vmin=top - SPECTROGRAM_TOP_DB, vmax=top)
+
+
+def prediction_figure(r: PredictionLike, audio: np.ndarray, *, sample_rate: int = 16000):
+    """The figure of `plot_prediction` (a `matplotlib.figure.Figure`), unsaved."""
     from matplotlib import colormaps
     from matplotlib.figure import Figure
 
@@ -193,10 +252,7 @@ def plot_prediction(r: PredictionLike, audio: np.ndarray, out_png: str | Path, *
     bars = fig.add_subplot(grid[:, 1])
 
     duration = len(audio) / sample_rate
-    # 25 ms windows every 10 ms, as the model's own frames (15 ms hop) would look too coarse.
-    with np.errstate(divide="ignore"):           # digital silence has log(0) bins
-        spec.specgram(audio, NFFT=400, Fs=sample_rate, noverlap=240, cmap="magma",
-                      scale="dB", vmin=-120)
+    _draw_spectrogram(spec, audio, sample_rate)
     spec.set_ylim(0, min(sample_rate / 2, 6000))
     spec.set_ylabel("Hz")
     spec.tick_params(labelbottom=False)
@@ -236,4 +292,4 @@ def plot_prediction(r: PredictionLike, audio: np.ndarray, out_png: str | Path, *
     bars.set_xlabel("probability")
     for i, p in enumerate(probs):
         bars.text(min(p + 0.02, 0.8), i, f"{p:.2f}", va="center", fontsize=8)
-    return save_figure(fig, out_png)
+    return fig

@@ -10,7 +10,8 @@ The same one-way flow as training, for one utterance at a time and without a cac
       -> the model: class probabilities and one attention weight per word (WISE's alpha,
          eq 8, which is what makes the prediction explainable word by word)
 
-A checkpoint (`wise train`, or a fold of `wise cv`) is the only model format. Audio longer than
+A checkpoint (`wise train`, or a fold of `wise cv`) is the only model format; without one, the
+real-speech model that ships inside the package answers (`wise.pretrained`). Audio longer than
 `max_seconds` (60 s by default) is refused before it is decoded: the model was trained on
 utterances of a few seconds and at most 128 words (the paper's cap), so a long recording
 should be cut into sentences first. Audio without speech gives a result with status
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -45,6 +47,7 @@ from wise.features.prosody import Prosody, frame_features, utterance_functionals
 from wise.features.words import PACKAGES, WordVectors, load_word_vectors
 from wise.fsutil import user_cache_dir
 from wise.labels import LABEL_NAMES
+from wise.pretrained import is_bundled, resolve_checkpoint
 from wise.text import tokenize
 from wise.utterance import Segment
 
@@ -82,6 +85,7 @@ class Prediction:
     word_attention: bool            # True: learned word attention; False: uniform weights
     duration: float                 # seconds of audio
     model: str                      # the checkpoint's config name
+    checkpoint: str                 # its file, or "bundled" for the package's own model
     message: str = ""               # why there is no label, or what was capped
     seconds: dict[str, float] = field(default_factory=dict)  # time spent per stage
 
@@ -113,7 +117,8 @@ def utterance_features(frames: np.ndarray, words: list[Segment], phones: list[Se
 class Predictor:
     """A loaded checkpoint, ready to explain new recordings.
 
-    >>> m = wise.load("model.wise")
+    >>> m = wise.load()                          # the bundled real-speech model
+    >>> m = wise.load("model.wise")              # or a checkpoint of your own
     >>> r = m.predict("clip.wav")               # transcript from ASR
     >>> r = m.predict("clip.wav", text="I told you so")
     >>> r.label, r.probabilities, [(w.word, w.attention) for w in r.words]
@@ -123,14 +128,18 @@ class Predictor:
     a recording comes without a transcript.
     """
 
-    def __init__(self, checkpoint: str | Path, *, word_vectors: str | None = None,
+    def __init__(self, checkpoint: str | Path | None = None, *, word_vectors: str | None = None,
                  max_seconds: float = MAX_SECONDS, vectors_cache: str | Path | None = None,
                  asr: str = DEFAULT_RECOGNIZER, asr_model: str | Path | None = None,
                  speaker_audio: list[str | Path] | None = None):
-        self.path = Path(checkpoint)
+        self.path = resolve_checkpoint(checkpoint)
         self.model, self.run, self.normalizer, blob = load_checkpoint(self.path)
         self.labels: list[str] = list(blob["labels"])
         self.info: dict = blob.get("extra", {})
+        self.bundled = is_bundled(self.path)
+        # A model that has only heard espeak's voices (`wise demo`, `wise synth`) is told
+        # apart so that its answers on other audio come with a warning.
+        self.synthetic = self.info.get("corpus") == "synthetic"
         self.max_seconds = float(max_seconds)
         self.features: FeatureConfig = self.run.features
         self.vectors = _checkpoint_vectors(self.path, blob["word_vectors"], self.features,
@@ -163,6 +172,20 @@ class Predictor:
     @property
     def name(self) -> str:
         return self.run.name
+
+    @property
+    def checkpoint(self) -> str:
+        """Which model answers: "bundled", or the checkpoint's file."""
+        return "bundled" if self.bundled else str(self.path)
+
+    @property
+    def description(self) -> str:
+        """The model in words, as `wise predict` and `wise serve` say which one answers."""
+        if self.bundled:
+            return (f"the bundled real-speech model ({self.name}, trained on "
+                    f"{self.info.get('trained_on', 'RAVDESS')})")
+        corpus = " (trained on the synthetic corpus)" if self.synthetic else ""
+        return f"{self.path} ({self.name}){corpus}"
 
     def warm_up(self) -> None:
         """Load the aligner and recogniser now (about half a second) instead of on the first
@@ -205,7 +228,7 @@ class Predictor:
         duration = len(x) / self.features.sample_rate
         given = text is not None and bool(tokenize(text))
         base = dict(file=source, duration=round(duration, 3), model=self.name,
-                    word_attention=self.word_attention)
+                    checkpoint=self.checkpoint, word_attention=self.word_attention)
         silent = no_speech(x)
         if silent:
             return self._empty(base, given, text, silent, seconds)
@@ -249,7 +272,9 @@ class Predictor:
             probabilities={c: round(float(p), 5) for c, p in zip(self.labels, probs,
                                                                    strict=True)},
             transcript=" ".join(tokenize(text)), transcript_source="given" if given else "asr",
-            asr_confidence=confidence, words=words, message=_capping_note(events),
+            asr_confidence=confidence, words=words,
+            message="; ".join(m for m in (_capping_note(events), self._synthetic_note(audio))
+                              if m),
             seconds={k: round(v, 4) for k, v in seconds.items()})
 
     def audio_features(self, x: np.ndarray, encoded: np.ndarray | None = None
@@ -291,6 +316,18 @@ class Predictor:
         logits, alpha = self.model(batch)
         return (torch.softmax(logits, dim=1)[0].numpy().astype(np.float64),
                 alpha[0].numpy().astype(np.float64))
+
+    def _synthetic_note(self, audio: object) -> str:
+        """A warning when a model trained on synthetic speech hears anything but a file of a
+        synthetic corpus."""
+        from wise.corpora.synthetic import from_synthetic_corpus
+
+        if not self.synthetic or (isinstance(audio, str | Path)
+                                  and from_synthetic_corpus(audio)):
+            return ""
+        return ("this model was trained on synthetic speech only (espeak voices): on human "
+                "speech its answers mean little; without a checkpoint the bundled "
+                "real-speech model answers")
 
     def _empty(self, base: dict, given: bool, text: str | None, why: str,
                seconds: dict) -> Prediction:
@@ -381,7 +418,7 @@ def read_transcripts(path: str | Path) -> dict[str, str]:
 _worker: Predictor | None = None
 
 
-def _init_worker(checkpoint: str, kw: dict) -> None:
+def _init_worker(checkpoint: str | None, kw: dict) -> None:
     global _worker
     torch.set_num_threads(1)          # one process per core: the cores are the parallelism
     _worker = Predictor(checkpoint, **kw)
@@ -407,22 +444,26 @@ def _predict_one(task: tuple[str, str | None, str | None]) -> Prediction | WiseE
     return _predict_with(_worker, task)
 
 
-def predict_files(checkpoint: str | Path, files: list[str], texts: list[str | None], *,
-                  plot_dir: str | Path | None = None, workers: int = 1, **kw):
+def predict_files(checkpoint: str | Path | None, files: list[str], texts: list[str | None], *,
+                  plot_dir: str | Path | None = None, workers: int = 1,
+                  loaded: Callable[[Predictor], None] | None = None, **kw):
     """Yield (file, Prediction or WiseError) in the order of `files`. With `workers` > 1 the
     files are spread over that many processes, each with its own predictor (ASR and
-    alignment run one file per core). The checkpoint is checked here first, so a bad one
-    fails before any process starts."""
+    alignment run one file per core). The checkpoint (None: the bundled model) is checked
+    here first, so a bad one fails before any process starts; `loaded` is then shown it."""
     tasks = [(str(f), t, str(plot_dir) if plot_dir else None)
              for f, t in zip(files, texts, strict=True)]
     local = Predictor(checkpoint, **kw)
+    if loaded is not None:
+        loaded(local)
     if workers <= 1 or len(files) < 2:
         for task in tasks:
             yield task[0], _predict_with(local, task)
         return
     del local
     # spawned, not forked: the parent may hold torch thread pools (wise.cluster.local_pool)
-    with local_pool(min(workers, len(files)), _init_worker, (str(checkpoint), kw)) as pool:
+    with local_pool(min(workers, len(files)), _init_worker,
+                    (None if checkpoint is None else str(checkpoint), kw)) as pool:
         for task, result in zip(tasks, watched(pool, pool.imap(_predict_one, tasks)),
                                 strict=True):
             yield task[0], result

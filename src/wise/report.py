@@ -316,6 +316,7 @@ def _header_lines(table: dict) -> list[str]:
                  "runs, with its 95% interval corrected for the folds' overlapping training "
                  "sets (Nadeau & Bengio 2003); a row is called better or worse than WISE only "
                  "when the interval excludes 0, otherwise no difference is shown.")
+    lines.append(chance_words(n_classes(table)))
     if table["comparable_to_paper"]:
         lines.append("Paper: Shen et al. 2020 on IEMOCAP, \"5-fold CV\" whose split the paper "
                      "does not state, 300-d GloVe; compare with care when our protocol or word "
@@ -325,6 +326,27 @@ def _header_lines(table: dict) -> list[str]:
                      "differ, so the two sets of numbers are **not comparable**: the paper "
                      "columns show the table's shape and the ordering to expect, nothing more.")
     return lines
+
+
+def n_classes(table: dict) -> int:
+    """How many classes the table's runs tell apart: the width of their confusion matrices
+    (the label set's size when no row has run)."""
+    run = [r for r in table["rows"] if r["run"]]
+    return len(run[0]["confusion"]) if run else len(LABELS)
+
+
+def chance_ua(n: int) -> float:
+    """UA at chance with `n` classes: answering always one class, or at random, recalls 1/n
+    of each class on average."""
+    return 1 / n
+
+
+def chance_words(n: int) -> str:
+    """The header's chance line: "Chance: UA .25 for 4 classes ..."."""
+    # .25, not the table's .250: the exact value, with no digits it does not have.
+    ua = format_score(chance_ua(n)).rstrip("0")
+    return (f"Chance: UA {ua} for {n} classes (1/{n}: what always answering one class, or "
+            "guessing, scores); WA at chance depends on the class balance.")
 
 
 def _vectors_words(table: dict) -> str:

@@ -1,4 +1,5 @@
-"""`wise serve`: an HTTP service and a web page for one checkpoint.
+"""`wise serve`: an HTTP service and a web page for one checkpoint (the bundled real-speech model
+when none is given), with the bundled example clips to try it on.
 
 A prediction is CPU-bound (ASR, forced alignment, MFCC, the model) and `Predictor` serialises
 its aligner and recogniser on a lock, so threads would take turns. Predictions therefore run in
@@ -51,7 +52,7 @@ from pathlib import Path
 import h11
 import uvicorn
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.exceptions import HTTPException
@@ -61,6 +62,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from wise.align.asr import DEFAULT_RECOGNIZER
 from wise.errors import WiseError
 from wise.predict import MAX_SECONDS, Predictor
+from wise.pretrained import LICENCE_LINE, example_clips
 from wise.version import __version__
 
 log = logging.getLogger("wise.serve")
@@ -345,18 +347,18 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def create_app(model: str | Path, *, workers: int | None = None,
+def create_app(model: str | Path | None = None, *, workers: int | None = None,
                max_upload_mb: float = 25.0, max_seconds: float = MAX_SECONDS,
                word_vectors: str | None = None,
                queue_per_worker: int = QUEUE_PER_WORKER, asr: str = DEFAULT_RECOGNIZER,
                asr_model: str | Path | None = None, token: str | None = None,
                read_timeout: float = READ_TIMEOUT,
                idle_timeout: float = IDLE_TIMEOUT) -> FastAPI:
-    """The service for one checkpoint. The checkpoint (and the recogniser's model folder) is
-    checked here, so a bad one raises `WiseError` before a server is started; the worker pool
-    starts with the app's lifespan. With a `token`, every request but the page's must carry
-    `Authorization: Bearer <token>`. The timeouts are kept for `server_config`, which gives
-    them to the HTTP protocol."""
+    """The service for one checkpoint (None: the bundled model). The checkpoint (and the
+    recogniser's model folder) is checked here, so a bad one raises `WiseError` before a
+    server is started; the worker pool starts with the app's lifespan. With a `token`, every
+    request but the page's must carry `Authorization: Bearer <token>`. The timeouts are kept
+    for `server_config`, which gives them to the HTTP protocol."""
     workers = default_workers() if workers is None else workers
     if workers < 1:
         raise WiseError(None, "--workers must be at least 1")
@@ -370,10 +372,17 @@ def create_app(model: str | Path, *, workers: int | None = None,
                         asr_model=asr_model)
     if asr_model is not None:
         checked.warm_up()           # a model folder that does not load fails here, not in workers
-    info = {"status": "ok", "model": checked.name, "labels": checked.labels,
+    # The bundled examples are voices the bundled model never heard: offered with any model.
+    examples = {e.path.name: e for e in example_clips()}
+    info = {"status": "ok", "model": checked.name, "checkpoint": checked.checkpoint,
+            "description": checked.description, "labels": checked.labels,
+            "licence": LICENCE_LINE if checked.bundled else None,
             "asr": checked.asr_name, "workers": workers, "version": __version__,
             "limits": {"max_upload_mb": max_upload_mb, "max_seconds": max_seconds,
-                       "read_timeout": read_timeout, "idle_timeout": idle_timeout}}
+                       "read_timeout": read_timeout, "idle_timeout": idle_timeout},
+            "examples": [{"name": n, "actor": e.actor, "gender": e.gender, "label": e.label,
+                          "label_name": e.label_name} for n, e in examples.items()]}
+    model = checked.path
     del checked
     limit = int(max_upload_mb * MB)
     too_large = f"upload is larger than the {max_upload_mb:g} MB limit"
@@ -394,6 +403,7 @@ def create_app(model: str | Path, *, workers: int | None = None,
     app = FastAPI(title="WISE", version=__version__, lifespan=lifespan, docs_url=None,
                   redoc_url=None, openapi_url=None)
     app.state.timeouts = (read_timeout, idle_timeout)
+    app.state.info = info
     if token is not None:
         app.add_middleware(_TokenCheck, token=token)
     app.add_middleware(_RequestLog)       # added last, so outermost: it logs the 401s too
@@ -409,6 +419,12 @@ def create_app(model: str | Path, *, workers: int | None = None,
     @app.get("/health")
     async def health() -> dict:
         return info
+
+    @app.get("/examples/{name}")
+    async def example(name: str) -> Response:
+        if name not in examples:
+            return _error(404, f"no example clip named {name!r} (GET /health lists them)")
+        return Response(examples[name].path.read_bytes(), media_type="audio/flac")
 
     @app.post("/predict")
     async def predict(request: Request) -> JSONResponse:
@@ -664,7 +680,7 @@ def server_config(app: FastAPI, **kwargs) -> uvicorn.Config:
     return uvicorn.Config(app, http=protocol, access_log=False, **kwargs)
 
 
-def serve(model: str | Path, *, host: str = "127.0.0.1", port: int = 8000,
+def serve(model: str | Path | None = None, *, host: str = "127.0.0.1", port: int = 8000,
           workers: int | None = None, max_upload_mb: float = 25.0,
           max_seconds: float = MAX_SECONDS, word_vectors: str | None = None,
           asr: str = DEFAULT_RECOGNIZER, asr_model: str | Path | None = None,
@@ -681,6 +697,10 @@ def serve(model: str | Path, *, host: str = "127.0.0.1", port: int = 8000,
                      max_seconds=max_seconds, word_vectors=word_vectors, asr=asr,
                      asr_model=asr_model, token=token, read_timeout=read_timeout,
                      idle_timeout=idle_timeout)
+    info = app.state.info
+    print(f"wise serve: {info['description']} answers", flush=True)
+    if info["licence"]:
+        print(info["licence"], flush=True)
     server = uvicorn.Server(server_config(app, host=host, port=port, log_config=log_config(),
                                           timeout_graceful_shutdown=30))
     try:

@@ -43,12 +43,18 @@ def paired_difference(a: Mapping, b: Mapping, test_over_train: float) -> dict | 
     keys = [k for k in a if k in b]
     if len(keys) < 2:
         return None
-    d = np.array([a[k] - b[k] for k in keys], dtype=float)
+    mean, (lo, hi) = mean_interval([a[k] - b[k] for k in keys], test_over_train)
+    verdict = "better" if lo > 0 else "worse" if hi < 0 else "no difference shown"
+    return {"n_pairs": len(keys), "mean": mean, "ci95": [lo, hi], "verdict": verdict}
+
+
+def mean_interval(values, test_over_train: float) -> tuple[float, tuple[float, float]]:
+    """The mean of per-(seed, fold) scores (at least 2) and its corrected 95% interval (see the
+    module's note): how well a row does, where `paired_difference` says how much better."""
+    d = np.asarray(values, dtype=float)
     mean = float(d.mean())
     half = t975(len(d) - 1) * math.sqrt(float(d.var(ddof=1)) * (1 / len(d) + test_over_train))
-    lo, hi = mean - half, mean + half
-    verdict = "better" if lo > 0 else "worse" if hi < 0 else "no difference shown"
-    return {"n_pairs": len(d), "mean": mean, "ci95": [lo, hi], "verdict": verdict}
+    return mean, (mean - half, mean + half)
 
 
 def run_scores(summary: dict, key: str = "ua") -> dict[tuple[int, str], float]:

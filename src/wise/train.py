@@ -35,6 +35,7 @@ from torch import nn
 from wise.batching import Batch, BatchInput, Normalizer, collate, prefetch
 from wise.checkpoint import save_checkpoint
 from wise.config import RunConfig, TrainConfig
+from wise.corpora.synthetic import from_synthetic_corpus
 from wise.distributed import SINGLE, World, process_group
 from wise.errors import Skips, WiseError
 from wise.features.cache import FeatureStore, build_features, cache_dir
@@ -424,6 +425,13 @@ def subset_rows(run: RunConfig, d: Loaded, manifest: str | Path) -> list[int]:
     return rows
 
 
+def corpus_kind(manifest: str | Path) -> str:
+    """"synthetic" when the manifest's audio is a corpus made by `wise synth` (a model trained
+    on it has heard no human voice, and `wise.predict` says so), else "speech"."""
+    first = next(iter(read_manifest(manifest)), None)
+    return "synthetic" if first is not None and from_synthetic_corpus(first.audio) else "speech"
+
+
 def train_final(run: RunConfig, manifest: str | Path, out: str | Path, *,
                 cache: str | Path | None = None, workers: int | None = None,
                 progress: bool = True) -> dict:
@@ -450,7 +458,8 @@ def train_final(run: RunConfig, manifest: str | Path, out: str | Path, *,
         if world.main:
             save_checkpoint(out, model, run, info["normalizer"],
                             word_vectors=d.feats["word_vectors"],
-                            extra={"trained_on": str(manifest), "n_train": info["n_fit"],
+                            extra={"trained_on": str(manifest), "corpus": corpus_kind(manifest),
+                                   "n_train": info["n_fit"],
                                    "n_val": info["n_val"], "best_epoch": info["best_epoch"],
                                    "best_val_ua": info["best_val_ua"],
                                    "history": info["history"], "world_size": world.size,

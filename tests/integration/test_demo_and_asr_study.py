@@ -25,7 +25,11 @@ def test_demo_leaves_a_model_and_prints_commands_that_work(demo, capsys):
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert (work / "model.wise").is_file() and (work / "results" / "results.md").is_file()
-    assert "[5/5] training WISE on the whole corpus" in out
+    assert "[5/6] training WISE on the whole corpus" in out
+    # The last step: the bundled model on the held-out actors' clips, a row each.
+    table = out.split("[6/6]")[1]
+    assert "not in the bundled model's training" in table
+    assert sum(".flac | Actor_2" in line for line in table.splitlines()) == 8
     commands = [shlex.split(line.strip()) for line in out.splitlines()
                 if line.strip().startswith("wise ")]
     assert any(c[1] == "serve" for c in commands)

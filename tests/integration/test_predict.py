@@ -190,7 +190,10 @@ def test_cli_bad_files_are_one_line_each_and_the_rest_still_run(trained_model, t
             "--json", "--quiet"]
     assert main(argv) == 2
     cap = capsys.readouterr()
-    assert len(cap.out.splitlines()) == 1 and json.loads(cap.out)["file"] == u.audio
+    out = [json.loads(line) for line in cap.out.splitlines()]      # one line per file
+    assert [o["file"] for o in out] == [str(bad), u.audio, str(tmp_path / "no.wav")]
+    assert [o["status"] for o in out] == ["error", "ok", "error"]
+    assert out[2]["message"] == "audio file not found" and out[2]["label"] is None
     errs = cap.err.strip().splitlines()
     assert errs[0].startswith(f"wise: error: {bad}: not a readable audio file")
     assert errs[1] == f"wise: error: {tmp_path / 'no.wav'}: audio file not found"

@@ -111,6 +111,25 @@ def test_health(url):
     assert body["asr"].startswith("Whisper tiny.en")
 
 
+def test_health_says_which_model_answers_and_offers_the_examples(url, trained_model):
+    from wise.pretrained import example_clips
+
+    body = httpx.get(f"{url}/health").json()
+    assert body["checkpoint"] == str(trained_model["model"]) and body["licence"] is None
+    assert str(trained_model["model"]) in body["description"]
+    clips = {e.path.name: e for e in example_clips()}
+    assert {e["name"]: e["label"] for e in body["examples"]} == {
+        n: e.label for n, e in clips.items()}
+    name = sorted(clips)[0]
+    r = httpx.get(f"{url}/examples/{name}")
+    assert r.status_code == 200 and r.headers["content-type"] == "audio/flac"
+    assert r.content == clips[name].path.read_bytes()
+    r = httpx.get(f"{url}/examples/nope.flac")
+    assert r.status_code == 404 and "no example clip" in r.json()["error"]
+    for sneaky in ("..%2Fwise_whisper-ravdess.wise", "..%2F..%2Fserve.py"):
+        assert httpx.get(f"{url}/examples/{sneaky}").status_code == 404
+
+
 def test_a_bad_asr_model_folder_fails_before_serving(trained_model, tmp_path):
     from wise.errors import WiseError
     from wise.serve import create_app

@@ -148,6 +148,24 @@ def test_upload_with_transcript(browser, server, trained_model):
     assert "as given" in browser.find_element(By.ID, "source").text
 
 
+def test_an_example_clip_is_one_click(browser, server):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(f"{server}/")
+    buttons = WebDriverWait(browser, 20).until(
+        lambda d: d.find_elements(By.CSS_SELECTOR, "#example-buttons button"))
+    assert len(buttons) == 8 and browser.find_element(By.ID, "examples").is_displayed()
+    browser.execute_script("document.body.dataset.state = ''")
+    buttons[0].click()
+    WebDriverWait(browser, 60).until(
+        lambda d: d.execute_script("return document.body.dataset.state") == "done")
+    truth = browser.find_element(By.ID, "truth").text
+    assert truth.startswith("True emotion: ") and buttons[0].get_attribute("data-example") in truth
+    assert browser.find_element(By.ID, "label").text.lower() in NAMES.values()
+    assert browser.find_element(By.ID, "playback").is_displayed()
+
+
 def test_corrupt_file_shows_error(browser, server, tmp_path):
     from selenium.webdriver.common.by import By
 

@@ -33,7 +33,7 @@ def test_16k_mono_is_read_unchanged(tmp_path):
 
 @pytest.mark.parametrize("content,message", [
     (None, "audio file not found"),
-    (b"", "not a readable audio file"),
+    (b"", r"audio file is empty \(0 bytes\)"),        # not libsndfile's "unknown format"
     (b"RIFF\x24\x00\x00\x00WAVEfmt junkjunkjunk", "not a readable audio file"),
     (b"hello, I am text", "not a readable audio file"),
 ])
@@ -47,6 +47,13 @@ def test_bad_files_raise_one_clear_error_naming_the_file(tmp_path, content, mess
     assert "\n" not in e.value.line()
     with pytest.raises(WiseError, match=message):
         audio_info(path)
+
+
+def test_a_folder_is_not_an_audio_file(tmp_path):
+    for read in (load_audio, audio_info):
+        with pytest.raises(WiseError, match="is a folder, not an audio file") as e:
+            read(tmp_path)
+        assert e.value.path == str(tmp_path)
 
 
 def test_zero_length_audio_is_refused(tmp_path):

@@ -45,6 +45,8 @@ def craft(kind: str, good: Path, tmp: Path) -> Path:
         path.write_bytes((tmp / "audio.wav").read_bytes())
     elif kind == "empty":
         path.write_bytes(b"")
+    elif kind == "folder":                           # a `wise cv` run folder, say
+        path.mkdir()
     elif kind == "random":
         path.write_bytes(bytes(range(256)) * 8)
     elif kind == "truncated":
@@ -69,6 +71,7 @@ def craft(kind: str, good: Path, tmp: Path) -> Path:
 EXPECT = {
     "wav": "not a wise checkpoint: it is WAV audio",
     "empty": "not a wise checkpoint: the file is empty",
+    "folder": "is a folder, not a checkpoint file",
     "random": "not a wise checkpoint: the file is not a PyTorch archive",
     "truncated": "damaged checkpoint: the archive is cut short or broken",
     "changed": "damaged checkpoint: its contents have changed since it was written",
@@ -96,7 +99,7 @@ def test_each_bad_checkpoint_is_refused_with_its_reason(good, tmp_path, kind):
     assert "\n" not in e.value.message and "Error" not in e.value.message
 
 
-@pytest.mark.parametrize("kind", ["wav", "pickled", "features"])
+@pytest.mark.parametrize("kind", ["wav", "folder", "pickled", "features"])
 def test_predict_says_it_in_one_line_and_exits_2(good, tmp_path, capsys, kind):
     clip = tmp_path / "clip.wav"
     write_wav(clip, 0.5)

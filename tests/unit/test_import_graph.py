@@ -30,8 +30,9 @@ LAYERS: list[list[str]] = [
     # The models (they read batches; none imports the layers above).
     ["wise.models"],
     # A table row's config (YAML + overrides, checked against the model's config class) and
-    # the checkpoint, which holds a model, its row and its normaliser.
-    ["wise.rows", "wise.checkpoint"],
+    # the checkpoint, which holds a model, its row and its normaliser; the checkpoint and
+    # example clips that ship inside the package.
+    ["wise.rows", "wise.checkpoint", "wise.pretrained"],
     # Training one model, then cross-validation, which trains one per (seed, fold).
     ["wise.train"],
     ["wise.crossval"],

@@ -31,3 +31,14 @@ def test_the_real_speech_page_quotes_the_adaptation_table():
     page = (ROOT / "docs/real-speech.md").read_text()
     start, end = "<!-- adaptation:start -->\n", "<!-- adaptation:end -->"
     assert page[page.index(start) + len(start):page.index(end)] == table
+
+
+def test_the_model_card_quotes_the_bundled_models_build():
+    build = json.loads((ROOT / "benchmarks/results/bundled_model.json").read_text())
+    page = (ROOT / "docs/models.md").read_text()
+    start, end = "<!-- bundled-model:start -->\n", "<!-- bundled-model:end -->"
+    assert page[page.index(start) + len(start):page.index(end)] == build["table"]
+    checkpoint, train = build["checkpoint"], build["train"]
+    assert f"({checkpoint['bytes']:,} bytes), {train['n_params']:,} parameters" in page
+    assert f"training {train['train_seconds']} s" in page
+    assert f"{train['clips']} clips" in page

@@ -1,5 +1,6 @@
 """The results report from hand-made cv summaries (no training)."""
 
+import functools
 import json
 
 import pytest
@@ -7,11 +8,12 @@ import pytest
 from wise.config import RunConfig
 from wise.errors import WiseError
 from wise.pipeline import reproduce, write_report
-from wise.plots import plot_confusions, plot_rows
+from wise.plots import plot_confusions, plot_rows, rows_figure
 from wise.report import (
     PAPER,
     README_END,
     README_START,
+    chance_words,
     load_summaries,
     readme_table,
     results_markdown,
@@ -175,9 +177,35 @@ def test_bad_summaries_are_clear_errors(tmp_path, content, match):
     assert e.value.path == str(d / "summary.json")
 
 
+def test_the_header_states_chance_for_the_number_of_classes():
+    md = results_markdown([summary("wise")], "synthetic")
+    assert "- Chance: UA .25 for 4 classes (1/4" in md
+    assert chance_words(3).startswith("Chance: UA .333 for 3 classes (1/3")
+    assert "Chance: UA .25 for 4 classes" in readme_table(results_table([summary("wise")], "x"))
+
+
+def _title_and_legend(fig):
+    ax = fig.axes[0]
+    return ax.get_title(), [t.get_text() for t in ax.get_legend().get_texts()], ax
+
+
+def test_rows_png_marks_chance_and_says_when_the_paper_is_another_corpus():
+    runs = [summary("wise"), summary("text_only")]
+    title, legend, ax = _title_and_legend(rows_figure(runs, "the synthetic corpus"))
+    assert "paper: IEMOCAP, for reference only — a different corpus from ours (the synthetic " \
+           "corpus)" in title
+    assert "paper (IEMOCAP, reference only)" in legend
+    chance = [line for line in ax.get_lines() if line.get_label().startswith("chance")]
+    assert len(chance) == 1 and set(chance[0].get_ydata()) == {0.25}
+    assert "chance (UA, 4 classes)" in legend
+    title, legend, _ = _title_and_legend(rows_figure(runs, "IEMOCAP"))
+    assert "reference only" not in title and "paper (IEMOCAP)" in legend
+
+
 def test_plots_are_pngs(tmp_path):
     runs = [summary("wise"), summary("text_only"), summary("hr_bigru", protocol="random")]
-    for plot, name in ((plot_rows, "rows.png"), (plot_confusions, "c/confusions.png")):
+    rows = functools.partial(plot_rows, corpus_name="x")
+    for plot, name in ((rows, "rows.png"), (plot_confusions, "c/confusions.png")):
         out = plot(runs, tmp_path / name)
         assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 5000
     assert [p.name for p in tmp_path.rglob(".*")] == []          # no temp files left

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats as scipy_stats
 
-from wise.stats import compare_runs, paired_difference, t975
+from wise.stats import compare_runs, mean_interval, paired_difference, t975
 
 
 @pytest.mark.parametrize("df", [1, 2, 4, 14, 30, 31, 44, 100, 1000])
@@ -23,6 +23,16 @@ def test_plain_paired_interval_is_the_paired_t_interval():
     lo, hi = scipy_stats.t.interval(0.95, len(d) - 1, d.mean(), scipy_stats.sem(d))
     assert v["mean"] == pytest.approx(d.mean())
     assert v["ci95"] == pytest.approx([lo, hi], abs=1e-4)
+
+
+def test_a_mean_interval_is_the_t_interval_widened_by_the_correction():
+    x = np.random.default_rng(1).normal(0.7, 0.08, 12)
+    mean, (lo, hi) = mean_interval(x, 0.0)
+    assert mean == pytest.approx(x.mean())
+    assert (lo, hi) == pytest.approx(scipy_stats.t.interval(0.95, 11, x.mean(),
+                                                            scipy_stats.sem(x)), abs=1e-4)
+    _, (lo3, hi3) = mean_interval(x, 1 / 3)
+    assert (hi3 - lo3) / (hi - lo) == pytest.approx(math.sqrt((1 / 12 + 1 / 3) / (1 / 12)))
 
 
 def test_the_correction_widens_the_interval_as_nadeau_and_bengio_say():

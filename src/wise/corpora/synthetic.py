@@ -759,3 +759,11 @@ def generate(out_dir: str | Path, n_utterances: int = 2000, seed: int = 0,
         "audio_hours": round(seconds / 3600, 4),
         "elapsed_seconds": round(time.perf_counter() - t0, 3),
     }
+
+
+def from_synthetic_corpus(audio: str | Path) -> bool:
+    """Is `audio` a file of a corpus made by `generate` (a folder at most four levels up, the
+    IEMOCAP layout's depth, holds META_FILE)? Tells a synthetic-trained model's user when it
+    hears something else."""
+    p = Path(os.path.abspath(audio))
+    return any((parent / META_FILE).is_file() for parent in list(p.parents)[:5])
