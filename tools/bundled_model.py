@@ -201,6 +201,7 @@ def main() -> None:
         return
     if args.ravdess is None:
         ap.error("give the RAVDESS folder (or --table-only)")
+    version = code_version()          # now: the files this writes into the tree are no change
     work, out = Path(args.work), Path(args.out)
     work.mkdir(parents=True, exist_ok=True)
     manifest = work / "ravdess.jsonl"
@@ -210,7 +211,7 @@ def main() -> None:
     info = build(manifest, work, out)
     checkpoint = out / BUNDLED_NAME
     result = {
-        "code_version": code_version(), "held_out": list(HELD_OUT), "train": info,
+        "code_version": version, "held_out": list(HELD_OUT), "train": info,
         "checkpoint": {"file": BUNDLED_NAME, "bytes": checkpoint.stat().st_size,
                        "sha256": file_sha256(checkpoint),
                        "weights_sha256": weights_sha256(checkpoint)},

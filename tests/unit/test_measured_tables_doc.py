@@ -42,3 +42,4 @@ def test_the_model_card_quotes_the_bundled_models_build():
     assert f"({checkpoint['bytes']:,} bytes), {train['n_params']:,} parameters" in page
     assert f"training {train['train_seconds']} s" in page
     assert f"{train['clips']} clips" in page
+    assert f"in {build['held_out_predict']['unadapted']['seconds']} s, one after another" in page
