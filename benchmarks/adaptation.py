@@ -14,7 +14,7 @@ speaker, adapts on a subset of that speaker's clips, then scores *all* of the sp
 
 The labels are read only to draw the subsets, as a user's unlucky choice of clips would be;
 the statistics never see them. Each condition is tried with every estimator of `METHODS`
-(`wise.batching.Normalizer`: plain statistics, or shrunk towards the training speakers'
+(`wise.normalize.Normalizer`: plain statistics, or shrunk towards the training speakers'
 average as if it were n0 more clips), set on the checkpoint's normaliser at test time. Features come
 from the feature cache with the manifest's transcripts (the predict path computes the same
 arrays: tests/integration/test_wise_plus.py and test_wise_whisper.py). Each condition's UA

@@ -3,7 +3,7 @@
 The interaction third's label is INTERACTION[group of the pivot word][local pattern on it]
 (docs/synthetic-corpus.md). This probe checks, with simple classifiers and no model of the
 project, that the rule is learnable from the paper's features: the feature pack built by
-`wise features` (the project's own MFCCs + deltas), normalised by `wise.batching.Normalizer`
+`wise features` (the project's own MFCCs + deltas), normalised by `wise.normalize.Normalizer`
 as training does (statistics of the training sessions; "speaker" mode adds a test speaker's
 own statistics from his or her frames, as the models do). The pivot word's frames and
 phones are the pack's gold spans. Design, pass criterion and controls:
@@ -43,11 +43,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from wise import code_version  # noqa: E402
-from wise.batching import Normalizer  # noqa: E402
 from wise.config import NORMALIZE_MODES, FeatureConfig, TrainConfig  # noqa: E402
 from wise.errors import Skips, WiseError  # noqa: E402
 from wise.features.cache import FeatureStore, build_features  # noqa: E402
 from wise.fsutil import atomic_write_text  # noqa: E402
+from wise.normalize import Normalizer  # noqa: E402
 from wise.utterance import read_manifest  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "results" / "interaction_probe.json"

@@ -22,7 +22,6 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from wise.batching import Normalizer
 from wise.config import RunConfig
 from wise.errors import WiseError
 from wise.features.encoder import dim as encoder_dim
@@ -30,6 +29,7 @@ from wise.features.words import vectors_dim
 from wise.fsutil import atomic_file
 from wise.labels import LABELS
 from wise.models.build import build_model
+from wise.normalize import Normalizer
 from wise.rows import run_config
 from wise.version import __version__
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 N_EGEMAPS_LLD = 25             # eGeMAPSv02 low-level descriptors per frame (openSMILE)
 N_FUNCTIONALS = {"none": 0, "egemaps": 88, "basic": 26}   # utterance functionals per set
-NORMALIZE_MODES = ("corpus", "speaker", "utterance")       # see wise.batching.Normalizer
+NORMALIZE_MODES = ("corpus", "speaker", "utterance")       # see wise.normalize.Normalizer
 PRECISIONS = ("fp32", "bf16")                               # TrainConfig.precision
 VALIDATIONS = ("auto", "rows", "speakers")                  # TrainConfig.validation
 ENCODER_WINDOWS = ("30s", "clip")                           # FeatureConfig.encoder_window
@@ -168,10 +168,10 @@ class TrainConfig:
                                   # and docs/training.md)
     class_weights: bool = False   # weight the loss by inverse class frequency
     normalize: str = "corpus"     # frame mean/std: "corpus", "speaker" or "utterance" (see
-                                  # wise.batching.Normalizer; statistics never read labels)
+                                  # wise.normalize.Normalizer; statistics never read labels)
     # Under normalize: speaker, a new speaker's statistics from his or her clips are shrunk
     # towards the training speakers' average as if it were this many more clips (0: not at
-    # all; wise.batching.Normalizer, docs/real-speech.md): few or one-emotion clips then
+    # all; wise.normalize.Normalizer, docs/real-speech.md): few or one-emotion clips then
     # cannot throw the statistics far off.
     adapt_prior_clips: float = 0.0
     # The share of training utterances normalised as an unknown speaker's (the training

@@ -32,7 +32,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from wise.batching import Batch, BatchInput, Normalizer, collate, prefetch
+from wise.batching import Batch, BatchInput, collate, prefetch
 from wise.checkpoint import save_checkpoint
 from wise.config import RunConfig, TrainConfig
 from wise.corpora.synthetic import from_synthetic_corpus
@@ -43,6 +43,7 @@ from wise.labels import LABELS
 from wise.metrics import unweighted_accuracy
 from wise.models.build import CLASSIC, Model, build_model
 from wise.models.wise import n_params
+from wise.normalize import Normalizer
 from wise.progress import progress_bar
 from wise.utterance import read_manifest
 from wise.version import code_version

@@ -12,12 +12,13 @@ import pytest
 import torch
 
 from wise.audio import load_audio
-from wise.batching import Normalizer, collate
+from wise.batching import collate
 from wise.checkpoint import load_checkpoint
 from wise.cli import main
 from wise.errors import Skips
 from wise.features.cache import FeatureStore, build_features
 from wise.features.mfcc import mfcc
+from wise.normalize import Normalizer
 from wise.predict import Predictor, utterance_features
 from wise.rows import load_run_config
 from wise.utterance import read_manifest

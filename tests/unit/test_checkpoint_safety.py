@@ -10,11 +10,11 @@ import pytest
 import torch
 
 from conftest import write_wav
-from wise.batching import Normalizer
 from wise.checkpoint import FORMAT, load_checkpoint, save_blob, save_checkpoint
 from wise.cli import main
 from wise.errors import WiseError
 from wise.models.build import build_model
+from wise.normalize import Normalizer
 from wise.rows import load_run_config
 
 

@@ -5,46 +5,27 @@ read from the source with `ast`, so nothing is imported here."""
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 
-# Lowest first. A module may import modules of its own layer or of lower ones, never of a
-# higher one. An entry names a module, or a package and everything in it. The order is the
-# data flow (README, "The pipeline": corpus -> manifest -> features -> batches -> model ->
-# predictions -> report), with the shared basics under it and the commands over it:
-LAYERS: list[list[str]] = [
-    # Basics every layer may use: errors, files, the class list, the code version, the phone
-    # set, text tokens, scores, the config dataclasses, one utterance, audio in, task maps.
-    ["wise.errors", "wise.fsutil", "wise.labels", "wise.version", "wise.phones", "wise.text",
-     "wise.metrics", "wise.stats", "wise.progress", "wise.distributed", "wise.config",
-     "wise.utterance", "wise.audio", "wise.cluster"],
-    # Speech tools: the synthesiser, forced alignment and recognition.
-    ["wise.espeak", "wise.align"],
-    # Corpora -> manifests.
-    ["wise.corpora", "wise.prepare"],
-    # Manifests -> the features cache.
-    ["wise.features"],
-    # The cache -> padded batches.
-    ["wise.batching"],
-    # The models (they read batches; none imports the layers above).
-    ["wise.models"],
-    # A table row's config (YAML + overrides, checked against the model's config class) and
-    # the checkpoint, which holds a model, its row and its normaliser; the checkpoint and
-    # example clips that ship inside the package.
-    ["wise.rows", "wise.checkpoint", "wise.pretrained"],
-    # Training one model, then cross-validation, which trains one per (seed, fold).
-    ["wise.train"],
-    ["wise.crossval"],
-    # Results as tables, and every figure (the figures read the tables).
-    ["wise.report", "wise.plots"],
-    # New speech -> emotion (draws its figure with wise.plots).
-    ["wise.predict"],
-    # Drivers: the paper end to end, the ASR study, the web service.
-    ["wise.pipeline", "wise.asr_study", "wise.serve"],
-    # The command line and the public API (`wise.load`).
-    ["wise.cli", "wise.__main__", "wise"],
-]
+ARCHITECTURE = SRC.parent / "docs" / "architecture.md"
+
+
+def _layers() -> list[list[str]]:
+    """The layers, lowest first, from the table in docs/architecture.md (the one place they
+    are written): each row's backquoted module names."""
+    text = ARCHITECTURE.read_text(encoding="utf-8")
+    start, end = "<!-- layers:start -->", "<!-- layers:end -->"
+    rows = [line for line in text[text.index(start):text.index(end)].splitlines()
+            if line.startswith("| ") and line.split("|")[1].strip().isdigit()]
+    layers = [re.findall(r"`([a-z_.]+)`", row.split("|")[3]) for row in rows]
+    assert [int(row.split("|")[1]) for row in rows] == list(range(len(rows)))
+    return layers
+
+
+LAYERS = _layers()
 
 
 def _modules() -> dict[str, Path]:
@@ -115,6 +96,11 @@ def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     return found
 
 
+def test_the_layers_are_read_from_the_architecture_page():
+    assert LAYERS[0][0] == "wise.errors" and LAYERS[-1] == ["wise.cli", "wise.__main__", "wise"]
+    assert ["wise.features"] in LAYERS and len(LAYERS) == 13
+
+
 def test_the_graph_is_read():
     graph = _graph(_modules())
     assert {"wise.train", "wise.checkpoint"} <= graph["wise.crossval"]
@@ -128,8 +114,7 @@ def test_no_import_loops():
 
 def test_every_module_has_a_layer():
     missing = sorted(m for m in _modules() if _layer(m) is None)
-    assert not missing, f"place these modules in LAYERS (tests/unit/test_import_graph.py): " \
-                        f"{missing}"
+    assert not missing, f"place these modules in a layer of docs/architecture.md: {missing}"
 
 
 def test_no_module_imports_a_higher_layer():

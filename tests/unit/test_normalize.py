@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from wise.batching import Normalizer, utterance_stats
+from wise.batching import utterance_stats
 from wise.config import FeatureConfig, TrainConfig
+from wise.normalize import Normalizer
 
 
 class FakeStore:
