@@ -20,7 +20,6 @@ import zipfile
 from pathlib import Path
 
 import torch
-from torch import nn
 
 from wise.config import RunConfig
 from wise.errors import WiseError
@@ -28,7 +27,8 @@ from wise.features.encoder import dim as encoder_dim
 from wise.features.words import vectors_dim
 from wise.fsutil import atomic_file
 from wise.labels import LABELS
-from wise.models.build import build_model
+from wise.models.build import build_with_dims
+from wise.models.protocol import DIM_NAMES, ModelDims, TorchModel
 from wise.normalize import Normalizer
 from wise.rows import run_config
 from wise.version import __version__
@@ -43,18 +43,14 @@ _NOT_A_CHECKPOINT = ((b"RIFF", "WAV audio"), (b"fLaC", "FLAC audio"), (b"OggS", 
 _ZIP = b"PK\x03\x04"       # torch.save writes a zip archive
 
 
-def save_checkpoint(path: str | Path, model: nn.Module, run: RunConfig,
+def save_checkpoint(path: str | Path, model: TorchModel, run: RunConfig,
                     normalizer: Normalizer, *, word_vectors: str,
                     extra: dict | None = None) -> None:
-    model_args = dict(run.model_args)
-    for k in ("text_dim", "frame_dim", "utterance_dim"):   # the dims the model was built with
-        if hasattr(model.cfg, k):
-            model_args[k] = getattr(model.cfg, k)
     run_dict = run.to_dict()
     run_dict["model_args"] = {k: list(v) if isinstance(v, tuple) else v
-                              for k, v in model_args.items()}
+                              for k, v in run.model_args.items() if k not in DIM_NAMES}
     blob = {"format": FORMAT, "version": __version__, "labels": list(LABELS),
-            "run": run_dict, "word_vectors": word_vectors,
+            "run": run_dict, "dims": model.dims.given(), "word_vectors": word_vectors,
             "normalizer": normalizer.to_dict(),
             "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
             "extra": extra or {}}
@@ -141,7 +137,7 @@ def _read(path: Path) -> dict:
     return blob
 
 
-def load_checkpoint(path: str | Path) -> tuple[nn.Module, RunConfig, Normalizer, dict]:
+def load_checkpoint(path: str | Path) -> tuple[TorchModel, RunConfig, Normalizer, dict]:
     """(model in eval mode, run config, normaliser, the raw checkpoint dict)."""
     path = Path(path)
     if path.is_dir():       # a `wise cv` run folder, say: its checkpoints are files inside
@@ -165,7 +161,7 @@ def load_checkpoint(path: str | Path) -> tuple[nn.Module, RunConfig, Normalizer,
         raise WiseError(path, f"checkpoint config not usable by wise {__version__} "
                               f"(made with {blob.get('version', '?')}): {e}") from None
     try:
-        model = build_model(run.model, run.model_args)
+        model = build_with_dims(run.model, run.model_args, _dims(blob))
         model.load_state_dict(blob["state_dict"])
         normalizer = Normalizer.from_dict(blob["normalizer"])
     except (KeyError, TypeError, ValueError, RuntimeError) as e:
@@ -181,20 +177,28 @@ def load_checkpoint(path: str | Path) -> tuple[nn.Module, RunConfig, Normalizer,
     return model, run, normalizer, blob
 
 
-def _feature_mismatch(model: nn.Module, run: RunConfig) -> str:
+def _dims(blob: dict) -> ModelDims:
+    """The input widths a checkpoint's model was built with: its "dims", or for a checkpoint
+    written before it had them, the same widths among its model_args."""
+    given = blob.get("dims") or {k: v for k, v in blob["run"]["model_args"].items()
+                                 if k in DIM_NAMES}
+    return ModelDims(**given)
+
+
+def _feature_mismatch(model: TorchModel, run: RunConfig) -> str:
     """How the model's input widths disagree with what its feature config makes ("" when
     they agree): a checkpoint whose feature config came from another feature set."""
-    f, cfg = run.features, model.cfg
+    f, dims = run.features, model.dims
     if f.is_encoder:            # a model folder's width is known once it is loaded
         encoder_dim(f.frames)
-    frame_dim = getattr(cfg, "frame_dim", None)
+    frame_dim = dims.frame_dim
     if frame_dim is not None and frame_dim != f.frame_dim:
         return f"the model reads {frame_dim}-d frames, the config makes {f.frame_dim}-d ones"
-    utterance_dim = getattr(cfg, "utterance_dim", None)
+    utterance_dim = dims.utterance_dim
     if utterance_dim is not None and utterance_dim != 2 * f.frame_dim + f.n_functionals:
         return (f"the model reads {utterance_dim} utterance statistics, the config makes "
                 f"{2 * f.frame_dim + f.n_functionals}")
-    text_dim = getattr(cfg, "text_dim", None)
+    text_dim = dims.text_dim
     words = vectors_dim(f.word_vectors)      # None: not on this machine (predict says so)
     if text_dim is not None and words is not None and text_dim != words:
         return f"the model reads {text_dim}-d word vectors, {f.word_vectors} has {words}"

@@ -636,10 +636,9 @@ def cmd_params(args: argparse.Namespace) -> int:
         print(f"  {name:12s} {n_params(module):>9,}")
     for name, p in model.named_parameters(recurse=False):
         print(f"  {name:12s} {p.numel():>9,}")
-    print(_text_line(getattr(model.cfg, "text_dim", None), "text_dim" in run.model_args,
-                     vectors, width))
-    dims = ", ".join(f"{k}={getattr(model.cfg, k)}" for k in ("text_dim", "frame_dim")
-                     if hasattr(model.cfg, k))
+    print(_text_line(model.dims.text_dim, "text_dim" in run.model_args, vectors, width))
+    given = model.dims.given()
+    dims = ", ".join(f"{k}={given[k]}" for k in ("text_dim", "frame_dim") if k in given)
     print(f"{run.name} ({dims}): {n_params(model):,} trainable parameters")
     return 0
 

@@ -144,12 +144,11 @@ class Predictor:
         self.features: FeatureConfig = self.run.features
         self.vectors = _checkpoint_vectors(self.path, blob["word_vectors"], self.features,
                                            word_vectors, vectors_cache or cache_dir())
-        text_dim = getattr(self.model.cfg, "text_dim", None)
+        text_dim = self.model.dims.text_dim
         if text_dim is not None and text_dim != self.vectors.dim:
             raise WiseError(self.path, f"the model reads {text_dim}-d word vectors but "
                                        f"{self.vectors.name} has {self.vectors.dim}")
-        cfg = getattr(self.model, "cfg", None)
-        self.word_attention = (self.run.model == "wise" and getattr(cfg, "attention", False))
+        self.word_attention = self.model.word_attention
         self._inputs = self.model.batch_inputs()
         self._lock = threading.Lock()
         self._aligner = None

@@ -41,8 +41,9 @@ from wise.errors import Skips, WiseError
 from wise.features.cache import FeatureStore, build_features, cache_dir
 from wise.labels import LABELS
 from wise.metrics import unweighted_accuracy
-from wise.models.build import CLASSIC, Model, build_model
-from wise.models.wise import n_params
+from wise.models.build import CLASSIC, build_model
+from wise.models.protocol import TorchModel
+from wise.models.wise import Wise, n_params
 from wise.normalize import Normalizer
 from wise.progress import progress_bar
 from wise.utterance import read_manifest
@@ -184,8 +185,7 @@ def start_from_readout(model: nn.Module, data: Data, rows: list[int], normalizer
                        cfg: TrainConfig, n_classes: int, device: torch.device) -> None:
     """TrainConfig.readout_first: the model's utterance read-out fitted alone on `rows`, with
     balanced class weights n / (k n_c) as the probe row's (`Wise.start_from_readout`)."""
-    if not hasattr(model, "start_from_readout") or not getattr(model.cfg, "utterance_logits",
-                                                               False):
+    if not (isinstance(model, Wise) and model.cfg.utterance_logits):
         raise WiseError(None, "readout_first needs a WISE model with utterance_logits: true")
     b = replace(data, inputs=frozenset({BatchInput.UTTERANCE_STATS})).batch(rows, normalizer)
     weight = balanced_weights(b.labels.numpy(), n_classes)
@@ -360,11 +360,11 @@ class Loaded:
     improvised: list[bool]
     genders: list[str | None]
 
-    def data(self, model: Model) -> Data:
+    def data(self, model: TorchModel) -> Data:
         return data_for(model, self.store, self.labels, self.speakers)
 
 
-def data_for(model: Model, store: FeatureStore, labels: list[int],
+def data_for(model: TorchModel, store: FeatureStore, labels: list[int],
              speakers: list[str]) -> Data:
     """Batches carrying what `model` reads (its `batch_inputs()`)."""
     return Data(store, labels, speakers, model.batch_inputs())
@@ -391,10 +391,10 @@ def init_seed(seed: int, fold: int) -> int:
     return int(np.random.SeedSequence([seed, fold]).generate_state(1)[0])
 
 
-def new_model(run: RunConfig, store: FeatureStore, seed: int | None = None) -> Model:
+def new_model(run: RunConfig, store: FeatureStore, seed: int | None = None) -> TorchModel:
     """The row's model for `store`'s dimensions; with `seed`, its initial weights come from a
     generator seeded with it (torch's global generator is left as it was)."""
-    def build() -> Model:
+    def build() -> TorchModel:
         return build_model(run.model, run.model_args, text_dim=store.text_dim,
                            frame_dim=store.frame_dim, n_functionals=store.n_functionals)
     if seed is None:

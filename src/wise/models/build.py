@@ -11,11 +11,8 @@ from wise.models.baselines.egemaps_svm import EgemapsSvm, EgemapsSvmConfig
 from wise.models.baselines.frame_stats_logreg import FrameStatsLogreg, FrameStatsLogregConfig
 from wise.models.baselines.lstm_attn import LstmAttn, LstmAttnConfig
 from wise.models.baselines.mdre import Mdre, MdreConfig
+from wise.models.protocol import ModelDims, TorchModel
 from wise.models.wise import Wise, WiseConfig
-
-Model = Wise | Mdre | LstmAttn | CnnPhoneme
-"""A torch row's model: each takes a `wise.batching.Batch` holding the optional fields its
-`batch_inputs()` names and returns logits (B, C) and per-word weights alpha (B, N)."""
 
 FAMILIES: dict[str, tuple[type, type]] = {
     "wise": (WiseConfig, Wise),
@@ -60,18 +57,21 @@ def build_classic(name: str, args: dict) -> EgemapsSvm:
 
 
 def build_model(name: str, args: dict, *, text_dim: int | None = None,
-                frame_dim: int | None = None, n_functionals: int = 0) -> Model:
+                frame_dim: int | None = None, n_functionals: int = 0) -> TorchModel:
     """Instantiate model `name`; `text_dim`/`frame_dim`, when given, come from the feature
     pack and override the config (a model must match the vectors it reads)."""
     if name in CLASSIC:
         raise WiseError(None, f"{name} is a scikit-learn row, not a torch model: it has no "
                               f"parameters before it is fitted and no checkpoint; cross-validate "
                               f"it with `wise cv --config {name}`")
-    cfg_cls, model_cls = FAMILIES[name]
-    cfg = cfg_cls(**args)
     utterance_dim = 2 * frame_dim + n_functionals if frame_dim is not None else None
-    dims = {k: v for k, v in (("text_dim", text_dim), ("frame_dim", frame_dim),
-                              ("utterance_dim", utterance_dim))
-            if v is not None and hasattr(cfg, k)}
-    return model_cls(replace(cfg, **dims))
+    return build_with_dims(name, args, ModelDims(frame_dim, text_dim, utterance_dim))
+
+
+def build_with_dims(name: str, args: dict, dims: ModelDims) -> TorchModel:
+    """Model `name` with config `args` and the input widths of `dims` it reads (those it
+    does not read, and None ones, are ignored): how a checkpoint's model is rebuilt."""
+    cfg_cls, model_cls = FAMILIES[name]
+    widths = {k: v for k, v in dims.given().items() if k in model_cls.INPUT_DIMS}
+    return model_cls(replace(cfg_cls(**args), **widths))
 

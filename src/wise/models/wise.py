@@ -27,6 +27,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
 from wise.batching import Batch, BatchInput
+from wise.models.protocol import ModelDims, dims_of
 
 HR_CELLS = ("gru", "lstm", "bigru", "bilstm")
 HIERARCHIES = ("full", "no_phone", "mean")
@@ -116,6 +117,8 @@ def last_state(rnn: nn.RNNBase, x: torch.Tensor, lengths: torch.Tensor, chunk: i
 
 
 class Wise(nn.Module):
+    INPUT_DIMS = ("frame_dim", "text_dim", "utterance_dim")   # set from the feature pack
+
     def __init__(self, cfg: WiseConfig):
         super().__init__()
         self.cfg = cfg
@@ -205,6 +208,14 @@ class Wise(nn.Module):
         nn.init.zeros_(self.fc[-1].weight)
         nn.init.zeros_(self.fc[-1].bias)
         lin.requires_grad_(False)
+
+    @property
+    def dims(self) -> ModelDims:
+        return dims_of(self.cfg, self.INPUT_DIMS)
+
+    @property
+    def word_attention(self) -> bool:
+        return self.cfg.attention    # eq 8's alpha; without it, uniform weights
 
     def batch_inputs(self) -> frozenset[BatchInput]:
         """The optional batch fields this variant reads: the word vectors, and each word's

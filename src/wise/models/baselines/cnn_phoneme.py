@@ -41,6 +41,7 @@ from torch import nn
 
 from wise.batching import Batch, BatchInput
 from wise.models.baselines import length_mask, masked_max, pool_frames, uniform_alpha
+from wise.models.protocol import ModelDims, dims_of
 from wise.phones import PHONES
 
 
@@ -85,6 +86,8 @@ def _wide_conv_max(conv: nn.Module, x: torch.Tensor, lengths: torch.Tensor,
 
 
 class CnnPhoneme(nn.Module):
+    INPUT_DIMS = ("frame_dim",)   # set from the feature pack
+
     def __init__(self, cfg: CnnPhonemeConfig):
         super().__init__()
         self.cfg = c = cfg
@@ -98,6 +101,14 @@ class CnnPhoneme(nn.Module):
         self.fc = nn.Sequential(
             nn.Dropout(c.dropout), nn.Linear(n_feat, c.fc_hidden), nn.ReLU(),
             nn.Dropout(c.dropout), nn.Linear(c.fc_hidden, c.n_classes))
+
+    @property
+    def dims(self) -> ModelDims:
+        return dims_of(self.cfg, self.INPUT_DIMS)
+
+    @property
+    def word_attention(self) -> bool:
+        return False    # uniform word weights: no attention to show
 
     def batch_inputs(self) -> frozenset[BatchInput]:
         """The optional batch fields it reads: whole utterances' frames and phone ids."""

@@ -1,0 +1,64 @@
+"""What a torch row's model is to the code that trains, saves and uses it.
+
+Every neural row (WISE and the three published baselines of Table 1) implements `TorchModel`:
+it names the batch fields it reads, maps a batch to logits and per-word weights, says which
+input widths it was built for (`ModelDims`, which the checkpoint stores, as whisper's
+checkpoint stores its `ModelDimensions`), and whether its word weights are learned attention.
+Nothing outside a model reads its config to find these out.
+
+The scikit-learn rows (`wise.models.build.CLASSIC`) are another kind: fitted per fold on one
+vector per utterance, with no parameters before fitting and no checkpoint.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, ClassVar, Protocol
+
+import torch
+
+from wise.batching import Batch, BatchInput
+
+DIM_NAMES = ("frame_dim", "text_dim", "utterance_dim")
+
+
+@dataclass(frozen=True)
+class ModelDims:
+    """The input widths a model was built for, set from its feature pack; None for an input it
+    does not read."""
+
+    frame_dim: int | None = None        # features per frame (39 MFCC, 384 Whisper tiny.en)
+    text_dim: int | None = None         # word-vector width
+    utterance_dim: int | None = None    # utterance statistics: 2 * frame_dim + functionals
+
+    def given(self) -> dict[str, int]:
+        """The widths it has, by name: what a checkpoint stores."""
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+
+class TorchModel(Protocol):
+    INPUT_DIMS: ClassVar[tuple[str, ...]]     # the DIM_NAMES its config has, in that order
+    cfg: Any                                  # its config dataclass (WiseConfig, MdreConfig, ...)
+
+    def batch_inputs(self) -> frozenset[BatchInput]:
+        """The optional `Batch` fields it reads (`wise.batching.collate` builds only those)."""
+        ...
+
+    def __call__(self, b: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+        """Logits (B, C) and one weight per word (B, N), summing to 1 over each utterance's
+        words."""
+        ...
+
+    @property
+    def dims(self) -> ModelDims: ...
+
+    @property
+    def word_attention(self) -> bool:
+        """True when the word weights are learned attention (WISE's alpha, eq 8); False when
+        they are uniform (the model has no word attention to show)."""
+        ...
+
+
+def dims_of(cfg: Any, names: tuple[str, ...]) -> ModelDims:
+    """`ModelDims` from the named width fields of a model's config (a model's `dims`)."""
+    return ModelDims(**{k: getattr(cfg, k) for k in names})
