@@ -143,8 +143,8 @@ def main() -> None:
         info = train(model, data, list(range(len(store))), cfg, n_classes=len(LABELS),
                      progress=False)
         result.update({
-            "train_utterances": info["n_fit"], "n_params": n_params(model),
-            "epoch_seconds": [h["seconds"] for h in info["history"]],
+            "train_utterances": info.n_fit, "n_params": n_params(model),
+            "epoch_seconds": [h["seconds"] for h in info.history],
             "train_seconds_total": round(time.perf_counter() - t0, 1),
             "mean_words": round(float(np.mean([store.n_words(i) for i in range(len(store))])),
                                 2),
@@ -156,7 +156,7 @@ def main() -> None:
         times = []
         with torch.no_grad():
             for i in rng.choice(len(store), 200, replace=False):
-                b = data.batch([int(i)], info["normalizer"]).to(device)
+                b = data.batch([int(i)], info.normalizer).to(device)
                 sync()
                 t = time.perf_counter()
                 model(b)
@@ -166,7 +166,7 @@ def main() -> None:
         result["inference_ms_per_utterance_p90"] = round(1000 * float(np.percentile(times, 90)),
                                                          2)
         t = time.perf_counter()
-        evaluate(model, data, list(range(len(store))), info["normalizer"])
+        evaluate(model, data, list(range(len(store))), info.normalizer)
         result["batched_inference_ms_per_utterance"] = round(
             1000 * (time.perf_counter() - t) / len(store), 3)
     if not args.skip_cv:
@@ -186,7 +186,7 @@ def main() -> None:
                              TrainConfig(max_epochs=1, device=args.device,
                                          precision=args.precision),
                              n_classes=len(LABELS), progress=False)
-                evaluate(m, data, test, info["normalizer"])
+                evaluate(m, data, test, info.normalizer)
             result["cv_utterances"] = len(store)
             result["cv_peak_rss_mib"] = sampler.stop()
     args.out.parent.mkdir(parents=True, exist_ok=True)

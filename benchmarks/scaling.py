@@ -239,19 +239,19 @@ def child_train(d: Path, threads: int) -> None:
     t = time.perf_counter()
     info = train(model, data, rows, run.train, n_classes=len(LABELS), progress=False)
     train_s = time.perf_counter() - t
-    epoch_s = info["history"][0]["seconds"]
-    save_checkpoint(d / "model.wise", model, run, info["normalizer"],
+    epoch_s = info.history[0]["seconds"]
+    save_checkpoint(d / "model.wise", model, run, info.normalizer,
                     word_vectors=loaded.feats["word_vectors"],
-                    extra={"trained_on": str(d / "manifest.jsonl"), "n_train": info["n_fit"],
-                           "n_val": info["n_val"], "best_epoch": info["best_epoch"],
-                           "best_val_ua": info["best_val_ua"], "code_version": code_version()})
+                    extra={"trained_on": str(d / "manifest.jsonl"), "n_train": info.n_fit,
+                           "n_val": info.n_val, "best_epoch": info.best_epoch,
+                           "best_val_ua": info.best_val_ua, "code_version": code_version()})
     with torch.no_grad():
         t = time.perf_counter()
-        evaluate(model, data, rows, info["normalizer"])
+        evaluate(model, data, rows, info.normalizer)
         batched_s = time.perf_counter() - t
     atomic_write_text(d / "train.json", json.dumps({
         "row": ROW, "torch_threads": torch.get_num_threads(), "n_params": n_params(model),
-        "n_fit": info["n_fit"], "n_val": info["n_val"],
+        "n_fit": info.n_fit, "n_val": info.n_val,
         "load_features_seconds": round(load_s, 2),
         "epoch_seconds": epoch_s,
         "setup_seconds": round(train_s - epoch_s, 2),     # split, normaliser fit, batch plan

@@ -105,8 +105,8 @@ def build(manifest: Path, work: Path, out: Path) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     save_blob(out / BUNDLED_NAME, blob)
     return {"config": CONFIG, "actors": actors, "clips": len(train_rows),
-            "n_fit": s["n_fit"], "n_val": s["n_val"], "best_epoch": s["best_epoch"],
-            "best_val_ua": round(s["best_val_ua"], 4), "n_params": s["n_params"],
+            "n_fit": s.n_fit, "n_val": s.n_val, "best_epoch": s.best_epoch,
+            "best_val_ua": round(s.best_val_ua, 4), "n_params": s.n_params,
             "train_seconds": round(seconds, 1)}
 
 

@@ -587,11 +587,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     run = load_run_config(args.config, args.set)
     s = train_final(run, args.manifest, args.out, cache=args.cache, workers=args.workers,
                     progress=not args.quiet)
-    if s["main"]:                            # under torchrun, rank 0 alone reports
-        ranks = f" by {s['world_size']} processes" if s["world_size"] > 1 else ""
-        print(f"wrote {s['out']}: {run.name}, {s['n_params']:,} parameters, trained on "
-              f"{s['n_fit']} utterances{ranks}, best validation UA {s['best_val_ua']:.3f} "
-              f"(epoch {s['best_epoch']}, {s['n_val']} held out)")
+    if s.main:                               # under torchrun, rank 0 alone reports
+        ranks = f" by {s.world_size} processes" if s.world_size > 1 else ""
+        print(f"wrote {s.out}: {run.name}, {s.n_params:,} parameters, trained on "
+              f"{s.n_fit} utterances{ranks}, best validation UA {s.best_val_ua:.3f} "
+              f"(epoch {s.best_epoch}, {s.n_val} held out)")
     return 0
 
 
@@ -796,7 +796,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(f"[5/6] training WISE on the whole corpus -> {model}")
         s = train_final(wise_run, manifest, model, cache=work / "wise-cache",
                         workers=args.workers, progress=not args.quiet)
-        print(f"      best validation UA {s['best_val_ua']:.3f} (epoch {s['best_epoch']})")
+        print(f"      best validation UA {s.best_val_ua:.3f} (epoch {s.best_epoch})")
     print("[6/6] real voices: the bundled real-speech model on example clips of two actors "
           "it never heard")
     print(_examples_table(progress=not args.quiet))

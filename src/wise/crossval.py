@@ -61,7 +61,6 @@ from wise.train import (
     new_model,
     subset_rows,
     train,
-    validation_note,
 )
 from wise.utterance import read_manifest
 from wise.version import code_version
@@ -230,14 +229,14 @@ def _run_fold(job: FoldJob) -> dict:
     data = data_for(model, store, job.labels, job.speakers)
     test_set = set(job.test_rows)
     t0 = time.perf_counter()
-    info = train(model, data, [i for i in job.rows if i not in test_set], run.train,
-                 n_classes=len(LABELS), progress=job.progress,
-                 desc=f"{run.name} fold {job.k}/{job.n_folds}", on_epoch=on_epoch)
+    t = train(model, data, [i for i in job.rows if i not in test_set], run.train,
+              n_classes=len(LABELS), progress=job.progress,
+              desc=f"{run.name} fold {job.k}/{job.n_folds}", on_epoch=on_epoch)
     # Under normalize=speaker the held-out speakers get their own statistics from their own
     # frames (never their labels); other modes are unchanged by `adapt`. They are also scored
     # unadapted (the training speakers' average statistics), as a new speaker's single clip is
     # (when no test speaker was trained on: a speaker-independent protocol).
-    normalizer = info["normalizer"]
+    normalizer = t.normalizer
     y_true = [job.labels[i] for i in job.test_rows]
     unadapted = {}
     if normalizer.mode == "speaker" and not any(job.speakers[i] in normalizer.mean
@@ -250,14 +249,13 @@ def _run_fold(job: FoldJob) -> dict:
     y_pred = probs.argmax(1).tolist()
     s = {**scores(np.array(y_true), np.array(y_pred), LABELS), **unadapted}
     result = {"seed": run.train.seed, "fold": job.k, "test": job.name, **s,
-              "n_train": info["n_fit"],
-              "n_val": info["n_val"], **validation_note(info), "best_epoch": info["best_epoch"],
-              "best_val_ua": info["best_val_ua"], "history": info["history"],
+              "n_train": t.n_fit, "n_val": t.n_val, **t.validation_note(),
+              "best_epoch": t.best_epoch, "best_val_ua": t.best_val_ua, "history": t.history,
               "seconds": round(time.perf_counter() - t0, 1), "config_hash": job.config_hash,
               "y_true": y_true, "y_pred": y_pred}
     if job.progress_file:      # gone before the fold's files: a kill after them leaves none
         Path(job.progress_file).unlink(missing_ok=True)
-    save_checkpoint(Path(job.fold_dir) / "model.wise", model, run, info["normalizer"],
+    save_checkpoint(Path(job.fold_dir) / "model.wise", model, run, t.normalizer,
                     word_vectors=job.word_vectors, extra={"fold": job.k, "test": job.name})
     return _write_fold(job, store, y_pred, probs, alphas, result)
 

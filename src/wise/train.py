@@ -140,10 +140,37 @@ def validation_split(rows: list[int], labels: list[int], speakers: list[str],
     return fit, val, None
 
 
-def validation_note(info: dict) -> dict:
-    """`train`'s validation note for a results file: absent under the default
-    (`validation: rows`), so that files written before the option stay the same."""
-    return {} if info["validation"] is None else {"validation": info["validation"]}
+@dataclass
+class Trained:
+    """What `train` hands back (the model itself is trained in place)."""
+
+    history: list[dict]         # per epoch: {"epoch", "loss", "val_ua", "val_wa", "seconds"}
+    best_epoch: int             # the epoch whose weights the model was left with
+    best_val_ua: float          # its validation UA (-1.0 with no rows held out)
+    normalizer: Normalizer      # the statistics it was trained with: saved beside it
+    n_fit: int                  # rows trained on
+    n_val: int                  # rows held out for early stopping
+    world_size: int             # processes that trained it together
+    validation: dict | None     # which speakers were held out (validation: speakers), or None
+
+    def validation_note(self) -> dict:
+        """The validation note for a results file: absent under the default (`validation:
+        rows`), so that results files keep their form under it."""
+        return {} if self.validation is None else {"validation": self.validation}
+
+
+@dataclass(frozen=True)
+class Saved:
+    """What `train_final` hands back: the checkpoint it wrote and how the training went."""
+
+    out: str
+    n_params: int
+    main: bool                  # this process is rank 0 (it alone wrote and reports)
+    n_fit: int
+    n_val: int
+    best_epoch: int
+    best_val_ua: float
+    world_size: int
 
 
 def _batches(rows: list[int], n_words: np.ndarray, size: int,
@@ -253,7 +280,7 @@ def optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Adam:
 
 def train(model: nn.Module, data: Data, rows: list[int], cfg: TrainConfig, *,
           n_classes: int, progress: bool = True, desc: str = "train",
-          world: World = SINGLE, on_epoch: Callable[[dict], object] | None = None) -> dict:
+          world: World = SINGLE, on_epoch: Callable[[dict], object] | None = None) -> Trained:
     """Train `model` in place on `rows` (a validation part is carved from them); leave it with
     the weights of the best validation epoch. Returns the history and the normalizer.
     `on_epoch(entry)` hears of every finished epoch (its history entry), e.g. to report
@@ -339,9 +366,8 @@ def train(model: nn.Module, data: Data, rows: list[int], cfg: TrainConfig, *,
         elif should_stop(epoch, best["epoch"], cfg):
             break
     model.load_state_dict(best["state"])
-    return {"history": history, "best_epoch": best["epoch"], "best_val_ua": best["ua"],
-            "normalizer": normalizer, "n_fit": len(fit_rows), "n_val": len(val_rows),
-            "world_size": world.size, "validation": split}
+    return Trained(history, best["epoch"], best["ua"], normalizer, len(fit_rows), len(val_rows),
+                   world.size, split)
 
 
 # One model on a whole manifest: `wise train`. The pieces before it are shared with
@@ -435,7 +461,7 @@ def corpus_kind(manifest: str | Path) -> str:
 
 def train_final(run: RunConfig, manifest: str | Path, out: str | Path, *,
                 cache: str | Path | None = None, workers: int | None = None,
-                progress: bool = True) -> dict:
+                progress: bool = True) -> Saved:
     """Train one model on every row of `manifest` (validation carved from them) and write a
     self-contained checkpoint to `out`, with the per-epoch history in its `extra`.
 
@@ -454,16 +480,15 @@ def train_final(run: RunConfig, manifest: str | Path, out: str | Path, *,
         rows = subset_rows(run, d, manifest)
         deterministic(threads=None)
         model = new_model(run, d.store, init_seed(run.train.seed, 0))
-        info = train(model, d.data(model), rows, run.train, n_classes=len(LABELS),
-                     progress=progress and world.main, desc=run.name, world=world)
+        t = train(model, d.data(model), rows, run.train, n_classes=len(LABELS),
+                  progress=progress and world.main, desc=run.name, world=world)
         if world.main:
-            save_checkpoint(out, model, run, info["normalizer"],
+            save_checkpoint(out, model, run, t.normalizer,
                             word_vectors=d.feats["word_vectors"],
                             extra={"trained_on": str(manifest), "corpus": corpus_kind(manifest),
-                                   "n_train": info["n_fit"],
-                                   "n_val": info["n_val"], "best_epoch": info["best_epoch"],
-                                   "best_val_ua": info["best_val_ua"],
-                                   "history": info["history"], "world_size": world.size,
-                                   "code_version": code_version(), **validation_note(info)})
-    return {"out": str(out), "n_params": n_params(model), "main": world.main, **{
-        k: info[k] for k in ("n_fit", "n_val", "best_epoch", "best_val_ua", "world_size")}}
+                                   "n_train": t.n_fit, "n_val": t.n_val,
+                                   "best_epoch": t.best_epoch, "best_val_ua": t.best_val_ua,
+                                   "history": t.history, "world_size": world.size,
+                                   "code_version": code_version(), **t.validation_note()})
+    return Saved(str(out), n_params(model), world.main, t.n_fit, t.n_val, t.best_epoch,
+                 t.best_val_ua, t.world_size)
