@@ -179,7 +179,7 @@ def fold_dir(run_dir: str | Path, seed: int, k: int) -> Path:
     return Path(run_dir) / f"seed_{seed}" / f"fold_{k}"
 
 
-@dataclass
+@dataclass(kw_only=True)
 class FoldJob:
     """Everything one fold needs, picklable, so folds can train in worker processes."""
 
@@ -187,13 +187,13 @@ class FoldJob:
     pack: str
     labels: list[int]
     speakers: list[str]
-    rows: list[int]
-    test_rows: list[int]
-    k: int
+    rows: list[int]             # the store rows of the cross-validation: training and test
+    test_rows: list[int]        # this fold's
+    k: int                      # the fold's number, 1..n_folds
     n_folds: int
-    name: str
+    name: str                   # what the fold tests, e.g. "Ses01"
     fold_dir: str
-    config_hash: str
+    config_hash: str            # of the run and its rows: a finished fold is reused only if equal
     word_vectors: str
     progress: bool = False
     functionals: str = ""     # scikit-learn rows: the store rows' utterance functionals (.npy)
@@ -360,7 +360,7 @@ def _classic_inputs(run: RunConfig, manifest: str | Path, cache: str | Path | No
     return f["path"]
 
 
-@dataclass
+@dataclass(kw_only=True)
 class CVPlan:
     """One row's cross-validation, ready to train: the (seed, fold) jobs left to do, those
     finished earlier, and what the summary needs. `run_cv` trains one plan;
@@ -433,9 +433,11 @@ def plan_cv(run: RunConfig, manifest: str | Path, out_dir: str | Path, *,
         name: sorted({d.speakers[i] for i in test}) for name, test in folds}}, indent=2) + "\n")
     functionals = _classic_inputs(run, manifest, cache, store, workers, progress,
                                   log) if classic else ""
-    plan = CVPlan(run, str(manifest), out, seeds, len(folds), len(rows),
-                  None if classic else n_params(new_model(run, store)),
-                  d.feats["word_vectors"], store.text_dim, [], {}, log, time.perf_counter())
+    plan = CVPlan(run=run, manifest=str(manifest), out=out, seeds=seeds, n_folds=len(folds),
+                  n_rows=len(rows),
+                  n_params=None if classic else n_params(new_model(run, store)),
+                  word_vectors=d.feats["word_vectors"], word_dim=store.text_dim, todo=[],
+                  results={}, log=log, t_start=time.perf_counter())
     for seed in range(run.train.seed, run.train.seed + seeds):
         seed_run = replace(run, train=replace(run.train, seed=seed))
         chash = _config_hash(seed_run, [store.ids[i] for i in rows])
@@ -450,10 +452,11 @@ def plan_cv(run: RunConfig, manifest: str | Path, out_dir: str | Path, *,
             if problem:
                 log(f"  {run.name} {_pair(seed, k, len(folds), seeds)} ({name}): trained "
                     f"again, its earlier files are damaged ({problem})")
-            plan.todo.append(FoldJob(seed_run, str(store.dir), labels, d.speakers, rows,
-                                     test_rows, k, len(folds), name, str(where), chash,
-                                     d.feats["word_vectors"], progress=progress,
-                                     functionals=functionals))
+            plan.todo.append(FoldJob(
+                run=seed_run, pack=str(store.dir), labels=labels, speakers=d.speakers,
+                rows=rows, test_rows=test_rows, k=k, n_folds=len(folds), name=name,
+                fold_dir=str(where), config_hash=chash, word_vectors=d.feats["word_vectors"],
+                progress=progress, functionals=functionals))
     return plan
 
 

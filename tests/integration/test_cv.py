@@ -159,8 +159,10 @@ def _fold_jobs(tmp_path, n=3):
     from wise.config import RunConfig
     from wise.crossval import FoldJob, fold_dir
 
-    return [FoldJob(RunConfig(name="x"), "", [], [], [], [], k, n, f"S{k}",
-                    str(fold_dir(tmp_path, 0, k)), "", "", progress=True)
+    return [FoldJob(run=RunConfig(name="x"), pack="", labels=[], speakers=[], rows=[],
+                    test_rows=[], k=k, n_folds=n, name=f"S{k}",
+                    fold_dir=str(fold_dir(tmp_path, 0, k)), config_hash="", word_vectors="",
+                    progress=True)
             for k in range(1, n + 1)]
 
 

@@ -141,8 +141,9 @@ def test_an_unknown_validation_is_refused_in_one_line():
 
 def test_a_fold_that_fell_back_says_so_in_the_log():
     lines = []
-    plan = CVPlan(RunConfig(), "m.jsonl", Path("."), 1, 2, 10, None, "glove-6b-50d", 50, [], {},
-                  lines.append, 0.0)
+    plan = CVPlan(run=RunConfig(), manifest="m.jsonl", out=Path("."), seeds=1, n_folds=2,
+                  n_rows=10, n_params=None, word_vectors="glove-6b-50d", word_dim=50, todo=[],
+                  results={}, log=lines.append, t_start=0.0)
     fold = {"seed": 0, "fold": 1, "test": "Ses01", "wa": 0.5, "ua": 0.5, "best_epoch": 3,
             "seconds": 1.0}
     plan.finished({**fold, "validation": {"split": "speakers", "n_val": 4, "speakers": ["a"]}})
