@@ -101,10 +101,10 @@ def main() -> None:
                        progress=False)
     wall = time.perf_counter() - t0
     peaks = sampler.stop()
-    hours = s["audio_seconds"] / 3600
-    entries_b, pack_b = dir_bytes(cache / "entries"), dir_bytes(Path(s["pack"]))
+    hours = s.audio_seconds / 3600
+    entries_b, pack_b = dir_bytes(cache / "entries"), dir_bytes(Path(s.pack))
 
-    store = FeatureStore(s["pack"])
+    store = FeatureStore(s.pack)
     before = rss_parts()
     rng = np.random.default_rng(0)
     batch = [store[int(i)] for i in rng.choice(len(store), size=32, replace=False)]
@@ -112,11 +112,11 @@ def main() -> None:
     after = rss_parts()
 
     result = {
-        "utterances": s["utterances"], "audio_hours": round(hours, 3),
+        "utterances": s.utterances, "audio_hours": round(hours, 3),
         "workers": args.workers, "cpu": platform.processor() or platform.machine(),
         "cores": psutil.cpu_count(), "wall_seconds": round(wall, 2),
-        "real_time_factor": round(wall / s["audio_seconds"], 5),
-        "x_real_time": round(s["audio_seconds"] / wall, 1),
+        "real_time_factor": round(wall / s.audio_seconds, 5),
+        "x_real_time": round(s.audio_seconds / wall, 1),
         **peaks,
         "entries_mib_per_hour": round(entries_b / 2**20 / hours, 1),
         "pack_mib_per_hour": round(pack_b / 2**20 / hours, 1),

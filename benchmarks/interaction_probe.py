@@ -123,7 +123,7 @@ def main() -> int:
         meta = read_meta(args.corpus)
         # Reuses the pack `wise features` built (the default feature config, as the models).
         pack = build_features(manifest, cache, FeatureConfig(), Skips(), workers=1,
-                              progress=False)["pack"]
+                              progress=False).pack
     except WiseError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

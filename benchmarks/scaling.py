@@ -241,7 +241,7 @@ def child_train(d: Path, threads: int) -> None:
     train_s = time.perf_counter() - t
     epoch_s = info.history[0]["seconds"]
     save_checkpoint(d / "model.wise", model, run, info.normalizer,
-                    word_vectors=loaded.feats["word_vectors"],
+                    word_vectors=loaded.feats.word_vectors,
                     extra={"trained_on": str(d / "manifest.jsonl"), "n_train": info.n_fit,
                            "n_val": info.n_val, "best_epoch": info.best_epoch,
                            "best_val_ua": info.best_val_ua, "code_version": code_version()})

@@ -17,11 +17,15 @@ import textwrap
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from wise.cluster import end_local_pools, stop, stop_ended
 from wise.config import CONFIG_DIR, MAX_PREDICT_SECONDS, FeatureConfig
 from wise.errors import Skips, WiseError, format_error, from_os_error
 from wise.version import __version__
+
+if TYPE_CHECKING:
+    from wise.features.cache import FeatureBuild
 
 DEMO_DIR = "wise-demo"
 CHECKPOINT_SUFFIX = ".wise"
@@ -534,23 +538,24 @@ def cmd_features(args: argparse.Namespace) -> int:
     return 0
 
 
-def _features(manifest: str, cache: str, cfg: FeatureConfig, args: argparse.Namespace) -> dict:
+def _features(manifest: str, cache: str, cfg: FeatureConfig,
+              args: argparse.Namespace) -> FeatureBuild:
     from wise.features.cache import build_features, damage_lines
 
     skips = Skips()
     s = build_features(manifest, cache, cfg, skips, workers=args.workers,
                        progress=not args.quiet, ray=args.ray)
-    oov = s["oov"]
-    print(f"features: {s['pack']}")
-    print(f"  {s['utterances']} utterances ({s['built']} built, {s['reused']} reused), "
-          f"{s['audio_seconds'] / 3600:.2f} h of audio, {s['seconds']:.1f} s")
+    oov = s.oov
+    print(f"features: {s.pack}")
+    print(f"  {s.utterances} utterances ({s.built} built, {s.reused} reused), "
+          f"{s.audio_seconds / 3600:.2f} h of audio, {s.seconds:.1f} s")
     for line in damage_lines(s):
         print("  " + line)
-    print(f"  {s['words']} words, {s['phones']} phones, {s['frames']} frames; "
-          f"pack {s['cache_bytes'] / 2**20:.1f} MiB")
-    print(f"  word vectors {s['word_vectors']} ({s['word_dim']}-d): OOV "
+    print(f"  {s.words} words, {s.phones} phones, {s.frames} frames; "
+          f"pack {s.cache_bytes / 2**20:.1f} MiB")
+    print(f"  word vectors {s.word_vectors} ({s.word_dim}-d): OOV "
           f"{oov['oov_rate']:.2%} of tokens ({oov['oov_tokens']} of {oov['tokens']})")
-    for event, n in s["hierarchy_events"].items():
+    for event, n in s.hierarchy_events.items():
         print(f"  {n:6d}  {event}")
     print(f"skipped {skips.total()}" + (":" if skips.total() else ""))
     for line in skips.lines():

@@ -436,7 +436,7 @@ def plan_cv(run: RunConfig, manifest: str | Path, out_dir: str | Path, *,
     plan = CVPlan(run=run, manifest=str(manifest), out=out, seeds=seeds, n_folds=len(folds),
                   n_rows=len(rows),
                   n_params=None if classic else n_params(new_model(run, store)),
-                  word_vectors=d.feats["word_vectors"], word_dim=store.text_dim, todo=[],
+                  word_vectors=d.feats.word_vectors, word_dim=store.text_dim, todo=[],
                   results={}, log=log, t_start=time.perf_counter())
     for seed in range(run.train.seed, run.train.seed + seeds):
         seed_run = replace(run, train=replace(run.train, seed=seed))
@@ -455,7 +455,7 @@ def plan_cv(run: RunConfig, manifest: str | Path, out_dir: str | Path, *,
             plan.todo.append(FoldJob(
                 run=seed_run, pack=str(store.dir), labels=labels, speakers=d.speakers,
                 rows=rows, test_rows=test_rows, k=k, n_folds=len(folds), name=name,
-                fold_dir=str(where), config_hash=chash, word_vectors=d.feats["word_vectors"],
+                fold_dir=str(where), config_hash=chash, word_vectors=d.feats.word_vectors,
                 progress=progress, functionals=functionals))
     return plan
 

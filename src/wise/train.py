@@ -38,7 +38,7 @@ from wise.config import RunConfig, TrainConfig
 from wise.corpora.synthetic import from_synthetic_corpus
 from wise.distributed import SINGLE, World, process_group
 from wise.errors import Skips, WiseError
-from wise.features.cache import FeatureStore, build_features, cache_dir
+from wise.features.cache import FeatureBuild, FeatureStore, build_features, cache_dir
 from wise.labels import LABELS
 from wise.metrics import unweighted_accuracy
 from wise.models.build import CLASSIC, build_model
@@ -379,7 +379,7 @@ class Loaded:
     """A manifest's features and per-row facts, in feature-store order."""
 
     store: FeatureStore
-    feats: dict
+    feats: FeatureBuild
     labels: list[int]
     speakers: list[str]
     sessions: list[str]
@@ -402,7 +402,7 @@ def load_corpus(run: RunConfig, manifest: str | Path, cache: str | Path | None, 
     cache = cache_dir(manifest, cache)
     feats = build_features(manifest, cache, run.features, Skips(), workers=workers,
                            progress=progress, ray=ray)
-    store = FeatureStore(feats["pack"])
+    store = FeatureStore(feats.pack)
     meta = {u.id: u for u in read_manifest(manifest)}
     rows = [meta[i] for i in store.ids]
     return Loaded(store, feats, [LABELS.index(u.label) for u in rows],
@@ -484,7 +484,7 @@ def train_final(run: RunConfig, manifest: str | Path, out: str | Path, *,
                   progress=progress and world.main, desc=run.name, world=world)
         if world.main:
             save_checkpoint(out, model, run, t.normalizer,
-                            word_vectors=d.feats["word_vectors"],
+                            word_vectors=d.feats.word_vectors,
                             extra={"trained_on": str(manifest), "corpus": corpus_kind(manifest),
                                    "n_train": t.n_fit, "n_val": t.n_val,
                                    "best_epoch": t.best_epoch, "best_val_ua": t.best_val_ua,

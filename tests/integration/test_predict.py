@@ -70,7 +70,7 @@ def test_predict_sees_what_training_saw(trained_model, tmp_path):
     cfg: FeatureConfig = run.features
     feats = build_features(trained_model["manifest"], tmp_path / "cache", cfg, Skips(),
                            workers=1, progress=False)
-    store = FeatureStore(feats["pack"])
+    store = FeatureStore(feats.pack)
     vectors = load_word_vectors(cfg.word_vectors, tmp_path / "cache" / "vectors")
     p = Predictor(trained_model["model"], vectors_cache=tmp_path / "cache")
     for u in trained_model["rows"][:3]:

@@ -48,7 +48,7 @@ def _trained(corpus, name: str, sets: list[str]) -> dict:
     run = load_run_config("wise_plus", [s for s in sets if s != "--set"])
     feats = build_features(manifest, root / "wise-cache", run.features, Skips(), workers=1,
                            progress=False)
-    return {"manifest": manifest, "model": model, "store": FeatureStore(feats["pack"]),
+    return {"manifest": manifest, "model": model, "store": FeatureStore(feats.pack),
             "rows": list(read_manifest(manifest)), "root": root}
 
 

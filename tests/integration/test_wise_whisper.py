@@ -38,7 +38,7 @@ def trained(tmp_path_factory) -> dict:
     feats = build_features(manifest, root / "wise-cache", run.features, Skips(), workers=1,
                            progress=False)
     return {"root": root, "manifest": manifest, "model": model,
-            "store": FeatureStore(feats["pack"]), "rows": list(read_manifest(manifest))}
+            "store": FeatureStore(feats.pack), "rows": list(read_manifest(manifest))}
 
 
 def test_the_pack_holds_encoder_frames(trained):

@@ -33,7 +33,7 @@ def _build(manifest, cache, cfg=CFG, workers=1):
 def test_pack_holds_exactly_what_the_pieces_compute(manifest, tmp_path):
     s, skips = _build(manifest, tmp_path / "cache")
     assert skips.total() == 0
-    store = FeatureStore(s["pack"])
+    store = FeatureStore(s.pack)
     rows = {u.id: u for u in read_manifest(manifest)}
     assert sorted(store.ids) == sorted(rows)
     for uid in store.ids:
@@ -51,7 +51,7 @@ def test_pack_holds_exactly_what_the_pieces_compute(manifest, tmp_path):
 
 def test_store_reads_through_memory_maps(manifest, tmp_path):
     s, _ = _build(manifest, tmp_path / "cache")
-    store = FeatureStore(s["pack"])
+    store = FeatureStore(s.pack)
     assert isinstance(store.arrays["frames"], np.memmap)
     assert isinstance(store[0].frames, np.memmap)  # a view: nothing copied until used
 
@@ -60,14 +60,14 @@ def test_second_build_reuses_everything_and_a_touched_file_is_rebuilt(manifest, 
     cache = tmp_path / "cache"
     first, _ = _build(manifest, cache)
     again, _ = _build(manifest, cache)
-    assert (again["built"], again["reused"]) == (0, first["utterances"])
-    assert again["pack"] == first["pack"]
+    assert (again.built, again.reused) == (0, first.utterances)
+    assert again.pack == first.pack
     wav = next(read_manifest(manifest)).audio
     st = os.stat(wav)
     os.utime(wav, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
     third, _ = _build(manifest, cache)
-    assert (third["built"], third["reused"]) == (1, first["utterances"] - 1)
-    assert third["pack"] != first["pack"]
+    assert (third.built, third.reused) == (1, first.utterances - 1)
+    assert third.pack != first.pack
 
 
 def test_word_vector_change_repacks_without_recomputing_frames(manifest, tmp_path):
@@ -76,10 +76,10 @@ def test_word_vector_change_repacks_without_recomputing_frames(manifest, tmp_pat
     glove = tmp_path / "tiny.txt"
     glove.write_text("excuse 1 0 0\nme 0 1 0\n")
     second, _ = _build(manifest, cache, CFG.with_overrides(word_vectors=str(glove)))
-    assert second["built"] == 0 and second["pack"] != first["pack"]
-    store = FeatureStore(second["pack"])
+    assert second.built == 0 and second.pack != first.pack
+    store = FeatureStore(second.pack)
     assert store.arrays["word_vectors"].shape[1] == 3
-    assert 0 < second["oov"]["oov_rate"] < 1
+    assert 0 < second.oov["oov_rate"] < 1
 
 
 def test_interrupted_build_resumes(manifest, tmp_path):
@@ -89,8 +89,8 @@ def test_interrupted_build_resumes(manifest, tmp_path):
     entries[0].unlink()                                   # never written
     (entries[1].parent / ".tmp-killed.npz").write_bytes(b"half")  # killed mid-write
     again, _ = _build(manifest, cache)
-    assert again["built"] == 1
-    assert again["pack"] == first["pack"]
+    assert again.built == 1
+    assert again.pack == first.pack
 
 
 def test_audio_gone_bad_after_prepare_is_skipped_with_reason(manifest, tmp_path):
@@ -99,7 +99,7 @@ def test_audio_gone_bad_after_prepare_is_skipped_with_reason(manifest, tmp_path)
         f.write(b"RIFF\x00\x00\x00\x00WAVEjunk")
     os.remove(rows[1].audio)
     s, skips = _build(manifest, tmp_path / "cache")
-    assert s["utterances"] == len(rows) - 2
+    assert s.utterances == len(rows) - 2
     assert skips.counts["no audio file"] == 1
     assert skips.counts["audio could not be featurised"] == 1
     assert "not a readable audio file" in skips.examples["audio could not be featurised"][0]
@@ -108,7 +108,7 @@ def test_audio_gone_bad_after_prepare_is_skipped_with_reason(manifest, tmp_path)
 def test_parallel_build_equals_serial(manifest, tmp_path):
     a, _ = _build(manifest, tmp_path / "a", workers=1)
     b, _ = _build(manifest, tmp_path / "b", workers=2)
-    sa, sb = FeatureStore(a["pack"]), FeatureStore(b["pack"])
+    sa, sb = FeatureStore(a.pack), FeatureStore(b.pack)
     assert sa.ids == sb.ids
     for name in sa.arrays:
         np.testing.assert_array_equal(sa.arrays[name], sb.arrays[name])

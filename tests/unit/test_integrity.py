@@ -52,7 +52,7 @@ def built(tmp_path_factory) -> dict:
             progress=False)
     s = build_features(manifest, root / "cache", CFG, Skips(), workers=1, progress=False)
     return {"manifest": manifest, "cache": root / "cache", "summary": s,
-            "pack": snapshot(Path(s["pack"]))}
+            "pack": snapshot(Path(s.pack))}
 
 
 @pytest.fixture
@@ -67,18 +67,18 @@ def rebuild(built, cache: Path) -> dict:
 
 
 def pack_of(built, cache: Path) -> Path:
-    return cache / "packs" / Path(built["summary"]["pack"]).name
+    return cache / "packs" / Path(built["summary"].pack).name
 
 
 def test_a_truncated_pack_array_is_rebuilt_to_the_same_bytes(built, cache):
     frames = pack_of(built, cache) / "frames.npy"
     cut(frames, 20000)                      # a full disk or an interrupted copy
     s = rebuild(built, cache)
-    assert "frames.npy is 20000 bytes" in s["pack_damaged"]
-    assert (s["built"], s["reused"], s["rebuilt_damaged"]) == (0, s["utterances"], 0)
-    assert snapshot(Path(s["pack"])) == built["pack"]
+    assert "frames.npy is 20000 bytes" in s.pack_damaged
+    assert (s.built, s.reused, s.rebuilt_damaged) == (0, s.utterances, 0)
+    assert snapshot(Path(s.pack)) == built["pack"]
     again = rebuild(built, cache)
-    assert again["pack_damaged"] == ""      # now sound: reused, not rebuilt every time
+    assert again.pack_damaged == ""      # now sound: reused, not rebuilt every time
 
 
 @pytest.mark.parametrize("name", ["offsets.npy", "word_vectors.npy", "index.json",
@@ -86,15 +86,15 @@ def test_a_truncated_pack_array_is_rebuilt_to_the_same_bytes(built, cache):
 def test_a_changed_byte_anywhere_in_the_pack_is_found(built, cache, name):
     flip(pack_of(built, cache) / name, -3)
     s = rebuild(built, cache)
-    assert s["pack_damaged"]
-    assert snapshot(Path(s["pack"])) == built["pack"]
+    assert s.pack_damaged
+    assert snapshot(Path(s.pack)) == built["pack"]
 
 
 def test_a_pack_without_checksums_is_built_again_once(built, cache):
     (pack_of(built, cache) / CHECKSUMS).unlink()       # as written before there were any
     s = rebuild(built, cache)
-    assert s["pack_damaged"].startswith(f"no {CHECKSUMS}")
-    assert snapshot(Path(s["pack"])) == built["pack"]
+    assert s.pack_damaged.startswith(f"no {CHECKSUMS}")
+    assert snapshot(Path(s.pack)) == built["pack"]
 
 
 def test_damaged_entries_are_computed_again(built, cache):
@@ -104,9 +104,9 @@ def test_damaged_entries_are_computed_again(built, cache):
     entries[2].write_bytes(b"")
     shutil.rmtree(pack_of(built, cache))    # entries are read when a pack is built
     s = rebuild(built, cache)
-    assert (s["rebuilt_damaged"], s["built"]) == (3, 3)
-    assert s["reused"] == s["utterances"] - 3
-    assert snapshot(Path(s["pack"])) == built["pack"]
+    assert (s.rebuilt_damaged, s.built) == (3, 3)
+    assert s.reused == s.utterances - 3
+    assert snapshot(Path(s.pack)) == built["pack"]
 
 
 def test_a_damaged_pack_opened_directly_is_one_clear_error(built, cache):

@@ -145,11 +145,41 @@ def cache_dir(manifest: str | Path, cache: str | Path | None) -> Path:
     return Path(cache) if cache else Path(manifest).parent / "wise-cache"
 
 
+@dataclass(frozen=True)
+class FeatureBuild:
+    """What `build_features` hands on: the pack's folder (open it with `FeatureStore`), and
+    what was built, reused, repaired and skipped, with the pack's own counts."""
+
+    pack: str                   # the pack's folder
+    utterances: int             # rows in the pack
+    built: int                  # entries computed now (damaged ones included)
+    reused: int                 # entries found in the cache
+    rebuilt_damaged: int        # entries found damaged and computed again
+    pack_damaged: str           # why an earlier pack was discarded ("": none was)
+    vectors_damaged: str        # why the word-vector cache was rebuilt ("": it was not)
+    skipped: int
+    skipped_by_reason: dict[str, int]
+    seconds: float
+    real_time_factor: float | None    # seconds of work per second of audio
+    audio_seconds: float        # the pack's, from here on
+    frames: int
+    phones: int
+    words: int
+    word_vectors: str           # the word vectors' identity (`WordVectors.name`)
+    word_dim: int
+    oov: dict                   # `oov_report`: tokens without a vector
+    hierarchy_events: dict[str, int]  # what the hierarchy's caps cut, counted
+    cache_bytes: int
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
 def build_features(manifest: str | Path, cache_root: str | Path, cfg: FeatureConfig,
                    skips: Skips, *, workers: int | None = None, progress: bool = True,
-                   ray: str | None = None) -> dict:
+                   ray: str | None = None) -> FeatureBuild:
     """Build (or reuse) every entry of `manifest` and the pack over them; count skipped rows in
-    `skips`; return a summary with the pack's folder under "pack"."""
+    `skips`."""
     t0 = time.perf_counter()
     root = Path(cache_root)
     rows = list(read_manifest(manifest))
@@ -202,33 +232,26 @@ def build_features(manifest: str | Path, cache_root: str | Path, cfg: FeatureCon
                               for k, u in redo.items()], workers, progress, skips, ray)
     seconds = time.perf_counter() - t0
     audio_s = pack_stats["audio_seconds"]
-    return {
-        "pack": str(pack_dir),
-        "utterances": len(ok),
-        "built": len({t.key for t in todo} - failed) + len(set(damaged) - failed),
-        "reused": len(keyed) - len(todo) - len(damaged),
-        "rebuilt_damaged": len(damaged),
-        "pack_damaged": pack_damaged,
-        "vectors_damaged": vectors.damaged,
-        "skipped": skips.total(),
-        "skipped_by_reason": skips.as_dict(),
-        "seconds": round(seconds, 2),
-        "real_time_factor": round(seconds / audio_s, 5) if audio_s else None,
-        **pack_stats,
-    }
+    return FeatureBuild(
+        pack=str(pack_dir), utterances=len(ok),
+        built=len({t.key for t in todo} - failed) + len(set(damaged) - failed),
+        reused=len(keyed) - len(todo) - len(damaged), rebuilt_damaged=len(damaged),
+        pack_damaged=pack_damaged, vectors_damaged=vectors.damaged, skipped=skips.total(),
+        skipped_by_reason=skips.as_dict(), seconds=round(seconds, 2),
+        real_time_factor=round(seconds / audio_s, 5) if audio_s else None, **pack_stats)
 
 
-def damage_lines(summary: dict) -> list[str]:
+def damage_lines(build: FeatureBuild) -> list[str]:
     """What `build_features` found damaged and built again, one line each (none: nothing)."""
     lines = []
-    if summary["rebuilt_damaged"]:
-        lines.append(f"rebuilt (damaged): {summary['rebuilt_damaged']} cache entries")
-    if summary["pack_damaged"]:
+    if build.rebuilt_damaged:
+        lines.append(f"rebuilt (damaged): {build.rebuilt_damaged} cache entries")
+    if build.pack_damaged:
         lines.append(f"rebuilt (damaged): the feature pack, whose earlier copy failed its "
-                     f"check: {summary['pack_damaged']}")
-    if summary["vectors_damaged"]:
+                     f"check: {build.pack_damaged}")
+    if build.vectors_damaged:
         lines.append(f"rebuilt (damaged): the word-vector cache, which failed its check: "
-                     f"{summary['vectors_damaged']}")
+                     f"{build.vectors_damaged}")
     return lines
 
 
