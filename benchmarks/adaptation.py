@@ -43,6 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from wise import code_version  # noqa: E402
 from wise.checkpoint import load_checkpoint  # noqa: E402
 from wise.fsutil import atomic_write_text  # noqa: E402
+from wise.runtime import Runtime  # noqa: E402
 from wise.stats import paired_difference, test_over_train  # noqa: E402
 from wise.train import UNKNOWN_SPEAKER, Data, evaluate, load_corpus  # noqa: E402
 
@@ -164,7 +165,7 @@ def main() -> int:
     summary = json.loads((run_dir / "summary.json").read_text())
     folds = sorted(run_dir.glob("seed_*/fold_*"))
     _, run, _, _ = load_checkpoint(folds[0] / "model.wise")
-    d = load_corpus(run, args.manifest, args.cache, workers=None, progress=False)
+    d = load_corpus(run, args.manifest, Runtime(cache=args.cache, progress=False))
     model, _, _, _ = load_checkpoint(folds[0] / "model.wise")
     inputs = model.batch_inputs()
     per: dict[tuple[int, int], dict[str, dict[str, float]]] = {}

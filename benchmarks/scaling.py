@@ -226,11 +226,13 @@ def child_train(d: Path, threads: int) -> None:
     from wise.checkpoint import save_checkpoint
     from wise.models.wise import n_params
     from wise.rows import load_run_config
+    from wise.runtime import Runtime
     from wise.train import deterministic, evaluate, init_seed, load_corpus, new_model, train
 
     run = load_run_config(ROW, ["max_epochs=1", "min_epochs=1"])
     t = time.perf_counter()
-    loaded = load_corpus(run, d / "manifest.jsonl", d / "cache", workers=1, progress=False)
+    loaded = load_corpus(run, d / "manifest.jsonl",
+                         Runtime(cache=d / "cache", workers=1, progress=False))
     load_s = time.perf_counter() - t
     deterministic(threads=threads or None)
     model = new_model(run, loaded.store, init_seed(run.train.seed, 0))

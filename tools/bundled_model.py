@@ -44,6 +44,7 @@ from wise.predict import Predictor  # noqa: E402
 from wise.prepare import prepare  # noqa: E402
 from wise.pretrained import BUNDLED_NAME, HELD_OUT, LICENCE_FILE, LICENCE_LINE  # noqa: E402
 from wise.rows import load_run_config  # noqa: E402
+from wise.runtime import Runtime  # noqa: E402
 from wise.stats import mean_interval  # noqa: E402
 from wise.train import train_final  # noqa: E402
 from wise.utterance import read_manifest, write_manifest  # noqa: E402
@@ -94,7 +95,7 @@ def build(manifest: Path, work: Path, out: Path) -> dict:
     run = load_run_config(CONFIG)
     t = time.perf_counter()
     tmp = work / BUNDLED_NAME
-    s = train_final(run, train_manifest, tmp, cache=work / "wise-cache")
+    s = train_final(run, train_manifest, tmp, runtime=Runtime(cache=work / "wise-cache"))
     seconds = time.perf_counter() - t
     # Say what it was trained on in words, not as this machine's path.
     blob = load_checkpoint(tmp)[3]

@@ -41,6 +41,7 @@ from wise.metrics import confusion, recalls
 from wise.plots import plot_study
 from wise.predict import Predictor, utterance_features
 from wise.progress import progress_bar
+from wise.runtime import DEFAULT_RUNTIME, Runtime
 from wise.text import tokenize
 from wise.utterance import Segment, read_manifest
 from wise.version import code_version
@@ -188,16 +189,19 @@ def word_error_rate(refs: list[str], hyps: list[str]) -> dict:
 
 
 def asr_study(run: RunConfig, manifest: str | Path, out_dir: str | Path, *,
-              cache: str | Path | None = None, workers: int | None = None, jobs: int = 1,
-              progress: bool = True, log=print, asr: str = DEFAULT_RECOGNIZER,
-              asr_model: str | Path | None = None, ray: str | None = None) -> dict:
+              asr: str = DEFAULT_RECOGNIZER, asr_model: str | Path | None = None,
+              runtime: Runtime = DEFAULT_RUNTIME) -> dict:
+    """Cross-validate `run` on gold transcripts into OUT/cv, recognise and align every test
+    utterance with `asr` (resuming from OUT/transcripts.jsonl), score each fold's model on
+    gold, gold force-aligned and recognised transcripts; write and return the study."""
     from wise.crossval import fold_dir, run_cv
+
+    log = runtime.log
 
     recognizer = make_recognizer(asr, asr_model).name     # a bad choice fails before the CV
     out = Path(out_dir)
     log(f"[1/3] {run.name}: cross-validation on gold transcripts -> {out / 'cv'}")
-    cv = run_cv(run, manifest, out / "cv", cache=cache, workers=workers, jobs=jobs,
-                progress=progress, log=lambda line: log("  " + line), ray=ray)
+    cv = run_cv(run, manifest, out / "cv", runtime=runtime.indented())
     rows = {u.id: u for u in read_manifest(manifest)}
     folds = []
     for f in cv["folds"]:
@@ -206,12 +210,12 @@ def asr_study(run: RunConfig, manifest: str | Path, out_dir: str | Path, *,
                  .splitlines()]
         folds.append((f, preds))
     tasks = [(p["id"], rows[p["id"]].audio, rows[p["id"]].text) for _, ps in folds for p in ps]
-    n_workers = workers or os.cpu_count() or 1
-    where = f"{n_workers} processes" if ray is None else "on the Ray cluster"
+    n_workers = runtime.workers or os.cpu_count() or 1
+    where = f"{n_workers} processes" if runtime.ray is None else "on the Ray cluster"
     log(f"[2/3] recognising ({recognizer}) and aligning {len(tasks)} test utterances "
         f"({where}; resumes from {out / 'transcripts.jsonl'})")
     done = transcribe_all(tasks, out / "transcripts.jsonl", workers=n_workers,
-                          progress=progress, asr=asr, asr_model=asr_model, ray=ray)
+                          progress=runtime.progress, asr=asr, asr_model=asr_model, ray=runtime.ray)
 
     log("[3/3] scoring every fold's model on gold and recognised transcripts")
     results = []

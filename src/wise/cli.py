@@ -16,12 +16,14 @@ import sys
 import textwrap
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from wise.cluster import end_local_pools, stop, stop_ended
 from wise.config import CONFIG_DIR, MAX_PREDICT_SECONDS, FeatureConfig
 from wise.errors import Skips, WiseError, format_error, from_os_error
+from wise.runtime import Runtime
 from wise.version import __version__
 
 if TYPE_CHECKING:
@@ -496,6 +498,15 @@ def _word_vectors_set(args: argparse.Namespace) -> list[str]:
     return [f"features.word_vectors={Path(args.word_vectors).resolve()}"]
 
 
+def _runtime(args: argparse.Namespace) -> Runtime:
+    """How this command runs (`wise.runtime`), from the options it has: a command without
+    one of them gets its default."""
+    given = {"cache": getattr(args, "cache", None), "workers": getattr(args, "workers", None),
+             "jobs": getattr(args, "jobs", 1), "progress": not args.quiet,
+             "ray": getattr(args, "ray", None)}
+    return Runtime(**given)
+
+
 def cmd_synth(args: argparse.Namespace) -> int:
     from wise.corpora.synthetic import generate
 
@@ -572,8 +583,7 @@ def cmd_cv(args: argparse.Namespace) -> int:
     print(f"{run.name}: {run.cv.protocol} cross-validation on {args.manifest} "
           f"(subset: {run.cv.subset}; early stopping on held-out training "
           f"{run.train.validation}) -> {out}")
-    s = run_cv(run, args.manifest, out, cache=args.cache, workers=args.workers,
-               jobs=args.jobs, seeds=args.seeds, progress=not args.quiet, ray=args.ray)
+    s = run_cv(run, args.manifest, out, seeds=args.seeds, runtime=_runtime(args))
     print(f"{run.name}: WA {s['wa_mean']:.3f} ± {s['wa_std']:.3f}  "
           f"UA {s['ua_mean']:.3f} ± {s['ua_std']:.3f}  ({_runs_words(s)}, "
           f"{s['n_params']:,} parameters) -> {out}/summary.json")
@@ -590,8 +600,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from wise.train import train_final
 
     run = load_run_config(args.config, args.set)
-    s = train_final(run, args.manifest, args.out, cache=args.cache, workers=args.workers,
-                    progress=not args.quiet)
+    s = train_final(run, args.manifest, args.out, runtime=_runtime(args))
     if s.main:                               # under torchrun, rank 0 alone reports
         ranks = f" by {s.world_size} processes" if s.world_size > 1 else ""
         print(f"wrote {s.out}: {run.name}, {s.n_params:,} parameters, trained on "
@@ -605,9 +614,8 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     from wise.report import table_configs
 
     path = reproduce(args.manifest, args.out, args.configs or table_configs(CONFIG_DIR),
-                     sets=args.set, cache=args.cache, workers=args.workers, jobs=args.jobs,
-                     seeds=args.seeds, progress=not args.quiet, corpus_name=args.corpus,
-                     skip_unavailable=args.configs is None, ray=args.ray)
+                     corpus_name=args.corpus, sets=args.set, seeds=args.seeds,
+                     skip_unavailable=args.configs is None, runtime=_runtime(args))
     print(f"wrote {path}")
     return 0
 
@@ -749,9 +757,8 @@ def cmd_asr_study(args: argparse.Namespace) -> int:
     from wise.rows import load_run_config
 
     run = load_run_config(args.config, args.set)
-    s = asr_study(run, args.manifest, args.out, cache=args.cache, workers=args.workers,
-                  jobs=args.jobs, progress=not args.quiet, asr=args.asr,
-                  asr_model=args.asr_model, ray=args.ray)
+    s = asr_study(run, args.manifest, args.out, asr=args.asr, asr_model=args.asr_model,
+                  runtime=_runtime(args))
     print()
     print(study_markdown(s))
     print(f"wrote {Path(args.out) / 'results.md'}, results.json, asr_study.png")
@@ -787,11 +794,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     rows = args.rows or list(DEMO_ROWS)
     print(f"[4/6] cross-validating {len(rows)} models, leave one session out "
           f"(finished folds are kept: run again to resume)")
-    report = reproduce(manifest, work / "results", rows, sets=sets,
-                       cache=work / "wise-cache", workers=args.workers, jobs=args.jobs,
-                       seeds=args.seeds, progress=not args.quiet,
-                       corpus_name="the synthetic corpus",
-                       log=lambda line: print("      " + line), ray=args.ray)
+    runtime = replace(_runtime(args), cache=work / "wise-cache")
+    report = reproduce(manifest, work / "results", rows, corpus_name="the synthetic corpus",
+                       sets=sets, seeds=args.seeds, runtime=runtime.indented("      "))
     print()
     print(report.read_text(encoding="utf-8"))
     model = work / "model.wise"
@@ -799,8 +804,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(f"[5/6] keeping the trained model {model}")
     else:
         print(f"[5/6] training WISE on the whole corpus -> {model}")
-        s = train_final(wise_run, manifest, model, cache=work / "wise-cache",
-                        workers=args.workers, progress=not args.quiet)
+        s = train_final(wise_run, manifest, model, runtime=runtime)
         print(f"      best validation UA {s.best_val_ua:.3f} (epoch {s.best_epoch})")
     print("[6/6] real voices: the bundled real-speech model on example clips of two actors "
           "it never heard")

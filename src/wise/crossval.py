@@ -52,6 +52,7 @@ from wise.metrics import scores
 from wise.models.build import CLASSIC, build_classic, require_classic
 from wise.models.wise import n_params
 from wise.progress import LiveTasks
+from wise.runtime import DEFAULT_RUNTIME, Runtime
 from wise.train import (
     data_for,
     deterministic,
@@ -337,14 +338,15 @@ def _done_earlier(where: Path, run: RunConfig, config_hash: str) -> tuple[dict |
     return (done, "") if done.get("config_hash") == config_hash else (None, "")
 
 
-def _classic_inputs(run: RunConfig, manifest: str | Path, cache: str | Path | None,
-                    store: FeatureStore, workers: int | None, progress: bool, log) -> str:
+def _classic_inputs(run: RunConfig, manifest: str | Path, store: FeatureStore,
+                    runtime: Runtime) -> str:
     """Scikit-learn rows: the .npy of one vector per store row that the row's model reads
     (`inputs`), built once for every fold: openSMILE's functionals, or the frame statistics."""
+    log = runtime.log
     if CLASSIC[run.model][1].inputs == "frame_stats":
         # Computed anew each run (one pass over the pack's frames, seconds even for IEMOCAP):
         # nothing to verify or go stale. On disk only for the fold processes to read.
-        path = cache_dir(manifest, cache) / "frame_stats" / f"{store.dir.name}.npy"
+        path = cache_dir(manifest, runtime.cache) / "frame_stats" / f"{store.dir.name}.npy"
         stats = np.stack([pooled(store[i].frames) for i in range(len(store))])
         path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_file(path) as tmp, open(tmp, "wb") as f:
@@ -352,10 +354,11 @@ def _classic_inputs(run: RunConfig, manifest: str | Path, cache: str | Path | No
         log(f"  frame statistics of {len(store)} utterances ({store.frame_dim}-d frames)")
         return str(path)
     audio = {u.id: u.audio for u in read_manifest(manifest)}
-    f = build_functionals([audio[i] for i in store.ids], cache_dir(manifest, cache),
-                          run.features.sample_rate, workers=workers, progress=progress)
+    f = build_functionals([audio[i] for i in store.ids], cache_dir(manifest, runtime.cache),
+                          run.features.sample_rate, workers=runtime.workers,
+                          progress=runtime.progress)
     log(f"  eGeMAPS functionals of {len(store)} utterances: {f['built']} built, "
-        f"{f['reused']} reused ({f['seconds']:.1f} s)"
+                f"{f['reused']} reused ({f['seconds']:.1f} s)"
         + (f"; {f['missing']} too short, set to the training mean" if f["missing"] else ""))
     return f["path"]
 
@@ -409,19 +412,18 @@ class CVPlan:
         return summary
 
 
-def plan_cv(run: RunConfig, manifest: str | Path, out_dir: str | Path, *,
-            cache: str | Path | None = None, workers: int | None = None, seeds: int = 1,
-            progress: bool = True, log: Callable[[str], object] = print,
-            ray: str | None = None) -> CVPlan:
+def plan_cv(run: RunConfig, manifest: str | Path, out_dir: str | Path, *, seeds: int = 1,
+            runtime: Runtime = DEFAULT_RUNTIME) -> CVPlan:
     """Build (or reuse) the features, make the folds, write `folds.json`, and list the
     (seed, fold) jobs of `run` not finished earlier with the same config."""
+    log = runtime.log
     if seeds < 1:
         raise WiseError(None, f"--seeds must be at least 1, not {seeds}")
     out = Path(out_dir)
     classic = run.model in CLASSIC
     if classic:
         require_classic(run.model, run.name)   # before the features: a missing extra fails now
-    d = load_corpus(run, manifest, cache, workers=workers, progress=progress, ray=ray)
+    d = load_corpus(run, manifest, runtime)
     for line in damage_lines(d.feats):
         log(f"  {line}")
     store, labels = d.store, d.labels
@@ -431,13 +433,12 @@ def plan_cv(run: RunConfig, manifest: str | Path, out_dir: str | Path, *,
     # Which speakers each fold tests on, so a reader can check the protocol.
     atomic_write_text(out / "folds.json", json.dumps({"protocol": run.cv.protocol, "folds": {
         name: sorted({d.speakers[i] for i in test}) for name, test in folds}}, indent=2) + "\n")
-    functionals = _classic_inputs(run, manifest, cache, store, workers, progress,
-                                  log) if classic else ""
+    functionals = _classic_inputs(run, manifest, store, runtime) if classic else ""
     plan = CVPlan(run=run, manifest=str(manifest), out=out, seeds=seeds, n_folds=len(folds),
                   n_rows=len(rows),
                   n_params=None if classic else n_params(new_model(run, store)),
                   word_vectors=d.feats.word_vectors, word_dim=store.text_dim, todo=[],
-                  results={}, log=log, t_start=time.perf_counter())
+                  results={}, log=runtime.log, t_start=time.perf_counter())
     for seed in range(run.train.seed, run.train.seed + seeds):
         seed_run = replace(run, train=replace(run.train, seed=seed))
         chash = _config_hash(seed_run, [store.ids[i] for i in rows])
@@ -446,17 +447,17 @@ def plan_cv(run: RunConfig, manifest: str | Path, out_dir: str | Path, *,
             done, problem = _done_earlier(where, seed_run, chash)
             if done is not None:
                 log(f"  {run.name} {_pair(seed, k, len(folds), seeds)} ({name}): done "
-                    f"earlier, WA {done['wa']:.3f} UA {done['ua']:.3f}")
+                       f"earlier, WA {done['wa']:.3f} UA {done['ua']:.3f}")
                 plan.results[seed, k] = done
                 continue
             if problem:
                 log(f"  {run.name} {_pair(seed, k, len(folds), seeds)} ({name}): trained "
-                    f"again, its earlier files are damaged ({problem})")
+                       f"again, its earlier files are damaged ({problem})")
             plan.todo.append(FoldJob(
                 run=seed_run, pack=str(store.dir), labels=labels, speakers=d.speakers,
                 rows=rows, test_rows=test_rows, k=k, n_folds=len(folds), name=name,
                 fold_dir=str(where), config_hash=chash, word_vectors=d.feats.word_vectors,
-                progress=progress, functionals=functionals))
+                progress=runtime.progress, functionals=functionals))
     return plan
 
 
@@ -553,15 +554,13 @@ class _LiveFolds:
         self.tasks.close()
 
 
-def run_cv(run: RunConfig, manifest: str | Path, out_dir: str | Path, *,
-           cache: str | Path | None = None, workers: int | None = None, jobs: int = 1,
-           seeds: int = 1, progress: bool = True, log=print, ray: str | None = None) -> dict:
+def run_cv(run: RunConfig, manifest: str | Path, out_dir: str | Path, *, seeds: int = 1,
+           runtime: Runtime = DEFAULT_RUNTIME) -> dict:
     """Cross-validate `run` on `manifest` into `out_dir`, once per training seed `run.train.seed`,
     `+1`, ... (`seeds` of them) on the same folds, `jobs` (seed, fold) pairs at a time; write
     and return the summary."""
-    plan = plan_cv(run, manifest, out_dir, cache=cache, workers=workers, seeds=seeds,
-                   progress=progress, log=log, ray=ray)
-    run_jobs(plan.todo, jobs, lambda _, r: plan.finished(r), ray=ray)
+    plan = plan_cv(run, manifest, out_dir, seeds=seeds, runtime=runtime)
+    run_jobs(plan.todo, runtime.jobs, lambda _, r: plan.finished(r), ray=runtime.ray)
     return plan.summary()
 
 

@@ -7,7 +7,7 @@ from `wise.plots`).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from wise.errors import WiseError
@@ -20,6 +20,7 @@ from wise.report import (
     results_table,
     table_markdown,
 )
+from wise.runtime import DEFAULT_RUNTIME, Runtime
 
 
 def write_report(run_dirs: Iterable[str | Path], out_dir: str | Path,
@@ -37,14 +38,13 @@ def write_report(run_dirs: Iterable[str | Path], out_dir: str | Path,
 
 
 def reproduce(manifest: str | Path, out_dir: str | Path, configs: Sequence[str | Path], *,
-              sets: Sequence[str] = (), cache: str | Path | None = None,
-              workers: int | None = None, jobs: int = 1, seeds: int = 1,
-              progress: bool = True, corpus_name: str, skip_unavailable: bool = False,
-              log: Callable[[str], object] = print, ray: str | None = None) -> Path:
+              corpus_name: str, sets: Sequence[str] = (), seeds: int = 1,
+              skip_unavailable: bool = False, runtime: Runtime = DEFAULT_RUNTIME) -> Path:
     """Cross-validate every config into `out_dir/<name>` (finished folds are reused, so an
     interrupted reproduction resumes), then write the report into `out_dir`. A row whose
     optional extra is not installed (openSMILE, librosa) is an error, or with
     `skip_unavailable` left out with a log line. Returns the path of results.md."""
+    log = runtime.log
     # Imported here: `wise report` (write_report alone) needs no torch.
     from wise.crossval import CVPlan, plan_cv, run_jobs
     from wise.features.prosody import require_extras
@@ -82,8 +82,7 @@ def reproduce(manifest: str | Path, out_dir: str | Path, configs: Sequence[str |
     for i, run in enumerate(runs, 1):
         log(f"[{i}/{len(runs)}] {run.name} ({display_name(run.name)}): {run.cv.protocol} "
             f"cross-validation, subset {run.cv.subset} -> {out / run.name}")
-        plans.append(plan_cv(run, manifest, out / run.name, cache=cache, workers=workers,
-                             seeds=seeds, progress=progress, log=log, ray=ray))
+        plans.append(plan_cv(run, manifest, out / run.name, seeds=seeds, runtime=runtime))
     left = {id(p): len(p.todo) for p in plans}
     owner = {id(job): p for p in plans for job in p.todo}
     number = {id(p): i for i, p in enumerate(plans, 1)}
@@ -107,9 +106,10 @@ def reproduce(manifest: str | Path, out_dir: str | Path, configs: Sequence[str |
             row_done(plan)
     todo = [job for p in plans for job in p.todo]
     if todo:
-        log(f"training {len(todo)} (row, seed, fold) runs, "
-            + (f"{max(1, jobs)} at a time" if ray is None else "on the Ray cluster"))
-    run_jobs(todo, jobs, finished, ray=ray)
+        where = (f"{max(1, runtime.jobs)} at a time" if runtime.ray is None
+                 else "on the Ray cluster")
+        log(f"training {len(todo)} (row, seed, fold) runs, {where}")
+    run_jobs(todo, runtime.jobs, finished, ray=runtime.ray)
     path = write_report([p.out for p in plans], out, corpus_name)
     log(f"report: {path}")
     return path

@@ -46,6 +46,7 @@ from wise.models.protocol import TorchModel
 from wise.models.wise import Wise, n_params
 from wise.normalize import Normalizer
 from wise.progress import progress_bar
+from wise.runtime import DEFAULT_RUNTIME, Runtime
 from wise.utterance import read_manifest
 from wise.version import code_version
 
@@ -396,12 +397,10 @@ def data_for(model: TorchModel, store: FeatureStore, labels: list[int],
     return Data(store, labels, speakers, model.batch_inputs())
 
 
-def load_corpus(run: RunConfig, manifest: str | Path, cache: str | Path | None, *,
-                workers: int | None, progress: bool, ray: str | None = None) -> Loaded:
+def load_corpus(run: RunConfig, manifest: str | Path, runtime: Runtime) -> Loaded:
     """Build (or reuse) the feature cache of `manifest` and line its rows up with the store."""
-    cache = cache_dir(manifest, cache)
-    feats = build_features(manifest, cache, run.features, Skips(), workers=workers,
-                           progress=progress, ray=ray)
+    feats = build_features(manifest, cache_dir(manifest, runtime.cache), run.features, Skips(),
+                           workers=runtime.workers, progress=runtime.progress, ray=runtime.ray)
     store = FeatureStore(feats.pack)
     meta = {u.id: u for u in read_manifest(manifest)}
     rows = [meta[i] for i in store.ids]
@@ -460,8 +459,7 @@ def corpus_kind(manifest: str | Path) -> str:
 
 
 def train_final(run: RunConfig, manifest: str | Path, out: str | Path, *,
-                cache: str | Path | None = None, workers: int | None = None,
-                progress: bool = True) -> Saved:
+                runtime: Runtime = DEFAULT_RUNTIME) -> Saved:
     """Train one model on every row of `manifest` (validation carved from them) and write a
     self-contained checkpoint to `out`, with the per-epoch history in its `extra`.
 
@@ -474,14 +472,15 @@ def train_final(run: RunConfig, manifest: str | Path, out: str | Path, *,
     with process_group(pick_device(run.train.device)) as world:
         if not world.main:
             world.barrier()                  # until rank 0 has built the feature cache
-        d = load_corpus(run, manifest, cache, workers=workers, progress=progress and world.main)
+        runtime = replace(runtime, progress=runtime.progress and world.main)  # rank 0 shows it
+        d = load_corpus(run, manifest, runtime)
         if world.main:
             world.barrier()
         rows = subset_rows(run, d, manifest)
         deterministic(threads=None)
         model = new_model(run, d.store, init_seed(run.train.seed, 0))
         t = train(model, d.data(model), rows, run.train, n_classes=len(LABELS),
-                  progress=progress and world.main, desc=run.name, world=world)
+                  progress=runtime.progress, desc=run.name, world=world)
         if world.main:
             save_checkpoint(out, model, run, t.normalizer,
                             word_vectors=d.feats.word_vectors,

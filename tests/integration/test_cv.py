@@ -10,6 +10,7 @@ from wise.checkpoint import load_checkpoint
 from wise.cli import main
 from wise.crossval import without_timings
 from wise.errors import WiseError
+from wise.runtime import Runtime
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 TINY = ["--set", "max_epochs=2", "--set", "batch_size=2", "--quiet", "--workers", "1"]
@@ -142,7 +143,7 @@ def test_the_seed_sets_the_initial_weights_whatever_ran_before(manifest, tmp_pat
     from wise.train import load_corpus as load
 
     run = load_run_config("wise", [])
-    store = load(run, manifest, tmp_path / "cache", workers=1, progress=False).store
+    store = load(run, manifest, Runtime(cache=tmp_path / "cache", workers=1, progress=False)).store
 
     def weights(seed, fold):
         return [p.detach().clone() for p in new_model(run, store, init_seed(seed, fold))
@@ -225,8 +226,9 @@ def test_a_fold_trained_elsewhere_writes_its_epochs_then_removes_them(manifest, 
     from wise.rows import load_run_config
 
     run = load_run_config("text_only", ["max_epochs=3", "min_epochs=3", "batch_size=4"])
-    plan = C.plan_cv(run, manifest, tmp_path / "run", cache=tmp_path / "cache", workers=1,
-                     progress=False, log=lambda line: None)
+    plan = C.plan_cv(run, manifest, tmp_path / "run",
+                     runtime=Runtime(cache=tmp_path / "cache", workers=1, progress=False,
+                                     log=lambda line: None))
     job = plan.todo[0]
     job.progress_file = str(Path(job.fold_dir) / C.PROGRESS_FILE)
     seen = []

@@ -11,6 +11,7 @@ from wise.batching import BatchInput
 from wise.checkpoint import load_checkpoint
 from wise.cli import main
 from wise.rows import load_run_config
+from wise.runtime import Runtime
 from wise.train import Data, batches_on, data_for
 from wise.train import evaluate as predict
 from wise.train import load_corpus as load
@@ -54,7 +55,7 @@ def test_cuda_predicts_what_the_cpu_predicts(mini_manifest, tmp_path):
     recurrent kernels (not measured yet)."""
     _train(mini_manifest, tmp_path, "cpu", "fp32")
     model, run, normalizer, _ = load_checkpoint(tmp_path / "cpu-fp32.wise")
-    d = load(run, mini_manifest, tmp_path / "cache", workers=1, progress=False)
+    d = load(run, mini_manifest, Runtime(cache=tmp_path / "cache", workers=1, progress=False))
     data = data_for(model, d.store, d.labels, d.speakers)
     rows = list(range(len(d.store)))
     cpu, cpu_alpha = predict(model, data, rows, normalizer, batch_size=4)
@@ -68,7 +69,7 @@ def test_cuda_predicts_what_the_cpu_predicts(mini_manifest, tmp_path):
 @cuda
 def test_pinned_prefetched_batches_are_the_cpu_batches(mini_manifest, tmp_path):
     run = load_run_config("wise", [])
-    d = load(run, mini_manifest, tmp_path / "cache", workers=1, progress=False)
+    d = load(run, mini_manifest, Runtime(cache=tmp_path / "cache", workers=1, progress=False))
     data = Data(d.store, d.labels, d.speakers, frozenset(BatchInput))  # every field filled
     batches = [[0, 1], [2, 3, 4], [5]]
     on_cpu = list(batches_on(data, batches, None, torch.device("cpu")))

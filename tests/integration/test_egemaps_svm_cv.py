@@ -3,6 +3,7 @@ and one-line errors where the row cannot run."""
 
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,7 @@ import pytest
 from wise.cli import main
 from wise.errors import WiseError
 from wise.pipeline import reproduce
+from wise.runtime import Runtime
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 QUIET = ["--quiet", "--workers", "1"]
@@ -86,13 +88,14 @@ def test_without_opensmile_reproduce_refuses_or_leaves_the_row_out(manifest, tmp
                                                                    monkeypatch):
     monkeypatch.setitem(sys.modules, "sklearn", None)
     rows = [CONFIGS / "text_only.yaml", CONFIGS / "egemaps_svm.yaml"]
-    kw = {"sets": ["max_epochs=1", "batch_size=2"], "workers": 1, "progress": False,
-          "corpus_name": "iemocap_mini"}
+    kw = {"sets": ["max_epochs=1", "batch_size=2"], "corpus_name": "iemocap_mini"}
+    quiet = Runtime(workers=1, progress=False)
     with pytest.raises(WiseError, match="wise-ser\\[opensmile\\]"):
-        reproduce(manifest, tmp_path / "a", rows, **kw)
+        reproduce(manifest, tmp_path / "a", rows, runtime=quiet, **kw)
     assert not (tmp_path / "a").exists()
     lines: list[str] = []
-    reproduce(manifest, tmp_path / "b", rows, skip_unavailable=True, log=lines.append, **kw)
+    reproduce(manifest, tmp_path / "b", rows, skip_unavailable=True,
+              runtime=replace(quiet, log=lines.append), **kw)
     assert lines[0].startswith("leaving out egemaps_svm: ")
     table = json.loads((tmp_path / "b" / "results.json").read_text())
     assert [r["name"] for r in table["rows"] if r["run"]] == ["text_only"]

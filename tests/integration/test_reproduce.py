@@ -6,6 +6,7 @@ from pathlib import Path
 
 from wise.cli import main
 from wise.pipeline import reproduce
+from wise.runtime import Runtime
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
@@ -17,8 +18,8 @@ def test_reproduce_two_rows(iemocap_mini, tmp_path):
     out = tmp_path / "repro"
     lines: list[str] = []
     path = reproduce(manifest, out, [CONFIGS / "wise.yaml", CONFIGS / "text_only.yaml"],
-                     sets=["max_epochs=1", "batch_size=2"], workers=1, progress=False,
-                     corpus_name="iemocap_mini", log=lines.append)
+                     sets=["max_epochs=1", "batch_size=2"], corpus_name="iemocap_mini",
+                     runtime=Runtime(workers=1, progress=False, log=lines.append))
     assert path == out / "results.md"
     assert {p.name for p in out.iterdir()} >= {"wise", "text_only", "results.md",
                                                 "results.json", "rows.png", "confusions.png"}
@@ -34,6 +35,6 @@ def test_reproduce_two_rows(iemocap_mini, tmp_path):
 
     lines.clear()                    # a second call reuses every finished fold
     reproduce(manifest, out, [CONFIGS / "wise.yaml", CONFIGS / "text_only.yaml"],
-              sets=["max_epochs=1", "batch_size=2"], workers=1, progress=False,
-              corpus_name="iemocap_mini", log=lines.append)
+              sets=["max_epochs=1", "batch_size=2"], corpus_name="iemocap_mini",
+              runtime=Runtime(workers=1, progress=False, log=lines.append))
     assert sum("done earlier" in line for line in lines) == 4
