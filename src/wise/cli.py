@@ -387,6 +387,14 @@ def _checkpoint_first(args: argparse.Namespace) -> None:
         args.model, args.audio = args.audio[0], args.audio[1:]
 
 
+def _predict_options(args: argparse.Namespace):
+    """`wise predict`'s and `wise serve`'s options for their predictors, packed once."""
+    from wise.predict import PredictOptions
+
+    return PredictOptions(word_vectors=args.word_vectors, max_seconds=args.max_seconds,
+                          asr=args.asr, asr_model=args.asr_model)
+
+
 def _say_model(args: argparse.Namespace, description: str, bundled: bool) -> None:
     """Which model answers, on stderr (stdout stays one result per file), and on the bundled
     model's first use on this machine, its licence."""
@@ -686,9 +694,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     workers = args.workers or (min(os.cpu_count() or 1, 2) if len(args.audio) >= 8 else 1)
     results = predict_files(args.model, args.audio, per_file, plot_dir=args.plot,
                             loaded=lambda p: _say_model(args, p.description, p.bundled),
-                            workers=workers, word_vectors=args.word_vectors,
-                            max_seconds=args.max_seconds, asr=args.asr,
-                            asr_model=args.asr_model,
+                            workers=workers, options=_predict_options(args),
                             speaker_audio=args.audio if args.same_speaker else None)
     failed = 0
     bar = progress_bar(total=len(args.audio), desc="predict", unit="file",
@@ -745,10 +751,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     token = args.token if args.token is not None else os.environ.get(TOKEN_ENV) or None
     timeouts = {k: v for k, v in (("read_timeout", args.read_timeout),
                                   ("idle_timeout", args.idle_timeout)) if v is not None}
-    serve(args.model or args.checkpoint, host=args.host, port=args.port, workers=args.workers,
-          max_upload_mb=args.max_upload_mb, max_seconds=args.max_seconds,
-          word_vectors=args.word_vectors, asr=args.asr, asr_model=args.asr_model,
-          token=token, **timeouts)
+    serve(args.model or args.checkpoint, host=args.host, port=args.port,
+          options=_predict_options(args), workers=args.workers,
+          max_upload_mb=args.max_upload_mb, token=token, **timeouts)
     return 0
 
 

@@ -114,6 +114,17 @@ def utterance_features(frames: np.ndarray, words: list[Segment], phones: list[Se
                              phones=h.phone_tokens, functionals=functionals), dict(h.events)
 
 
+@dataclass(frozen=True)
+class PredictOptions:
+    """How a `Predictor` reads and transcribes new audio: what `wise predict` and `wise serve`
+    take from their command lines, packed once and handed to every predictor they start."""
+
+    word_vectors: str | None = None     # their file, when they are not the packaged ones
+    max_seconds: float = MAX_SECONDS    # longer audio is refused before it is decoded
+    asr: str = DEFAULT_RECOGNIZER       # "whisper" or "pocketsphinx"
+    asr_model: str | Path | None = None  # a CTranslate2 Whisper folder in place of tiny.en
+
+
 class Predictor:
     """A loaded checkpoint, ready to explain new recordings.
 
@@ -123,15 +134,23 @@ class Predictor:
     >>> r = m.predict("clip.wav", text="I told you so")
     >>> r.label, r.probabilities, [(w.word, w.attention) for w in r.words]
 
-    `asr` chooses the recogniser ("whisper" or "pocketsphinx"), `asr_model` a CTranslate2
-    Whisper model folder in place of the bundled tiny.en; the recogniser is loaded only when
-    a recording comes without a transcript.
+    The options (`PredictOptions`) come as one object or as keywords: `asr` chooses the
+    recogniser ("whisper" or "pocketsphinx"), `asr_model` a CTranslate2 Whisper model folder
+    in place of the bundled tiny.en (the recogniser is loaded only when a recording comes
+    without a transcript), `max_seconds` the longest audio accepted, `word_vectors` the
+    vectors' file. `speaker_audio`: clips of the speaker to adapt to (`adapt_speaker`).
     """
 
-    def __init__(self, checkpoint: str | Path | None = None, *, word_vectors: str | None = None,
-                 max_seconds: float = MAX_SECONDS, vectors_cache: str | Path | None = None,
-                 asr: str = DEFAULT_RECOGNIZER, asr_model: str | Path | None = None,
-                 speaker_audio: list[str | Path] | None = None):
+    def __init__(self, checkpoint: str | Path | None = None,
+                 options: PredictOptions | None = None, *,
+                 vectors_cache: str | Path | None = None,
+                 speaker_audio: list[str | Path] | None = None, **option_fields):
+        if options is not None and option_fields:
+            raise TypeError("give the options as a PredictOptions or as keywords, not both")
+        options = options or PredictOptions(**option_fields)
+        word_vectors, max_seconds = options.word_vectors, options.max_seconds
+        asr, asr_model = options.asr, options.asr_model
+        self.options = options
         self.path = resolve_checkpoint(checkpoint)
         self.model, self.run, self.normalizer, blob = load_checkpoint(self.path)
         self.labels: list[str] = list(blob["labels"])

@@ -25,6 +25,7 @@ import pytest
 import soundfile as sf
 
 from wise import LABELS, __version__
+from wise.predict import PredictOptions
 
 
 @contextmanager
@@ -64,7 +65,8 @@ def url(trained_model) -> Iterator[str]:
 def strict_url(trained_model) -> Iterator[str]:
     from wise.serve import create_app
 
-    app = create_app(trained_model["model"], workers=1, max_upload_mb=0.05, max_seconds=0.5)
+    app = create_app(trained_model["model"], options=PredictOptions(max_seconds=0.5), workers=1,
+                     max_upload_mb=0.05)
     with running(app) as base:
         yield base
 
@@ -135,11 +137,11 @@ def test_a_bad_asr_model_folder_fails_before_serving(trained_model, tmp_path):
     from wise.serve import create_app
 
     with pytest.raises(WiseError, match="not a CTranslate2 Whisper model folder"):
-        create_app(trained_model["model"], asr_model=tmp_path)
+        create_app(trained_model["model"], options=PredictOptions(asr_model=tmp_path))
     for name in ("model.bin", "config.json", "tokenizer.json"):
         (tmp_path / name).write_text("{}")
     with pytest.raises(WiseError, match="not a usable CTranslate2 Whisper model"):
-        create_app(trained_model["model"], asr_model=tmp_path)
+        create_app(trained_model["model"], options=PredictOptions(asr_model=tmp_path))
 
 
 def test_predict_with_transcript(url, clip):

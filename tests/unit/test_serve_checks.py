@@ -11,7 +11,8 @@ import pytest
 import soundfile as sf
 
 from wise.errors import WiseError
-from wise.serve import check_token, declared_audio, header_refusal, is_loopback
+from wise.serve import check_token, is_loopback
+from wise.serve.uploads import declared_audio, header_refusal
 
 
 def encoded(fmt: str, subtype: str, seconds: float = 2.0, sr: int = 16000) -> bytes:

@@ -8,6 +8,9 @@ each loads its own `Predictor` once and uses one torch thread, and concurrent re
 served in parallel, one per process. The event loop only reads uploads and hands their bytes to
 the pool: audio is decoded in memory and nothing is written to disk.
 
+The app and the HTTP protocol are here; the worker pool is `wise.serve.pool`, and what an
+upload is checked against before a worker sees it is `wise.serve.uploads`.
+
 The checkpoint is loaded and checked in the server process before anything listens, so a bad
 checkpoint ends `wise serve` with one error line. Uploads are bounded while they are read
 (Content-Length first, then a running count), a request must arrive within `read_timeout`
@@ -33,20 +36,15 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import io
 import ipaddress
 import json
 import logging
 import os
 import re
-import signal
-import struct
 import time
-from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import asynccontextmanager
 from importlib import resources
-from multiprocessing import get_context
 from pathlib import Path
 
 import h11
@@ -54,15 +52,16 @@ import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from python_multipart.exceptions import MultipartParseError
-from python_multipart.multipart import MultipartParser, parse_options_header
+from python_multipart.multipart import parse_options_header
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from wise.align.asr import DEFAULT_RECOGNIZER
 from wise.errors import WiseError
-from wise.predict import MAX_SECONDS, Predictor
+from wise.predict import PredictOptions, Predictor
 from wise.pretrained import LICENCE_LINE, example_clips
+from wise.serve.pool import Pool
+from wise.serve.uploads import Form, declared_audio, header_refusal, upload_name
 from wise.version import __version__
 
 log = logging.getLogger("wise.serve")
@@ -89,197 +88,6 @@ def default_workers() -> int:
     return min(2, os.cpu_count() or 1)
 
 
-# ---------------------------------------------------------------- worker processes
-
-_predictor: Predictor | None = None
-
-
-def _init_worker(model: str, word_vectors: str | None, max_seconds: float, asr: str,
-                 asr_model: str | None) -> None:
-    import torch
-
-    # Ctrl-C reaches the whole process group: the server shuts the pool down, workers must
-    # not die mid-request with a KeyboardInterrupt of their own.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    torch.set_num_threads(1)
-    global _predictor
-    _predictor = Predictor(model, word_vectors=word_vectors, max_seconds=max_seconds, asr=asr,
-                           asr_model=asr_model)
-    _predictor.warm_up()
-
-
-def _ready() -> int:
-    return os.getpid()
-
-
-def _predict(data: bytes, text: str | None, name: str) -> tuple[int, dict]:
-    """(HTTP status, JSON body) for one upload, in a worker. The stage that fails decides the
-    status: decoding (413 too long, 415 unreadable, 400 readable but unusable) or prediction
-    (422: the transcript does not fit the audio)."""
-    p = _predictor
-    t0 = time.perf_counter()
-    try:
-        x = p.read_audio(data, name=name)
-    except WiseError as e:
-        return _audio_status(data, p.max_seconds), {"error": e.line()}
-    decode = time.perf_counter() - t0
-    try:
-        r = p.predict(x, text, sample_rate=p.features.sample_rate, name=name)
-    except WiseError as e:
-        return 422, {"error": e.line()}
-    out = r.to_dict()
-    # The array path did not count decoding the upload; "total" is the whole request.
-    out["seconds"]["load"] = round(out["seconds"].get("load", 0.0) + decode, 4)
-    out["seconds"]["total"] = round(time.perf_counter() - t0, 4)
-    return 200, out
-
-
-def _audio_status(data: bytes, max_seconds: float) -> int:
-    import soundfile as sf
-
-    try:
-        info = sf.info(io.BytesIO(data))
-    except (sf.LibsndfileError, RuntimeError, ValueError, TypeError):
-        return 415
-    return 413 if info.frames > max_seconds * info.samplerate else 400
-
-
-# ---------------------------------------------------------------- the upload's own header
-
-_PCM_TAGS = (1, 3, 0xFFFE)      # WAVE_FORMAT_PCM, _IEEE_FLOAT, _EXTENSIBLE: frames of block_align
-_UNKNOWN = (None, None)
-# The chunks walked before `data`: real files have a handful; an upload of millions of tiny
-# chunks would otherwise cost the event loop seconds. Past this, libsndfile decides.
-_MAX_CHUNKS = 64
-
-
-def declared_audio(head: bytes | bytearray) -> tuple[float | None, int | None] | None:
-    """What the header of a WAV or FLAC file says, without decoding it: (seconds of audio,
-    byte offset where a WAV's audio data ends), either None where the header does not say
-    (another format, a streamed WAV of unknown length, a FLAC without a total). None when
-    `head` ends inside the header, so more bytes are needed to tell.
-
-    libsndfile trusts the bytes, not the header (it reads a WAV that declares hours as the
-    few frames it holds), so this is what finds a header that lies."""
-    n = len(head)
-    if n < 12:
-        return None if n < 4 or head[:4] in (b"RIFF", b"fLaC") else _UNKNOWN
-    if head[:4] == b"fLaC":
-        if n < 26:                                          # STREAMINFO's rate and total
-            return None
-        if head[4] & 0x7F != 0:                             # not STREAMINFO first: malformed
-            return _UNKNOWN
-        bits = int.from_bytes(head[18:26], "big")           # 20 rate, 3+5 layout, 36 total
-        rate, total = bits >> 44, bits & (1 << 36) - 1
-        return (total / rate if rate and total else None), None
-    if head[:4] != b"RIFF" or head[8:12] != b"WAVE":
-        return _UNKNOWN
-    pos, fmt = 12, None
-    for _ in range(_MAX_CHUNKS):
-        if pos + 8 > n:
-            return None
-        chunk, size = head[pos:pos + 4], struct.unpack_from("<I", head, pos + 4)[0]
-        if chunk == b"fmt ":
-            if size < 16:
-                return _UNKNOWN
-            if pos + 24 > n:
-                return None
-            fmt = struct.unpack_from("<HHIIH", head, pos + 8)   # tag, channels, rate, B/s, block
-        elif chunk == b"data":
-            if fmt is None or size in (0, 0xFFFFFFFF):     # no format yet, or length unknown
-                return _UNKNOWN
-            tag, _, rate, byte_rate, block = fmt
-            if tag in _PCM_TAGS and rate and block:
-                seconds = size // block / rate
-            else:
-                seconds = size / byte_rate if byte_rate else None
-            return seconds, pos + 8 + size
-        pos += 8 + size + (size & 1)                         # chunks are padded to even sizes
-    return _UNKNOWN
-
-
-def header_refusal(audio: bytes | bytearray, name: str, max_seconds: float, *,
-                   complete: bool) -> tuple[int, str] | None:
-    """(status, error line) when an upload's header alone refuses it: it declares more than
-    `max_seconds` of audio (413), or, once the upload is `complete`, more audio data than the
-    upload holds (400: cut short, or a header that lies). None: nothing to refuse (yet)."""
-    declared = declared_audio(audio)
-    if declared is None:
-        return None
-    seconds, end = declared
-    if seconds is not None and seconds > max_seconds:
-        return 413, (f"{name}: audio is {seconds:.1f} s long (from its header); the limit is "
-                     f"{max_seconds:g} s (split it into shorter clips, e.g. one per sentence)")
-    if complete and end is not None and end > len(audio):
-        return 400, (f"{name}: the file is cut short or its header is wrong: the header "
-                     f"declares {end} bytes, the upload has {len(audio)}")
-    return None
-
-
-# ---------------------------------------------------------------- the server process
-
-
-class _Pool:
-    """The worker processes, replaced by a fresh pool if one of them dies."""
-
-    def __init__(self, model: str, workers: int, word_vectors: str | None,
-                 max_seconds: float, asr: str, asr_model: str | None):
-        self.workers = workers
-        self._initargs = (model, word_vectors, max_seconds, asr, asr_model)
-        self.executor = self._new()
-
-    def _new(self) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(max_workers=self.workers, mp_context=get_context("spawn"),
-                                   initializer=_init_worker, initargs=self._initargs)
-
-    async def start(self) -> None:
-        """Start every worker and load its model, so the first requests do not wait for it."""
-        loop = asyncio.get_running_loop()
-        t0 = time.perf_counter()
-        try:
-            await asyncio.gather(*(loop.run_in_executor(self.executor, _ready)
-                                   for _ in range(self.workers)))
-        except BrokenProcessPool:
-            raise RuntimeError("the prediction workers could not load the model") from None
-        log.info("%d prediction worker%s ready in %.1f s", self.workers,
-                 "s" * (self.workers > 1), time.perf_counter() - t0)
-
-    async def run(self, *args) -> tuple[int, dict]:
-        """`_predict(*args)` in a worker. Raises BrokenProcessPool when a worker died while
-        this upload was in the pool (it may have been the one predicting it)."""
-        loop = asyncio.get_running_loop()
-        executor = self.executor
-        try:
-            future = loop.run_in_executor(executor, _predict, *args)
-        except BrokenProcessPool:
-            # The pool broke before this upload reached it (a worker died while idle): it is
-            # safe to hand it to the new pool.
-            executor = self._replace(executor)
-            future = loop.run_in_executor(executor, _predict, *args)
-        try:
-            return await future
-        except BrokenProcessPool:
-            self._replace(executor)
-            raise
-
-    def _replace(self, broken: ProcessPoolExecutor) -> ProcessPoolExecutor:
-        """A new pool in place of `broken` (once, however many requests saw it break), its
-        workers started at once so the next uploads do not each wait for one."""
-        if self.executor is broken:
-            log.error("a prediction worker died; starting a new pool")
-            broken.shutdown(wait=False, cancel_futures=True)
-            self.executor = self._new()
-            loop = asyncio.get_running_loop()
-            for _ in range(self.workers):
-                warm = loop.run_in_executor(self.executor, _ready)
-                # Nobody waits for these: a pool that breaks again is reported by the next run.
-                warm.add_done_callback(lambda f: f.cancelled() or f.exception())
-        return self.executor
-
-    def close(self) -> None:
-        self.executor.shutdown(wait=True, cancel_futures=True)
-
-
 def _error(status: int, message: str, *, close: bool = False,
            retry_after: int | None = None) -> JSONResponse:
     headers = {}
@@ -288,44 +96,6 @@ def _error(status: int, message: str, *, close: bool = False,
     if retry_after is not None:
         headers["Retry-After"] = str(retry_after)
     return JSONResponse({"error": message}, status_code=status, headers=headers)
-
-
-class _Form:
-    """The parts of a multipart/form-data body, in memory: {field name: (filename, bytes)}."""
-
-    def __init__(self, boundary: bytes):
-        self.parts: dict[str, tuple[str | None, bytearray]] = {}
-        self._header = [bytearray(), bytearray()]
-        self._headers: dict[bytes, bytes] = {}
-        self._data: bytearray | None = None
-        self.parser = MultipartParser(boundary, {
-            "on_header_field": lambda d, a, b: self._header[0].extend(d[a:b]),
-            "on_header_value": lambda d, a, b: self._header[1].extend(d[a:b]),
-            "on_header_end": self._header_end,
-            "on_headers_finished": self._headers_finished,
-            "on_part_data": lambda d, a, b: self._data.extend(d[a:b]),
-        })
-
-    def _header_end(self) -> None:
-        self._headers[bytes(self._header[0]).lower()] = bytes(self._header[1])
-        self._header = [bytearray(), bytearray()]
-
-    def _headers_finished(self) -> None:
-        _, options = parse_options_header(self._headers.get(b"content-disposition", b""))
-        self._headers = {}
-        self._data = bytearray()
-        name = options.get(b"name", b"").decode("utf-8", "replace")
-        if name and name not in self.parts:  # a repeated field keeps its first value
-            filename = options.get(b"filename")
-            self.parts[name] = (None if filename is None
-                                else filename.decode("utf-8", "replace"), self._data)
-
-
-def _upload_name(filename: str | None) -> str:
-    """The name errors use for an upload: its file name without any folders, and without
-    control characters (a line break in it would break the one-line errors)."""
-    name = Path(filename or "upload").name or "upload"
-    return "".join(c if c.isprintable() else "?" for c in name)
 
 
 def check_token(token: str) -> None:
@@ -347,19 +117,20 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def create_app(model: str | Path | None = None, *, workers: int | None = None,
-               max_upload_mb: float = 25.0, max_seconds: float = MAX_SECONDS,
-               word_vectors: str | None = None,
-               queue_per_worker: int = QUEUE_PER_WORKER, asr: str = DEFAULT_RECOGNIZER,
-               asr_model: str | Path | None = None, token: str | None = None,
-               read_timeout: float = READ_TIMEOUT,
+def create_app(model: str | Path | None = None, *,
+               options: PredictOptions | None = None, workers: int | None = None,
+               max_upload_mb: float = 25.0, queue_per_worker: int = QUEUE_PER_WORKER,
+               token: str | None = None, read_timeout: float = READ_TIMEOUT,
                idle_timeout: float = IDLE_TIMEOUT) -> FastAPI:
     """The service for one checkpoint (None: the bundled model). The checkpoint (and the
     recogniser's model folder) is checked here, so a bad one raises `WiseError` before a
-    server is started; the worker pool starts with the app's lifespan. With a `token`, every
+    server is started; the worker pool starts with the app's lifespan, each worker with a
+    `Predictor` of `options`. With a `token`, every
     request but the page's must carry `Authorization: Bearer <token>`. The timeouts are kept
     for `server_config`, which gives them to the HTTP protocol."""
+    options = options or PredictOptions()
     workers = default_workers() if workers is None else workers
+    max_seconds = options.max_seconds
     if workers < 1:
         raise WiseError(None, "--workers must be at least 1")
     for option, value in (("--max-upload-mb", max_upload_mb), ("--max-seconds", max_seconds),
@@ -368,9 +139,8 @@ def create_app(model: str | Path | None = None, *, workers: int | None = None,
             raise WiseError(None, f"{option} must be positive")
     if token is not None:
         check_token(token)
-    checked = Predictor(model, word_vectors=word_vectors, max_seconds=max_seconds, asr=asr,
-                        asr_model=asr_model)
-    if asr_model is not None:
+    checked = Predictor(model, options)
+    if options.asr_model is not None:
         checked.warm_up()           # a model folder that does not load fails here, not in workers
     # The bundled examples are voices the bundled model never heard: offered with any model.
     examples = {e.path.name: e for e in example_clips()}
@@ -387,8 +157,7 @@ def create_app(model: str | Path | None = None, *, workers: int | None = None,
     limit = int(max_upload_mb * MB)
     too_large = f"upload is larger than the {max_upload_mb:g} MB limit"
     page = resources.files("wise").joinpath("web/index.html").read_text(encoding="utf-8")
-    pool = _Pool(str(model), workers, word_vectors, max_seconds, asr,
-                 None if asr_model is None else str(asr_model))
+    pool = Pool(model, workers, options)
     busy = {"n": 0}                     # uploads being predicted or waiting for a worker
 
     @asynccontextmanager
@@ -436,7 +205,7 @@ def create_app(model: str | Path | None = None, *, workers: int | None = None,
         length = request.headers.get("content-length", "")
         if length.isdigit() and int(length) > limit:
             return _error(413, too_large, close=True)
-        form = _Form(boundary)
+        form = Form(boundary)
         received = 0
         header_checked = False
         try:
@@ -450,7 +219,7 @@ def create_app(model: str | Path | None = None, *, workers: int | None = None,
                 if not header_checked and "audio" in form.parts:
                     filename, head = form.parts["audio"]
                     header_checked = declared_audio(head) is not None
-                    refusal = header_refusal(head, _upload_name(filename), max_seconds,
+                    refusal = header_refusal(head, upload_name(filename), max_seconds,
                                              complete=False)
                     if refusal:
                         return _error(*refusal, close=True)
@@ -463,7 +232,7 @@ def create_app(model: str | Path | None = None, *, workers: int | None = None,
         filename, audio = form.parts.get("audio", (None, None))
         if audio is None:
             return _error(400, "no audio: send the recording as the file field 'audio'")
-        name = _upload_name(filename)
+        name = upload_name(filename)
         if not audio:
             return _error(400, f"{name}: audio is empty (zero bytes)")
         refusal = header_refusal(audio, name, max_seconds, complete=True)
@@ -681,11 +450,9 @@ def server_config(app: FastAPI, **kwargs) -> uvicorn.Config:
 
 
 def serve(model: str | Path | None = None, *, host: str = "127.0.0.1", port: int = 8000,
-          workers: int | None = None, max_upload_mb: float = 25.0,
-          max_seconds: float = MAX_SECONDS, word_vectors: str | None = None,
-          asr: str = DEFAULT_RECOGNIZER, asr_model: str | Path | None = None,
-          token: str | None = None, read_timeout: float = READ_TIMEOUT,
-          idle_timeout: float = IDLE_TIMEOUT) -> None:
+          options: PredictOptions | None = None, workers: int | None = None,
+          max_upload_mb: float = 25.0, token: str | None = None,
+          read_timeout: float = READ_TIMEOUT, idle_timeout: float = IDLE_TIMEOUT) -> None:
     """Load and check the checkpoint, start the workers, then serve until Ctrl-C. A `host`
     that other machines can reach needs a `token`: this is checked first, before anything
     is loaded or bound."""
@@ -693,10 +460,8 @@ def serve(model: str | Path | None = None, *, host: str = "127.0.0.1", port: int
         raise WiseError(None, f"--host {host} takes requests from other machines: give a token "
                               f"(--token, or the {TOKEN_ENV} environment variable), or serve on "
                               "127.0.0.1 behind a reverse proxy (docs/serving.md)")
-    app = create_app(model, workers=workers, max_upload_mb=max_upload_mb,
-                     max_seconds=max_seconds, word_vectors=word_vectors, asr=asr,
-                     asr_model=asr_model, token=token, read_timeout=read_timeout,
-                     idle_timeout=idle_timeout)
+    app = create_app(model, options=options, workers=workers, max_upload_mb=max_upload_mb,
+                     token=token, read_timeout=read_timeout, idle_timeout=idle_timeout)
     info = app.state.info
     print(f"wise serve: {info['description']} answers", flush=True)
     if info["licence"]:
