@@ -14,16 +14,15 @@ import select
 import signal
 import sys
 import textwrap
-import threading
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from wise.cluster import end_local_pools, stop, stop_ended
+from wise.cluster import end_local_pools
 from wise.config import CONFIG_DIR, MAX_PREDICT_SECONDS, FeatureConfig
 from wise.errors import Skips, WiseError, format_error, from_os_error
 from wise.runtime import Runtime
+from wise.stopping import Terminated, stop_signals
 from wise.version import __version__
 
 if TYPE_CHECKING:
@@ -82,7 +81,7 @@ def _main(argv: list[str] | None) -> int:
         parser.print_help()
         return 2
     try:
-        with _stop_signals():
+        with stop_signals(cleanup=end_local_pools):
             if args.func is not cmd_train and int(os.environ.get("WORLD_SIZE", "1")) > 1:
                 raise WiseError(None, "only `wise train` runs under torchrun (several "
                                       "processes training one model); run other commands once")
@@ -103,44 +102,6 @@ def _main(argv: list[str] | None) -> int:
     gc.collect()
     print(line, file=sys.stderr)
     return status
-
-
-class Terminated(BaseException):
-    """SIGTERM, raised in the main thread like ^C's KeyboardInterrupt: the command unwinds,
-    ending its worker processes and removing its temporaries, and exits with 143."""
-
-
-@contextlib.contextmanager
-def _stop_signals() -> Iterator[None]:
-    """While a command runs: SIGTERM raises `Terminated` and ^C KeyboardInterrupt, once; a
-    repeated signal is ignored, so that it cannot break off the cleanup that the first one
-    started (ending the worker processes). A signal ignored at start (a background job)
-    stays ignored; handlers can only be set from the main thread. Whatever ends the command,
-    its worker processes end first."""
-    stopping = False
-
-    def on_signal(signum: int, _frame: object) -> None:
-        nonlocal stopping
-        if stopping:
-            return
-        stopping = True
-        stop(Terminated() if signum == signal.SIGTERM else KeyboardInterrupt())
-
-    old = ({sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-           if threading.current_thread() is threading.main_thread() else {})
-    for sig, handler in old.items():
-        if handler in (signal.SIG_DFL, signal.default_int_handler):
-            signal.signal(sig, on_signal)
-    try:
-        yield
-    except BaseException:
-        stopping = True
-        end_local_pools()
-        raise
-    finally:
-        stop_ended()
-        for sig, handler in old.items():
-            signal.signal(sig, handler)
 
 
 def _parser() -> argparse.ArgumentParser:

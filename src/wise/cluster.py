@@ -25,7 +25,6 @@ import multiprocessing.util as mp_util
 import os
 import signal
 import socket
-import sys
 import threading
 import weakref
 from collections.abc import Callable, Iterator, Sequence
@@ -36,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from wise.errors import WiseError
+from wise.stopping import set_exiting, stop_held, worker_exit
 from wise.version import code_version
 
 MAX_RETRIES = 3   # Ray reruns a task this often when its worker process or node is lost
@@ -188,10 +188,10 @@ def local_pool(workers: int, initializer: Callable | None = None,
     instead, and a process killed mid-life leaks the named semaphores it made (tqdm makes one
     in every process that shows a bar), which the resource tracker then reports at shutdown.
     When the block ends by an error, ^C or SIGTERM, the workers are terminated, and a SIGTERM
-    in a worker unwinds it like an exception (`_worker_exit`), so its half-written temporaries
-    are removed and its semaphores released. Ctrl-C goes to every process of the terminal's
-    group: workers never see it (`_sigint_blocked`), and the parent, which gets it too, ends
-    the pool."""
+    in a worker unwinds it like an exception (`wise.stopping.worker_exit`), so its
+    half-written temporaries are removed and its semaphores released. Ctrl-C goes to every
+    process of the terminal's group: workers never see it (`_sigint_blocked`), and the
+    parent, which gets it too, ends the pool."""
     pool = None
     try:
         # A stop signal while the workers are being started is held back until the pool is
@@ -267,110 +267,14 @@ def _sigint_blocked() -> Iterator[None]:
         signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
-_exiting = False        # this worker process is running its exit handlers
-
-
 def _init_worker(initializer: Callable | None, initargs: tuple) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, _worker_exit)
+    signal.signal(signal.SIGTERM, worker_exit)
     # Run first among the exit handlers: from then on a SIGTERM must not break them off.
-    mp_util.Finalize(None, _set_exiting, exitpriority=100)
+    mp_util.Finalize(None, set_exiting, exitpriority=100)
     if initializer is not None:
         initializer(*initargs)
 
-
-def _set_exiting() -> None:
-    global _exiting
-    _exiting = True
-
-
-def _worker_exit(signum: int, _frame: object) -> None:
-    """SIGTERM in a worker (the pool is being ended): unwind like an exception (`stop`), so
-    that `finally` blocks and exit handlers run, unless they are running already."""
-    if not _exiting:
-        stop(SystemExit(128 + signum))
-
-
-_held = 0                               # depth of `stop_held` blocks running in this process
-_pending: BaseException | None = None   # what a stop signal raised during them
-_stopping: BaseException | None = None  # the stop signal's exception, until `stop_ended`
-_before: tuple = ()                     # sys.unraisablehook and SIGALRM's handler before it
-STOP_RETRY_S = 0.5
-
-
-def stop(exc: BaseException) -> None:
-    """Raise `exc`, what a stop signal (^C, SIGTERM) means, from the signal's handler: now, or
-    when the `stop_held` block running ends. The handler runs wherever the main thread is, and
-    there Python may drop the exception (in a weakref callback, a `__del__`, a C library's
-    callback: "Exception ignored in ..."); so until the stop ends the process (`stop_ended`,
-    or its exit handlers start) it is raised again every `STOP_RETRY_S` seconds, unless it is
-    being handled, i.e. the cleanup it started is under way."""
-    global _stopping, _before
-    if _stopping is None:
-        _stopping = exc
-        _before = (sys.unraisablehook, signal.signal(signal.SIGALRM, _stop_again))
-        sys.unraisablehook = _unraisable
-        signal.setitimer(signal.ITIMER_REAL, STOP_RETRY_S, STOP_RETRY_S)
-    _raise(exc)
-
-
-def stop_ended() -> None:
-    """The stop has done its work (the command caught its exception): no more retries."""
-    global _stopping, _pending
-    if _stopping is not None:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        sys.unraisablehook, alarm = _before
-        signal.signal(signal.SIGALRM, alarm)
-        _stopping = _pending = None
-
-
-def _raise(exc: BaseException) -> None:
-    global _pending
-    if _held:
-        _pending = _pending or exc
-        return
-    raise exc
-
-
-def _stop_again(_signum: int, _frame: object) -> None:
-    if _stopping is None or _exiting:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-    elif not _handling(_stopping):
-        _raise(_stopping)
-
-
-def _unraisable(u: Any) -> None:
-    """Where Python drops the stop exception it says so ("Exception ignored in ..."): not
-    worth a traceback, since `_stop_again` raises it again."""
-    if u.exc_value is not _stopping:
-        _before[0](u)
-
-
-def _handling(exc: BaseException) -> bool:
-    """Whether `exc` is being handled here (an `except` or `finally` block runs for it, or for
-    an error raised while handling it)."""
-    e = sys.exc_info()[1]
-    while e is not None:
-        if e is exc:
-            return True
-        e = e.__context__
-    return False
-
-
-@contextmanager
-def stop_held() -> Iterator[None]:
-    """Hold back the exception of a stop signal (`stop`) until the block ends: for C code that
-    calls back into Python (espeak's synthesis callback), where ctypes would print and drop
-    it, and for work that must not be broken off halfway (starting a pool's processes)."""
-    global _held, _pending
-    _held += 1
-    try:
-        yield
-    finally:
-        _held -= 1
-    if not _held and _pending is not None:
-        exc, _pending = _pending, None
-        raise exc
 
 
 def _call(task: tuple[Callable, int, Any]) -> tuple[int, Any]:

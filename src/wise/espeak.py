@@ -41,9 +41,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import soxr
 
-from wise.cluster import stop_held
 from wise.errors import WiseError
 from wise.fsutil import atomic_file
+from wise.stopping import stop_held
 from wise.utterance import Segment
 
 SAMPLE_RATE = 16000

@@ -12,8 +12,9 @@ import time
 
 import pytest
 
-from wise.cluster import imap, local_pool, stop, stop_ended, stop_held
+from wise.cluster import imap, local_pool
 from wise.errors import WiseError
+from wise.stopping import stop, stop_ended, stop_held
 
 
 def test_a_stop_is_held_back_until_the_block_ends():
