@@ -59,6 +59,13 @@ class TorchModel(Protocol):
         ...
 
 
-def dims_of(cfg: Any, names: tuple[str, ...]) -> ModelDims:
-    """`ModelDims` from the named width fields of a model's config (a model's `dims`)."""
-    return ModelDims(**{k: getattr(cfg, k) for k in names})
+class DimsFromConfig:
+    """A model's `dims`: its config's width fields named by INPUT_DIMS (a mixin, first among a
+    model's bases)."""
+
+    INPUT_DIMS: ClassVar[tuple[str, ...]]
+    cfg: Any
+
+    @property
+    def dims(self) -> ModelDims:
+        return ModelDims(**{k: getattr(self.cfg, k) for k in self.INPUT_DIMS})

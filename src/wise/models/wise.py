@@ -27,7 +27,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
 from wise.batching import Batch, BatchInput
-from wise.models.protocol import ModelDims, dims_of
+from wise.models.protocol import DimsFromConfig
 
 HR_CELLS = ("gru", "lstm", "bigru", "bilstm")
 HIERARCHIES = ("full", "no_phone", "mean")
@@ -116,7 +116,7 @@ def last_state(rnn: nn.RNNBase, x: torch.Tensor, lengths: torch.Tensor, chunk: i
     return torch.cat(outs)
 
 
-class Wise(nn.Module):
+class Wise(DimsFromConfig, nn.Module):
     INPUT_DIMS = ("frame_dim", "text_dim", "utterance_dim")   # set from the feature pack
 
     def __init__(self, cfg: WiseConfig):
@@ -208,10 +208,6 @@ class Wise(nn.Module):
         nn.init.zeros_(self.fc[-1].weight)
         nn.init.zeros_(self.fc[-1].bias)
         lin.requires_grad_(False)
-
-    @property
-    def dims(self) -> ModelDims:
-        return dims_of(self.cfg, self.INPUT_DIMS)
 
     @property
     def word_attention(self) -> bool:

@@ -41,7 +41,7 @@ from torch import nn
 
 from wise.batching import Batch, BatchInput
 from wise.models.baselines import length_mask, masked_max, pool_frames, uniform_alpha
-from wise.models.protocol import ModelDims, dims_of
+from wise.models.protocol import DimsFromConfig
 from wise.phones import PHONES
 
 
@@ -85,8 +85,9 @@ def _wide_conv_max(conv: nn.Module, x: torch.Tensor, lengths: torch.Tensor,
     return masked_max(y.transpose(1, 2), valid)          # (B, filters)
 
 
-class CnnPhoneme(nn.Module):
+class CnnPhoneme(DimsFromConfig, nn.Module):
     INPUT_DIMS = ("frame_dim",)   # set from the feature pack
+    word_attention = False     # uniform word weights: no attention to show
 
     def __init__(self, cfg: CnnPhonemeConfig):
         super().__init__()
@@ -101,14 +102,6 @@ class CnnPhoneme(nn.Module):
         self.fc = nn.Sequential(
             nn.Dropout(c.dropout), nn.Linear(n_feat, c.fc_hidden), nn.ReLU(),
             nn.Dropout(c.dropout), nn.Linear(c.fc_hidden, c.n_classes))
-
-    @property
-    def dims(self) -> ModelDims:
-        return dims_of(self.cfg, self.INPUT_DIMS)
-
-    @property
-    def word_attention(self) -> bool:
-        return False    # uniform word weights: no attention to show
 
     def batch_inputs(self) -> frozenset[BatchInput]:
         """The optional batch fields it reads: whole utterances' frames and phone ids."""

@@ -44,7 +44,7 @@ from wise.models.baselines import (
     run_rnn,
     uniform_alpha,
 )
-from wise.models.protocol import ModelDims, dims_of
+from wise.models.protocol import DimsFromConfig
 
 ATTENTIONS = ("additive", "bilinear")
 
@@ -72,8 +72,9 @@ class LstmAttnConfig:
             raise ValueError("frame_stride must be at least 1")
 
 
-class LstmAttn(nn.Module):
+class LstmAttn(DimsFromConfig, nn.Module):
     INPUT_DIMS = ("frame_dim", "text_dim")   # set from the feature pack
+    word_attention = False     # uniform word weights: no attention to show
 
     def __init__(self, cfg: LstmAttnConfig):
         super().__init__()
@@ -107,14 +108,6 @@ class LstmAttn(nn.Module):
             e = h @ self.W(s).transpose(1, 2)                             # (B, N, T)
         e = e.masked_fill(~frame_mask[:, None, :], float("-inf"))
         return torch.softmax(e, dim=-1)
-
-    @property
-    def dims(self) -> ModelDims:
-        return dims_of(self.cfg, self.INPUT_DIMS)
-
-    @property
-    def word_attention(self) -> bool:
-        return False    # uniform word weights: no attention to show
 
     def batch_inputs(self) -> frozenset[BatchInput]:
         """The optional batch fields it reads: word vectors and whole utterances' frames."""

@@ -38,7 +38,7 @@ from torch import nn
 
 from wise.batching import Batch, BatchInput
 from wise.models.baselines import length_mask, pool_frames, run_rnn, uniform_alpha
-from wise.models.protocol import ModelDims, dims_of
+from wise.models.protocol import DimsFromConfig
 
 PROSODY_STATS = ("mean", "std", "min", "max")
 
@@ -83,8 +83,9 @@ def prosody(frames: torch.Tensor, lengths: torch.Tensor, dims: tuple[int, ...],
     return torch.cat([out[s] for s in stats], 1)
 
 
-class Mdre(nn.Module):
+class Mdre(DimsFromConfig, nn.Module):
     INPUT_DIMS = ("frame_dim", "text_dim")   # set from the feature pack
+    word_attention = False     # uniform word weights: no attention to show
 
     def __init__(self, cfg: MdreConfig):
         super().__init__()
@@ -99,14 +100,6 @@ class Mdre(nn.Module):
         self.audio_proj = nn.Linear(e_audio, e_audio // 2)
         self.text_proj = nn.Linear(c.text_hidden, c.text_hidden // 2)
         self.out = nn.Linear(e_audio // 2 + c.text_hidden // 2, c.n_classes)
-
-    @property
-    def dims(self) -> ModelDims:
-        return dims_of(self.cfg, self.INPUT_DIMS)
-
-    @property
-    def word_attention(self) -> bool:
-        return False    # uniform word weights: no attention to show
 
     def batch_inputs(self) -> frozenset[BatchInput]:
         """The optional batch fields it reads: word vectors and whole utterances' frames."""
