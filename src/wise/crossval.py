@@ -49,7 +49,7 @@ from wise.features.prosody import pooled
 from wise.fsutil import atomic_file, atomic_write_text, check_checksums, write_checksums
 from wise.labels import LABELS
 from wise.metrics import scores
-from wise.models.build import CLASSIC, build_classic, require_classic
+from wise.models.build import CLASSIC, build_classic, is_classic, require_classic
 from wise.models.wise import n_params
 from wise.progress import LiveTasks
 from wise.runtime import DEFAULT_RUNTIME, Runtime
@@ -323,7 +323,8 @@ def _write_fold(job: FoldJob, store: FeatureStore, y_pred, probs: np.ndarray, al
 
 def _fold_files(run: RunConfig) -> list[str]:
     """The files a finished (seed, fold) of `run` holds, besides its checksums."""
-    return ["predictions.jsonl", "metrics.json", *([] if run.model in CLASSIC else ["model.wise"])]
+    checkpoint = [] if is_classic(run.model) else ["model.wise"]
+    return ["predictions.jsonl", "metrics.json", *checkpoint]
 
 
 def _done_earlier(where: Path, run: RunConfig, config_hash: str) -> tuple[dict | None, str]:
@@ -420,7 +421,7 @@ def plan_cv(run: RunConfig, manifest: str | Path, out_dir: str | Path, *, seeds:
     if seeds < 1:
         raise WiseError(None, f"--seeds must be at least 1, not {seeds}")
     out = Path(out_dir)
-    classic = run.model in CLASSIC
+    classic = is_classic(run.model)
     if classic:
         require_classic(run.model, run.name)   # before the features: a missing extra fails now
     d = load_corpus(run, manifest, runtime)
@@ -463,7 +464,7 @@ def plan_cv(run: RunConfig, manifest: str | Path, out_dir: str | Path, *, seeds:
 
 def train_job(job: FoldJob) -> dict:
     """Train and score one (seed, fold): a neural row or a scikit-learn row."""
-    return run_classic_fold(job) if job.run.model in CLASSIC else run_fold(job)
+    return run_classic_fold(job) if is_classic(job.run.model) else run_fold(job)
 
 
 def run_jobs(todo: list[FoldJob], jobs: int,
@@ -529,7 +530,7 @@ class _LiveFolds:
         self.names = [f"{j.run.name} " + (f"seed {j.run.train.seed} " if seeds else "")
                       + f"fold {j.k}/{j.n_folds}" for j in todo]
         for job in todo:
-            if job.run.model not in CLASSIC:
+            if not is_classic(job.run.model):
                 job.progress_file = str(Path(job.fold_dir) / PROGRESS_FILE)
         self.tasks = LiveTasks("training", "epoch")
 

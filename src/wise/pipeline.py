@@ -48,7 +48,7 @@ def reproduce(manifest: str | Path, out_dir: str | Path, configs: Sequence[str |
     # Imported here: `wise report` (write_report alone) needs no torch.
     from wise.crossval import CVPlan, plan_cv, run_jobs
     from wise.features.prosody import require_extras
-    from wise.models.build import CLASSIC, require_classic
+    from wise.models.build import is_classic, require_classic
     from wise.rows import load_run_config
 
     # Read every config before training anything: a typo in the last one should not surface
@@ -65,7 +65,7 @@ def reproduce(manifest: str | Path, out_dir: str | Path, configs: Sequence[str |
     unavailable: dict[str, WiseError] = {}
     for run in runs:
         try:
-            if run.model in CLASSIC:
+            if is_classic(run.model):
                 require_classic(run.model, run.name)
             require_extras(run.features)
         except WiseError as e:

@@ -41,7 +41,7 @@ from wise.errors import Skips, WiseError
 from wise.features.cache import FeatureBuild, FeatureStore, build_features, cache_dir
 from wise.labels import LABELS
 from wise.metrics import unweighted_accuracy
-from wise.models.build import CLASSIC, build_model
+from wise.models.build import build_model, is_classic
 from wise.models.protocol import TorchModel
 from wise.models.wise import Wise, n_params
 from wise.normalize import Normalizer
@@ -466,7 +466,7 @@ def train_final(run: RunConfig, manifest: str | Path, out: str | Path, *,
     Under torchrun, every process runs this: they train the one model together
     (`wise.distributed`); rank 0 alone builds the feature cache (the others wait, then read
     it), shows progress and writes the checkpoint. "main" in the result says which rank."""
-    if run.model in CLASSIC:
+    if is_classic(run.model):
         raise WiseError(None, f"{run.name}: `wise train` makes checkpoints of the neural rows "
                               f"only; cross-validate this row with `wise cv --config {run.name}`")
     with process_group(pick_device(run.train.device)) as world:

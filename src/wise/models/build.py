@@ -11,7 +11,7 @@ from wise.models.baselines.egemaps_svm import EgemapsSvm, EgemapsSvmConfig
 from wise.models.baselines.frame_stats_logreg import FrameStatsLogreg, FrameStatsLogregConfig
 from wise.models.baselines.lstm_attn import LstmAttn, LstmAttnConfig
 from wise.models.baselines.mdre import Mdre, MdreConfig
-from wise.models.protocol import ModelDims, TorchModel
+from wise.models.protocol import ClassicModel, ModelDims, TorchModel
 from wise.models.wise import Wise, WiseConfig
 
 FAMILIES: dict[str, tuple[type, type]] = {
@@ -29,6 +29,12 @@ CLASSIC: dict[str, tuple[type, type]] = {
     "egemaps_svm": (EgemapsSvmConfig, EgemapsSvm),   # beyond the paper: eGeMAPS + RBF SVM
     "frame_stats_logreg": (FrameStatsLogregConfig, FrameStatsLogreg),  # pooled frames + LR
 }
+
+
+def is_classic(model: str) -> bool:
+    """Whether model `model` is a scikit-learn row (`ClassicModel`: fitted per fold, no
+    checkpoint) rather than a torch one (`TorchModel`)."""
+    return model in CLASSIC
 
 
 def require_classic(name: str, row: str) -> None:
@@ -50,7 +56,7 @@ def model_config_class(name: str) -> type:
     return (FAMILIES.get(name) or CLASSIC[name])[0]
 
 
-def build_classic(name: str, args: dict) -> EgemapsSvm:
+def build_classic(name: str, args: dict) -> ClassicModel:
     """An unfitted scikit-learn row (see CLASSIC)."""
     cfg_cls, model_cls = CLASSIC[name]
     return model_cls(cfg_cls(**args))

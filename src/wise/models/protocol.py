@@ -6,8 +6,9 @@ input widths it was built for (`ModelDims`, which the checkpoint stores, as whis
 checkpoint stores its `ModelDimensions`), and whether its word weights are learned attention.
 Nothing outside a model reads its config to find these out.
 
-The scikit-learn rows (`wise.models.build.CLASSIC`) are another kind: fitted per fold on one
-vector per utterance, with no parameters before fitting and no checkpoint.
+The scikit-learn rows (`wise.models.build.CLASSIC`) are another kind, `ClassicModel`: fitted
+per fold on one vector per utterance, with no parameters before fitting and no checkpoint
+(`wise.models.build.is_classic` tells the two apart by a row's model name).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, ClassVar, Protocol
 
+import numpy as np
 import torch
 
 from wise.batching import Batch, BatchInput
@@ -69,3 +71,19 @@ class DimsFromConfig:
     @property
     def dims(self) -> ModelDims:
         return ModelDims(**{k: getattr(self.cfg, k) for k in self.INPUT_DIMS})
+
+
+class ClassicModel(Protocol):
+    inputs: ClassVar[str]    # the vector it reads per utterance: "egemaps" or "frame_stats"
+
+    def fit(self, x: np.ndarray, y: np.ndarray) -> ClassicModel:
+        """Fitted on x (N, K), labels y (N,); returns itself."""
+        ...
+
+    def predict(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(class indices (N,), class probabilities (N, C))."""
+        ...
+
+    def n_params(self) -> int:
+        """Numbers fitted, counted as a table's parameters column counts them."""
+        ...
