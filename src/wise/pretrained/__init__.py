@@ -91,4 +91,3 @@ def show_licence_once(say=print) -> None:
         atomic_write_text(marker, LICENCE_LINE + "\n")
     except OSError:
         pass
-
