@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 
 from wise.config import RunConfig
-from wise.errors import WiseError
+from wise.errors import WiseError, first_line
 from wise.features.encoder import dim as encoder_dim
 from wise.features.words import vectors_dim
 from wise.fsutil import atomic_file
@@ -165,10 +165,9 @@ def load_checkpoint(path: str | Path) -> tuple[TorchModel, RunConfig, Normalizer
         model.load_state_dict(blob["state_dict"])
         normalizer = Normalizer.from_dict(blob["normalizer"])
     except (KeyError, TypeError, ValueError, RuntimeError) as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise WiseError(path, f"checkpoint weights do not fit the {run.model} model of wise "
                               f"{__version__} (made with {blob.get('version', '?')}): "
-                              f"{first[:200]}") from None
+                              f"{first_line(e)[:200]}") from None
     mismatch = _feature_mismatch(model, run)
     if mismatch:
         raise WiseError(path, f"checkpoint's feature config is not the one its model was "

@@ -32,6 +32,13 @@ class WiseError(Exception):
         return type(self), (self.path, self.message)
 
 
+def first_line(e: BaseException) -> str:
+    """The first line of what a library's exception says, or its type's name when it says
+    nothing: the reason inside a one-line error."""
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__
+
+
 def format_error(err: WiseError) -> str:
     return f"wise: error: {err.line()}"
 

@@ -48,7 +48,7 @@ from wise.align._sphinx import SAMPLE_RATE, check_audio
 from wise.align.numbers import spell_numbers
 from wise.align.recognition import Recognition
 from wise.audio import normalize_gain, require_speech
-from wise.errors import WiseError
+from wise.errors import WiseError, first_line
 from wise.text import tokenize
 from wise.utterance import Segment
 
@@ -90,9 +90,8 @@ class WhisperRecognizer:
                                            compute_type="int8", cpu_threads=1,
                                            local_files_only=True)
         except Exception as e:      # ctranslate2 and tokenizers raise all sorts
-            why = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             raise WiseError(self.model_dir, f"not a usable CTranslate2 Whisper model "
-                                            f"({why})") from None
+                                            f"({first_line(e)})") from None
 
     def recognize(self, audio: np.ndarray, *, source: str = "") -> Recognition:
         """Words spoken in `audio` (16 kHz mono float32), with times and a confidence.

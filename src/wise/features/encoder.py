@@ -56,7 +56,7 @@ import numpy as np
 from wise.align.whisper import MODEL_FILES, WINDOW_MEL_FRAMES, bundled_model_dir
 from wise.audio import normalize_gain
 from wise.config import ENCODER_DIMS, FeatureConfig
-from wise.errors import WiseError
+from wise.errors import WiseError, first_line
 from wise.features.mfcc import frame_times as mfcc_frame_times
 from wise.fsutil import atomic_file, file_sha256, user_cache_dir
 
@@ -204,8 +204,8 @@ class Encoder:
             self.model = ctranslate2.models.Whisper(str(folder), device="cpu",
                                                     compute_type="int8", intra_threads=1)
         except Exception as e:      # ctranslate2 raises all sorts for a bad folder
-            why = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            raise WiseError(folder, f"not a usable CTranslate2 Whisper model ({why})") from None
+            raise WiseError(folder, f"not a usable CTranslate2 Whisper model "
+                                    f"({first_line(e)})") from None
         self.mel = FeatureExtractor(feature_size=self.model.n_mels)
 
     def encode_window(self, mel: np.ndarray) -> np.ndarray:
