@@ -359,7 +359,7 @@ def _classic_inputs(run: RunConfig, manifest: str | Path, store: FeatureStore,
                           run.features.sample_rate, workers=runtime.workers,
                           progress=runtime.progress)
     log(f"  eGeMAPS functionals of {len(store)} utterances: {f['built']} built, "
-                f"{f['reused']} reused ({f['seconds']:.1f} s)"
+        f"{f['reused']} reused ({f['seconds']:.1f} s)"
         + (f"; {f['missing']} too short, set to the training mean" if f["missing"] else ""))
     return f["path"]
 
@@ -439,7 +439,7 @@ def plan_cv(run: RunConfig, manifest: str | Path, out_dir: str | Path, *, seeds:
                   n_rows=len(rows),
                   n_params=None if classic else n_params(new_model(run, store)),
                   word_vectors=d.feats.word_vectors, word_dim=store.text_dim, todo=[],
-                  results={}, log=runtime.log, t_start=time.perf_counter())
+                  results={}, log=log, t_start=time.perf_counter())
     for seed in range(run.train.seed, run.train.seed + seeds):
         seed_run = replace(run, train=replace(run.train, seed=seed))
         chash = _config_hash(seed_run, [store.ids[i] for i in rows])
@@ -448,12 +448,12 @@ def plan_cv(run: RunConfig, manifest: str | Path, out_dir: str | Path, *, seeds:
             done, problem = _done_earlier(where, seed_run, chash)
             if done is not None:
                 log(f"  {run.name} {_pair(seed, k, len(folds), seeds)} ({name}): done "
-                       f"earlier, WA {done['wa']:.3f} UA {done['ua']:.3f}")
+                    f"earlier, WA {done['wa']:.3f} UA {done['ua']:.3f}")
                 plan.results[seed, k] = done
                 continue
             if problem:
                 log(f"  {run.name} {_pair(seed, k, len(folds), seeds)} ({name}): trained "
-                       f"again, its earlier files are damaged ({problem})")
+                    f"again, its earlier files are damaged ({problem})")
             plan.todo.append(FoldJob(
                 run=seed_run, pack=str(store.dir), labels=labels, speakers=d.speakers,
                 rows=rows, test_rows=test_rows, k=k, n_folds=len(folds), name=name,

@@ -44,12 +44,13 @@ def reproduce(manifest: str | Path, out_dir: str | Path, configs: Sequence[str |
     interrupted reproduction resumes), then write the report into `out_dir`. A row whose
     optional extra is not installed (openSMILE, librosa) is an error, or with
     `skip_unavailable` left out with a log line. Returns the path of results.md."""
-    log = runtime.log
     # Imported here: `wise report` (write_report alone) needs no torch.
     from wise.crossval import CVPlan, plan_cv, run_jobs
     from wise.features.prosody import require_extras
     from wise.models.build import is_classic, require_classic
     from wise.rows import load_run_config
+
+    log = runtime.log
 
     # Read every config before training anything: a typo in the last one should not surface
     # hours later.

@@ -395,8 +395,7 @@ def _pack(final: Path, root: Path, ok: list[tuple[Utterance, str]], sizes: np.nd
             arr.flush()
         del out
         np.save(tmp / "offsets.npy", offsets)
-        audio_s = float(n_f * (cfg.frame_hop_s if cfg.is_encoder
-                               else cfg.hop_length / cfg.sample_rate))
+        audio_s = float(n_f * cfg.frame_hop_s)
         stats = {
             "audio_seconds": round(audio_s, 2),
             "frames": int(n_f), "phones": int(n_p), "words": int(n_w),
