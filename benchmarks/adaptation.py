@@ -38,14 +38,12 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-
-from wise import code_version  # noqa: E402
-from wise.checkpoint import load_checkpoint  # noqa: E402
-from wise.fsutil import atomic_write_text  # noqa: E402
-from wise.runtime import Runtime  # noqa: E402
-from wise.stats import paired_difference, test_over_train  # noqa: E402
-from wise.train import UNKNOWN_SPEAKER, Data, evaluate, load_corpus  # noqa: E402
+from wise import code_version
+from wise.checkpoint import load_checkpoint
+from wise.fsutil import atomic_write_text
+from wise.runtime import Runtime
+from wise.stats import paired_difference, test_over_train
+from wise.train import UNKNOWN_SPEAKER, Data, evaluate, load_corpus
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

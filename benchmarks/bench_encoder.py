@@ -28,17 +28,15 @@ from pathlib import Path
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-
-from wise import code_version  # noqa: E402
-from wise.audio import load_audio  # noqa: E402
-from wise.config import FeatureConfig  # noqa: E402
-from wise.errors import WiseError  # noqa: E402
-from wise.features.encoder import encoder_frames  # noqa: E402
-from wise.features.mfcc import mfcc  # noqa: E402
-from wise.fsutil import atomic_write_text  # noqa: E402
-from wise.predict import Predictor  # noqa: E402
-from wise.utterance import read_manifest  # noqa: E402
+from wise import code_version
+from wise.audio import load_audio
+from wise.config import FeatureConfig
+from wise.errors import WiseError
+from wise.features.encoder import encoder_frames
+from wise.features.mfcc import mfcc
+from wise.fsutil import atomic_write_text
+from wise.predict import Predictor
+from wise.utterance import read_manifest
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SECONDS = 5.0

@@ -27,16 +27,14 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-
-from wise import LABELS, code_version  # noqa: E402
-from wise.audio import load_audio  # noqa: E402
-from wise.config import FeatureConfig  # noqa: E402
-from wise.crossval import make_folds  # noqa: E402
-from wise.features.functionals import functionals  # noqa: E402
-from wise.features.mfcc import mfcc  # noqa: E402
-from wise.fsutil import atomic_write_text  # noqa: E402
-from wise.utterance import read_manifest  # noqa: E402
+from wise import LABELS, code_version
+from wise.audio import load_audio
+from wise.config import FeatureConfig
+from wise.crossval import make_folds
+from wise.features.functionals import functionals
+from wise.features.mfcc import mfcc
+from wise.fsutil import atomic_write_text
+from wise.utterance import read_manifest
 
 OUT = Path(__file__).resolve().parent / "results" / "functionals_probe.json"
 

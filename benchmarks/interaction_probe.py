@@ -40,15 +40,13 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-
-from wise import code_version  # noqa: E402
-from wise.config import NORMALIZE_MODES, FeatureConfig, TrainConfig  # noqa: E402
-from wise.errors import Skips, WiseError  # noqa: E402
-from wise.features.cache import FeatureStore, build_features  # noqa: E402
-from wise.fsutil import atomic_write_text  # noqa: E402
-from wise.normalize import Normalizer  # noqa: E402
-from wise.utterance import read_manifest  # noqa: E402
+from wise import code_version
+from wise.config import NORMALIZE_MODES, FeatureConfig, TrainConfig
+from wise.errors import Skips, WiseError
+from wise.features.cache import FeatureStore, build_features
+from wise.fsutil import atomic_write_text
+from wise.normalize import Normalizer
+from wise.utterance import read_manifest
 
 OUT = Path(__file__).resolve().parent / "results" / "interaction_probe.json"
 ORACLE_PASS = 0.80   # pre-registered: oracle accuracy against the clean label (default mode)

@@ -27,12 +27,10 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-
-from wise import code_version  # noqa: E402
-from wise.cli import main as wise_main  # noqa: E402
-from wise.fsutil import atomic_write_text  # noqa: E402
-from wise.stats import compare_runs  # noqa: E402
+from wise import code_version
+from wise.cli import main as wise_main
+from wise.fsutil import atomic_write_text
+from wise.stats import compare_runs
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -28,14 +28,12 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-
-from wise import LABELS, code_version  # noqa: E402
-from wise.errors import WiseError  # noqa: E402
-from wise.fsutil import atomic_write_text  # noqa: E402
-from wise.predict import Predictor  # noqa: E402
-from wise.stats import paired_difference  # noqa: E402
-from wise.utterance import read_manifest  # noqa: E402
+from wise import LABELS, code_version
+from wise.errors import WiseError
+from wise.fsutil import atomic_write_text
+from wise.predict import Predictor
+from wise.stats import paired_difference
+from wise.utterance import read_manifest
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

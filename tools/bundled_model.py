@@ -25,30 +25,27 @@ import argparse
 import hashlib
 import json
 import shutil
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
+from wise import LABELS, code_version
+from wise.checkpoint import DIGEST, load_checkpoint, save_blob
+from wise.corpora.ravdess import parse_name, read_ravdess
+from wise.errors import Skips
+from wise.fsutil import atomic_write_text, file_sha256
+from wise.metrics import scores
+from wise.predict import Predictor
+from wise.prepare import prepare
+from wise.pretrained import BUNDLED_NAME, HELD_OUT, LICENCE_FILE, LICENCE_LINE
+from wise.rows import load_run_config
+from wise.runtime import Runtime
+from wise.stats import mean_interval
+from wise.train import train_final
+from wise.utterance import read_manifest, write_manifest
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
-
-from wise import LABELS, code_version  # noqa: E402
-from wise.checkpoint import DIGEST, load_checkpoint, save_blob  # noqa: E402
-from wise.corpora.ravdess import parse_name, read_ravdess  # noqa: E402
-from wise.errors import Skips  # noqa: E402
-from wise.fsutil import atomic_write_text, file_sha256  # noqa: E402
-from wise.metrics import scores  # noqa: E402
-from wise.predict import Predictor  # noqa: E402
-from wise.prepare import prepare  # noqa: E402
-from wise.pretrained import BUNDLED_NAME, HELD_OUT, LICENCE_FILE, LICENCE_LINE  # noqa: E402
-from wise.rows import load_run_config  # noqa: E402
-from wise.runtime import Runtime  # noqa: E402
-from wise.stats import mean_interval  # noqa: E402
-from wise.train import train_final  # noqa: E402
-from wise.utterance import read_manifest, write_manifest  # noqa: E402
-
 CONFIG = "wise_whisper"
 OUT = ROOT / "src" / "wise" / "pretrained"
 RESULTS = ROOT / "benchmarks" / "results" / "bundled_model.json"
