@@ -7,7 +7,7 @@ Sets, each scored per recogniser:
   also scored separately for the quiet clips (loudest 25 ms below -40 dBFS);
 * `espeak` and `synthetic_corpus`: the two synthetic sets of bench_align.py (espeak sentences
   with noise; rows of a generated synthetic emotional corpus), same generator and seed;
-* `nonspeech`: generated audio without speech (tests/nonspeech.py: digital silence, white,
+* `nonspeech`: generated audio without speech (wise.testing.nonspeech: digital silence, white,
   pink and brown noise, mains hum, music of harmonic tones at several levels; babble of 8 real
   clips at once, forwards and backwards), `--nonspeech-seeds` draws of each.
 
@@ -33,7 +33,6 @@ import multiprocessing as mp
 import os
 import platform
 import re
-import sys
 import time
 from pathlib import Path
 
@@ -45,11 +44,10 @@ from wise.align import RECOGNIZERS, make_recognizer
 from wise.audio import load_audio, loudest_frame_dbfs
 from wise.errors import WiseError
 from wise.fsutil import atomic_write_text
+from wise.testing import nonspeech
 from wise.text import tokenize
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
-import nonspeech  # noqa: E402  (the test suite's generators: one definition of each signal)
 
 QUIET_DBFS = -40.0
 NO_SPEECH_PROB = re.compile(r"no-speech probability ([0-9.]+)")

@@ -47,14 +47,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))   # benchmarks/host.py
-from host import machine  # noqa: E402
-
 from wise.checkpoint import save_blob
 from wise.cli import main as wise
 from wise.crossval import without_timings
 from wise.features.cache import FeatureStore
 from wise.fsutil import atomic_write_text
+from wise.testing.host import machine
 from wise.utterance import read_manifest
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -19,7 +19,6 @@ import datetime
 import importlib.util
 import json
 import os
-import platform
 import sys
 import time
 from collections import Counter
@@ -28,6 +27,7 @@ from pathlib import Path
 import hypothesis
 
 from wise.fsutil import atomic_write_text
+from wise.testing.host import machine
 
 ROOT = Path(__file__).resolve().parents[1]
 PROPERTIES = ROOT / "tests" / "unit" / "test_fuzz_readers.py"
@@ -82,17 +82,6 @@ def load_properties(scale: float):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-def machine() -> str:
-    mem = "?"
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                mem = f"{int(line.split()[1]) / 2**20:.0f} GiB RAM"
-    except OSError:
-        pass
-    return f"{os.cpu_count()} cores, {mem}, {platform.platform()}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -154,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
         "command": "python benchmarks/fuzz.py " + " ".join(argv if argv is not None
                                                            else sys.argv[1:]),
         "date": datetime.date.today().isoformat(),
-        "machine": machine(),
+        "machine": machine(platform=True),
         "rows": rows,
         "total_cases": sum(r["trials"] for r in rows),
         "total_failures": sum(r["failures"] for r in rows),

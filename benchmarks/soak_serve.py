@@ -17,7 +17,7 @@ Starts the real command (`wise serve CHECKPOINT`, a token from WISE_TOKEN) on a 
 
 Then `--kills` times, a worker is SIGKILLed in the middle of a prediction (its client must get
 a 503, and the next upload a prediction from a new pool), and `--fuzz-examples` random and
-mutated multipart uploads (tests/multipart_fuzz.py, Hypothesis, derandomized) are sent. The
+mutated multipart uploads (wise.testing.multipart_fuzz, Hypothesis, derandomized) are sent. The
 server is stopped in any case. Every loop is bounded in time and stops by itself.
 
 Writes benchmarks/results/reliability/service.json. Usage:
@@ -55,10 +55,9 @@ import soundfile as sf
 from wise import code_version
 from wise.corpora.ravdess import parse_name
 from wise.fsutil import atomic_write_text
+from wise.testing import multipart_fuzz
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
-import multipart_fuzz  # noqa: E402  (a test helper, shared with the CI test)
 
 DEMO = Path("wise-demo")   # what `wise demo` leaves in the current folder
 RAVDESS_DEV = Path("/work/shared/data/ravdess-dev")

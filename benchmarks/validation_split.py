@@ -24,7 +24,6 @@ import argparse
 import datetime
 import json
 import os
-import platform
 import shlex
 import sys
 import time
@@ -32,13 +31,12 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-
-from wise import code_version  # noqa: E402
-from wise.cli import main as wise_main  # noqa: E402
-from wise.crossval import without_timings  # noqa: E402
-from wise.fsutil import atomic_write_text  # noqa: E402
-from wise.stats import compare_runs  # noqa: E402
+from wise import code_version
+from wise.cli import main as wise_main
+from wise.crossval import without_timings
+from wise.fsutil import atomic_write_text
+from wise.stats import compare_runs
+from wise.testing.host import machine
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -154,13 +152,6 @@ def difference(a: dict, b: dict, key: str) -> dict:
             "ci95": [round(x, 4) for x in v["ci95"]], "verdict": v["verdict"]}
 
 
-def machine() -> str:
-    mem = next((line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines()
-                if line.startswith("MemTotal")), "?")
-    return f"{os.cpu_count()} cores, {int(mem) // 1024 ** 2 if mem != '?' else '?'} GiB RAM, " \
-           f"{platform.platform()}"
-
-
 def markdown(result: dict) -> str:
     def d(v: dict, fmt: str = "+.3f") -> str:
         return f"{v['mean']:{fmt}} [{v['ci95'][0]:{fmt}}, {v['ci95'][1]:{fmt}}]"
@@ -232,7 +223,7 @@ def main() -> int:
     result = {
         "command": "python " + shlex.join(["benchmarks/validation_split.py", *sys.argv[1:]]),
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "machine": machine(), "table_code_version": code_version(),
+        "machine": machine(platform=True), "table_code_version": code_version(),
         "jobs": args.jobs,
         "interval": INTERVAL,
         "seconds": round(time.perf_counter() - t0, 1),

@@ -28,22 +28,18 @@ import time
 from pathlib import Path
 
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from validation_split import (  # noqa: E402
+from validation_split import (
     INTERVAL,
     difference,
     fold_metrics,
-    machine,
     write_result,
 )
 
-from wise import code_version  # noqa: E402
-from wise.cli import main as wise_main  # noqa: E402
-from wise.features.words import WordVectors, load_word_vectors, oov_report  # noqa: E402
-from wise.text import tokenize  # noqa: E402
+from wise import code_version
+from wise.cli import main as wise_main
+from wise.features.words import WordVectors, load_word_vectors, oov_report
+from wise.testing.host import machine
+from wise.text import tokenize
 
 ROOT = Path(__file__).resolve().parents[1]
 MANIFEST = "wise-demo/manifest.jsonl"
@@ -157,7 +153,8 @@ def main() -> int:
     result = {
         "command": "python " + shlex.join(["benchmarks/vector_width.py", *sys.argv[1:]]),
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "machine": machine(), "table_code_version": code_version(), "jobs": args.jobs,
+        "machine": machine(platform=True), "table_code_version": code_version(),
+        "jobs": args.jobs,
         "corpus": "synthetic demo corpus, leave one session out (5 folds, 2 speakers each)",
         "manifest": MANIFEST, "config": "wise", "seeds": list(range(args.seeds)),
         "interval": INTERVAL,

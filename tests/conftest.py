@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
-import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -96,17 +94,15 @@ def mini_manifest(iemocap_mini: Path, tmp_path: Path) -> Path:
     return m
 
 
-# The harness of benchmarks/disk_and_shutdown.py and its inputs, shared by the disk-fault and
-# shutdown tests (built once: a small synthetic corpus, its cache, a model, two CV runs).
+# The disk-fault and shutdown harness (wise.testing.disk_and_shutdown) and its inputs, shared
+# by the disk-fault and shutdown tests (built once: a small synthetic corpus, its cache, a
+# model, two CV runs).
 @pytest.fixture(scope="session")
 def ds() -> ModuleType:
-    """benchmarks/disk_and_shutdown.py, imported."""
-    spec = importlib.util.spec_from_file_location(
-        "disk_and_shutdown", FIXTURES.parents[1] / "benchmarks/disk_and_shutdown.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module          # its dataclasses look their module up by name
-    spec.loader.exec_module(module)
-    return module
+    """wise.testing.disk_and_shutdown (imported here: it needs psutil, of the test extra)."""
+    from wise.testing import disk_and_shutdown
+
+    return disk_and_shutdown
 
 
 @pytest.fixture(scope="session")

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-import nonspeech
 from conftest import FIXTURES
 from wise.cli import main
 from wise.predict import Predictor
+from wise.testing import nonspeech
 
 REAL = FIXTURES / "ravdess/Actor_10/03-01-01-01-01-01-10.flac"         # ordinary level
 QUIET = FIXTURES / "ravdess/Actor_09/03-01-04-01-02-02-09.flac"        # -55 dBFS

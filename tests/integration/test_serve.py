@@ -18,7 +18,6 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
 import httpx
-import multipart_fuzz
 import numpy as np
 import psutil
 import pytest
@@ -26,6 +25,7 @@ import soundfile as sf
 
 from wise import LABELS, __version__
 from wise.predict import PredictOptions
+from wise.testing import multipart_fuzz
 
 
 @contextmanager
@@ -511,8 +511,8 @@ def test_an_early_refusal_reaches_a_client_that_reads_late(url):
 
 
 def test_fuzzed_multipart_uploads_get_a_prediction_or_a_one_line_4xx(url, trained_model):
-    """Hypothesis: random and mutated multipart bodies (multipart_fuzz.py); WISE_FUZZ_EXAMPLES
-    sets how many (deterministic: derandomized, no example database)."""
+    """Hypothesis: random and mutated multipart bodies (wise.testing.multipart_fuzz);
+    WISE_FUZZ_EXAMPLES sets how many (deterministic: derandomized, no example database)."""
     clips = [open(r.audio, "rb").read() for r in trained_model["rows"][:3]]
     examples = int(os.environ.get("WISE_FUZZ_EXAMPLES", "40"))
     tally = multipart_fuzz.run(url, clips, examples)

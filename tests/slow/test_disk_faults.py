@@ -1,9 +1,9 @@
 """Disk faults, CI-sized: a command writing onto a full disk, into a read-only folder or over a
 file-size limit ends with one line `wise: error: <path>: <problem>` naming the path, exit 2,
 no traceback or warning, no temporary and no half-written file left, no process left behind.
-The harness is benchmarks/disk_and_shutdown.py, which runs every writing command with more
-trials for docs/reliability.md; here a few cases, chosen so that the failing write happens in
-the main process and in worker processes.
+The harness is wise.testing.disk_and_shutdown, which benchmarks/disk_and_shutdown.py runs on
+every writing command with more trials for docs/reliability.md; here a few cases, chosen so
+that the failing write happens in the main process and in worker processes.
 
 The full disk (a tmpfs) and the read-only folder (a read-only bind mount) need a private mount
 namespace (`unshare -m`, as root): where there is none those cases skip, unless
@@ -23,7 +23,8 @@ import pytest
 
 pytestmark = pytest.mark.slow
 
-HARNESS = Path(__file__).resolve().parents[2] / "benchmarks" / "disk_and_shutdown.py"
+# The harness's command line: it re-runs itself in a private mount namespace.
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "disk_and_shutdown.py"
 
 
 def _assert_clean_failure(t: dict) -> None:
@@ -44,7 +45,7 @@ MOUNT_CASES = ["synth:full:262144", "features:full:1048576", "predict:full:65536
 
 def test_a_full_disk_or_a_read_only_folder_fails_in_one_line(ds, fault_work, tmp_path):
     out = tmp_path / "trials.json"
-    p = subprocess.run([sys.executable, str(HARNESS), "--work", str(fault_work), "--out",
+    p = subprocess.run([sys.executable, str(SCRIPT), "--work", str(fault_work), "--out",
                         str(out), "--cases", *MOUNT_CASES],
                        capture_output=True, text=True, timeout=600)
     assert p.returncode == 0, p.stderr[-3000:]

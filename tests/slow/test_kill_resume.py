@@ -1,36 +1,22 @@
 """Kill and resume, CI-sized: every long command SIGKILLed (its whole process group) at seeded
 points mid-work, then run again, must end with the outputs of an uninterrupted run and leave
-no temporary file. The harness is benchmarks/kill_resume.py, which runs the same code with
-more kill points for docs/reliability.md."""
+no temporary file. The harness is wise.testing.kill_resume, which benchmarks/kill_resume.py
+runs with more kill points for docs/reliability.md."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 import pytest
 import torch
 
+from wise.testing import kill_resume as kr
+
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[2]
 # Kill points per command, sized to CI's time: two where resuming skips finished work, one
 # for the longest and for `train` (which starts again from scratch). The benchmark runs six.
 KILLS = {"prepare": 2, "features": 2, "cv": 2, "reproduce": 1, "asr-study": 1, "train": 1}
-
-
-def _harness():
-    spec = importlib.util.spec_from_file_location("kill_resume",
-                                                  ROOT / "benchmarks" / "kill_resume.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module          # its dataclasses look their module up by name
-    spec.loader.exec_module(module)
-    return module
-
-
-kr = _harness()
 
 
 @pytest.fixture(scope="module")

@@ -3,8 +3,8 @@ terminal sends it) or SIGTERM (to it alone, or to its group) while its worker pr
 prints one line "wise: interrupted"/"wise: terminated" last, exits 130/143, prints no
 traceback and no warning (no leaked semaphores), and every process it started is gone
 within seconds; `wise serve` leaves no process either. And `wise cv --jobs 2` run to the end
-prints no warning. The harness is benchmarks/disk_and_shutdown.py, which stops every long
-command, more often, for docs/reliability.md."""
+prints no warning. The harness is wise.testing.disk_and_shutdown, with which
+benchmarks/disk_and_shutdown.py stops every long command, more often, for docs/reliability.md."""
 
 from __future__ import annotations
 

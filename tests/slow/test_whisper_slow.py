@@ -1,15 +1,15 @@
 """Whisper on every kind of generated audio without speech (noise, hum, music, babble at
-several levels, `tests/nonspeech.py`): none may come back as words (~30 s)."""
+several levels, `wise.testing.nonspeech`): none may come back as words (~30 s)."""
 
 from __future__ import annotations
 
 import pytest
 
-import nonspeech
 from conftest import FIXTURES
 from wise.align import make_recognizer
 from wise.audio import load_audio
 from wise.errors import WiseError
+from wise.testing import nonspeech
 
 pytestmark = pytest.mark.slow
 

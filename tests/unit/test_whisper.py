@@ -10,12 +10,12 @@ import jiwer
 import numpy as np
 import pytest
 
-import nonspeech
 from conftest import FIXTURES
 from wise.align import make_recognizer
 from wise.align.whisper import WhisperRecognizer
 from wise.audio import load_audio
 from wise.errors import WiseError
+from wise.testing import nonspeech
 from wise.text import tokenize
 
 STATEMENTS = {"01": "Kids are talking by the door", "02": "Dogs are sitting by the door"}
