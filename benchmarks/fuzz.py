@@ -3,23 +3,26 @@ tests/unit/test_fuzz_readers.py with `--scale` times their CI example counts.
 
     python benchmarks/fuzz.py [--scale 20] [--out benchmarks/results/reliability/fuzz.json]
 
-Each property is called directly (Hypothesis runs it deterministically: `derandomize=True`,
-no example database). The cases are counted as they run, by the properties' own tally, not
-read from the configured maximum: per reader, how many ended in a result, in a one-line
-`WiseError` (a `ValueError` for the file-name parsers), and in anything else (a failure: an
-uncaught exception, a printed traceback, a multi-line or runaway message, a malformed result
-or no answer within the time limit). A failing property is reported, not fatal, so every
-reader gets its row. Writes one JSON row per reader; docs/reliability.md renders them.
+The properties run through pytest, in a process of its own, with WISE_FUZZ_SCALE set
+(Hypothesis runs them deterministically: `derandomize=True`, no example database) and
+WISE_FUZZ_REPORT naming a file where each test writes what ran. The cases are counted as they
+run, by the properties' own tally, not read from the configured maximum: per reader, how many
+ended in a result, in a one-line `WiseError` (a `ValueError` for the file-name parsers), and in
+anything else (a failure: an uncaught exception, a printed traceback, a multi-line or runaway
+message, a malformed result or no answer within the time limit). A failing property is
+reported, not fatal, so every reader gets its row. Writes one JSON row per reader;
+docs/reliability.md renders them.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime
-import importlib.util
 import json
 import os
+import subprocess
 import sys
+import tempfile
 import time
 from collections import Counter
 from pathlib import Path
@@ -75,13 +78,22 @@ FOUND_AND_FIXED = [
 ]
 
 
-def load_properties(scale: float):
-    os.environ["WISE_FUZZ_SCALE"] = str(scale)
-    os.environ.pop("WISE_FUZZ_EXAMPLES", None)   # it would override the scale
-    spec = importlib.util.spec_from_file_location("fuzz_properties", PROPERTIES)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def run_properties(scale: float) -> list[dict]:
+    """Run the properties through pytest at `scale` times their CI example counts: what each
+    test wrote to WISE_FUZZ_REPORT, by property name, the contract's self-test left out."""
+    env = {**os.environ, "WISE_FUZZ_SCALE": str(scale)}
+    env.pop("WISE_FUZZ_EXAMPLES", None)   # it would override the scale
+    with tempfile.TemporaryDirectory() as tmp:
+        report = Path(tmp) / "report.jsonl"
+        env["WISE_FUZZ_REPORT"] = str(report)
+        p = subprocess.run([sys.executable, "-m", "pytest", str(PROPERTIES), "-q",
+                            "-p", "no:cacheprovider"], cwd=ROOT, env=env, stdout=sys.stderr)
+        records = ([json.loads(line) for line in report.read_text().splitlines()]
+                   if report.is_file() else [])
+    if p.returncode not in (0, 1) or not records:   # 1: a property failed, which is a result
+        raise SystemExit(f"pytest did not run {PROPERTIES} (exit {p.returncode})")
+    return sorted((r for r in records if r["property"] != SELF_TEST),
+                  key=lambda r: r["property"])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -91,30 +103,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=str(ROOT / "benchmarks/results/reliability/fuzz.json"))
     args = ap.parse_args(argv)
 
-    props = load_properties(args.scale)
-    tally = props.TALLY
+    start = time.perf_counter()
+    records = run_properties(args.scale)
+    total_s = time.perf_counter() - start
+    hang_s = records[0]["per_example_limit_s"]
     readers: dict[str, dict] = {}
     properties = []
-    start = time.perf_counter()
-    for name in sorted(n for n in dir(props) if n.startswith("test_") and n != SELF_TEST):
-        fn = getattr(props, name)
-        before = {r: Counter(c) for r, c in tally.items()}
-        t0 = time.perf_counter()
-        try:
-            fn()
-            failed = None
-        except BaseException as e:  # noqa: BLE001 - a failing property is a result here
-            failed = f"{type(e).__name__}: {(str(e).splitlines() or [''])[0][:300]}"
-        seconds = time.perf_counter() - t0
-        configured = getattr(fn, "_hypothesis_internal_use_settings", None)
-        properties.append({"property": name,
-                           "max_examples": configured.max_examples if configured else None,
+    for r in records:
+        name, seconds, failed = r["property"], r["seconds"], r["failed"]
+        properties.append({"property": name, "max_examples": r["max_examples"],
                            "seconds": round(seconds, 1), "failed": failed})
-        fault = " ".join((fn.__doc__ or name).split())
-        for reader, counts in tally.items():
-            delta = counts - before.get(reader, Counter())
-            if not delta:
-                continue
+        fault = " ".join((r["doc"] or name).split())
+        for reader, counts in r["tally"].items():
+            delta = Counter(counts)
             row = readers.setdefault(reader, {"fault": fault, "target": reader, "results": 0,
                                               "errors": 0, "failures": 0, "seconds": 0.0})
             if fault not in row["fault"]:
@@ -125,7 +126,6 @@ def main(argv: list[str] | None = None) -> int:
             row["seconds"] = round(row["seconds"] + seconds, 1)
         print(f"{name}: {seconds:.1f} s{'  FAILED ' + failed if failed else ''}",
               file=sys.stderr, flush=True)
-    total_s = time.perf_counter() - start
 
     rows = []
     for row in readers.values():
@@ -133,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
         kind = "ValueError" if "file names" in row["target"] else "WiseError"
         row.update(trials=trials, outcome=(
             f"{row['results']} returned a result, {row['errors']} a one-line {kind}, "
-            f"{row['failures']} failed (traceback, hang over {props.HANG_S:g} s, or a "
+            f"{row['failures']} failed (traceback, hang over {hang_s:g} s, or a "
             f"malformed result or message)"), lost="nothing")
         rows.append({k: row[k] for k in ("fault", "target", "trials", "outcome", "lost",
                                           "results", "errors", "failures", "seconds")})
@@ -150,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         "seconds": round(total_s, 1),
         "scale": args.scale,
         "hypothesis": {"version": hypothesis.__version__, "derandomize": True,
-                       "database": None, "per_example_limit_s": props.HANG_S},
+                       "database": None, "per_example_limit_s": hang_s},
         "properties": properties,
         "found_and_fixed": FOUND_AND_FIXED,
     }

@@ -12,6 +12,17 @@ import soundfile as sf
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
+# Each test's call phase (its duration, what it raised), for a fixture that reports on the
+# test it wraps (test_fuzz_readers.py's, read by benchmarks/fuzz.py).
+CALL = pytest.StashKey[pytest.CallInfo]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    if call.when == "call":
+        item.stash[CALL] = call
+    return (yield)
+
 # (session, dialog, utterance, seconds, sample rate, channels); see fixtures/iemocap_mini/AUDIO.md
 MINI_AUDIO = [
     (1, "Ses01F_impro01", "Ses01F_impro01_F000", 1.3, 16000, 1),

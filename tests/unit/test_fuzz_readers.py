@@ -9,8 +9,9 @@ mutated at byte, line and token level, so both the parsers' edges and their happ
 
 Runs are deterministic (`derandomize=True`, no example database). `WISE_FUZZ_SCALE` multiplies
 every property's example count (1 in CI; the counts are sized for about 25 s in all), or
-`WISE_FUZZ_EXAMPLES=N` gives every property N; `benchmarks/fuzz.py` runs the same properties
-at a larger scale and reads `TALLY`, which counts each reader's outcomes as they happen.
+`WISE_FUZZ_EXAMPLES=N` gives every property N. `benchmarks/fuzz.py` runs this module at a
+larger scale with `WISE_FUZZ_REPORT=PATH`: each test then appends to PATH a JSON line of what
+ran, from `TALLY`, which counts each reader's outcomes as they happen (`report`).
 The `@example` inputs once broke a reader, and are kept as regressions.
 """
 
@@ -38,6 +39,7 @@ import soundfile as sf
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from conftest import CALL
 from wise.audio import audio_info, decode_audio, load_audio, no_speech, require_speech
 from wise.config import CONFIG_DIR
 from wise.corpora import cremad, ravdess
@@ -58,6 +60,36 @@ MAX_MESSAGE = 400        # characters of a WiseError's message (the path comes o
 
 # reader -> Counter(result=, error=, failure=): what actually ran, for benchmarks/fuzz.py.
 TALLY: dict[str, Counter] = defaultdict(Counter)
+REPORT = os.environ.get("WISE_FUZZ_REPORT")
+
+
+@pytest.fixture(autouse=True)
+def report(request):
+    """With WISE_FUZZ_REPORT=PATH, one JSON line per test appended to PATH, which
+    benchmarks/fuzz.py makes its rows from: the test's name, docstring, configured example
+    count and seconds; how it failed (the exception's first line), if it did; and per
+    reader, what TALLY counted while it ran."""
+    if not REPORT:
+        yield
+        return
+    before = {reader: Counter(counts) for reader, counts in TALLY.items()}
+    yield
+    call = request.node.stash.get(CALL, None)
+    if call is None:             # its setup failed: nothing ran
+        return
+    e = call.excinfo.value if call.excinfo else None
+    configured = getattr(request.function, "_hypothesis_internal_use_settings", None)
+    gained = {reader: dict(counts - before.get(reader, Counter()))
+              for reader, counts in TALLY.items()}
+    record = {"property": request.node.name, "doc": request.function.__doc__,
+              "max_examples": configured.max_examples if configured else None,
+              "seconds": call.duration,
+              "failed": None if e is None
+              else f"{type(e).__name__}: {(str(e).splitlines() or [''])[0][:300]}",
+              "per_example_limit_s": HANG_S,
+              "tally": {reader: counts for reader, counts in gained.items() if counts}}
+    with open(REPORT, "a", encoding="utf-8") as f:
+        f.write(json.dumps(record) + "\n")
 
 
 def fuzz_settings(examples: int) -> settings:
