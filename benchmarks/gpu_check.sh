@@ -6,7 +6,7 @@
 #
 # 1. `pytest -m gpu` (training on CUDA in fp32 and bf16, CUDA predictions against the CPU's,
 #    the pinned-memory prefetch, DDP over nccl when there are 2 GPUs);
-# 2. benchmarks/bench_train.py on IEMOCAP-sized random features: 2 epochs on cuda in fp32, in
+# 2. benchmarks/timing/bench_train.py on IEMOCAP-sized random features: 2 epochs on cuda in fp32, in
 #    bf16, and on the CPU; the last epoch's seconds count (the first includes CUDA warm-up).
 # Prints one line of figures; with $OUT set, also writes $OUT/gpu_check.json and the logs.
 # Every step has a time limit (150 + 120 + 120 + 90 s), so it ends within 8 minutes. Exit
@@ -42,7 +42,7 @@ echo "gpu_check: $pytest_summary" >&2
 
 bench() {  # DEVICE PRECISION LIMIT_S -> the last epoch's seconds, or "failed"
     local name="$1-$2"
-    if timeout "$3" "$PY" benchmarks/bench_train.py --skip-cv --epochs 2 --utterances 4400 \
+    if timeout "$3" "$PY" benchmarks/timing/bench_train.py --skip-cv --epochs 2 --utterances 4400 \
             --device "$1" --precision "$2" --out "$work/bench-$name.json" \
             >"$work/bench-$name.log" 2>&1; then
         "$PY" -c "import json, sys; print(json.load(open(sys.argv[1]))['epoch_seconds'][-1])" \

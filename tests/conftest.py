@@ -13,7 +13,7 @@ import soundfile as sf
 FIXTURES = Path(__file__).parent / "fixtures"
 
 # Each test's call phase (its duration, what it raised), for a fixture that reports on the
-# test it wraps (test_fuzz_readers.py's, read by benchmarks/fuzz.py).
+# test it wraps (test_fuzz_readers.py's, read by benchmarks/faults/fuzz.py).
 CALL = pytest.StashKey[pytest.CallInfo]()
 
 

@@ -16,7 +16,7 @@ the two held out). The steps, each one line of the library:
 Writes src/wise/pretrained/ (checkpoint, LICENSE.txt, examples/) and
 benchmarks/results/bundled_model.json, whose "table" docs/models.md quotes: these figures
 beside the config's dev cross-validation through the same predict path
-(benchmarks/real_speech_predict.py's per-seed results). `--table-only` remakes the table.
+(benchmarks/studies/real_speech_predict.py's per-seed results). `--table-only` remakes the table.
 """
 
 from __future__ import annotations

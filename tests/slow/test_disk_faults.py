@@ -1,7 +1,7 @@
 """Disk faults, CI-sized: a command writing onto a full disk, into a read-only folder or over a
 file-size limit ends with one line `wise: error: <path>: <problem>` naming the path, exit 2,
 no traceback or warning, no temporary and no half-written file left, no process left behind.
-The harness is wise.testing.disk_and_shutdown, which benchmarks/disk_and_shutdown.py runs on
+The harness is wise.testing.disk_and_shutdown, which benchmarks/faults/disk_and_shutdown.py runs on
 every writing command with more trials for docs/reliability.md; here a few cases, chosen so
 that the failing write happens in the main process and in worker processes.
 
@@ -24,7 +24,7 @@ import pytest
 pytestmark = pytest.mark.slow
 
 # The harness's command line: it re-runs itself in a private mount namespace.
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "disk_and_shutdown.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks/faults/disk_and_shutdown.py"
 
 
 def _assert_clean_failure(t: dict) -> None:

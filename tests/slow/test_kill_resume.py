@@ -1,6 +1,6 @@
 """Kill and resume, CI-sized: every long command SIGKILLed (its whole process group) at seeded
 points mid-work, then run again, must end with the outputs of an uninterrupted run and leave
-no temporary file. The harness is wise.testing.kill_resume, which benchmarks/kill_resume.py
+no temporary file. The harness is wise.testing.kill_resume, which benchmarks/faults/kill_resume.py
 runs with more kill points for docs/reliability.md."""
 
 from __future__ import annotations

@@ -3,9 +3,9 @@ with a worker killed mid-training and a node lost mid-run, an ASR study, and for
 in `wise prepare` — each must give what the local run gives.
 
 The cluster runs inside its own network namespace (`unshare -n`, see
-benchmarks/loopback_cluster.py), where loopback is the only interface. Where network namespaces
-are not available the tests skip, unless WISE_REQUIRE_RAY=1 (CI) makes that a failure. Ray
-itself is in the [test] extra: a missing Ray fails, it does not skip.
+benchmarks/faults/loopback_cluster.py), where loopback is the only interface. Where network
+namespaces are not available the tests skip, unless WISE_REQUIRE_RAY=1 (CI) makes that a
+failure. Ray itself is in the [test] extra: a missing Ray fails, it does not skip.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ def cluster_ok():
 def on_cluster(commands: list[list[str]], *faults: str, timeout: int = 300) -> dict:
     """Run `commands` (with `{address}` for the head's) against a fresh 2-node loopback
     cluster; return the cluster's report."""
-    argv = ["unshare", "-n", sys.executable, str(ROOT / "benchmarks" / "loopback_cluster.py"),
+    argv = ["unshare", "-n", sys.executable, str(ROOT / "benchmarks/faults/loopback_cluster.py"),
             "--nodes", "2", "--cpus", "1", *faults, "--"]
     for i, c in enumerate(commands):
         argv += ([";;"] if i else []) + c

@@ -4,7 +4,8 @@ prints one line "wise: interrupted"/"wise: terminated" last, exits 130/143, prin
 traceback and no warning (no leaked semaphores), and every process it started is gone
 within seconds; `wise serve` leaves no process either. And `wise cv --jobs 2` run to the end
 prints no warning. The harness is wise.testing.disk_and_shutdown, with which
-benchmarks/disk_and_shutdown.py stops every long command, more often, for docs/reliability.md."""
+benchmarks/faults/disk_and_shutdown.py stops every long command, more often, for
+docs/reliability.md."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""benchmarks/soak_serve.py, short: `wise serve` under 8 clients mixing good and bad uploads
+"""benchmarks/faults/soak_serve.py, short: `wise serve` under 8 clients mixing good and bad uploads
 for 12 s, with slow clients alongside. The full 10-minute run, with workers killed and fuzzed
 uploads after it, is a benchmark (docs/serving.md); test_serve.py kills a worker and fuzzes
 uploads in CI."""
@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_a_short_soak_answers_every_upload_as_it_should(trained_model, tmp_path):
     out = tmp_path / "service.json"
     r = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks/soak_serve.py"), str(trained_model["model"]),
+        [sys.executable, str(ROOT / "benchmarks/faults/soak_serve.py"), str(trained_model["model"]),
          "--manifest", str(trained_model["manifest"]), "--clips", "10",
          "--ravdess", str(ROOT / "tests/fixtures/ravdess"), "--ravdess-clips", "4",
          "--minutes", "0.2", "--clients", "8", "--slow-clients", "2", "--kills", "0",

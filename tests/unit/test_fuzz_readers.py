@@ -9,7 +9,7 @@ mutated at byte, line and token level, so both the parsers' edges and their happ
 
 Runs are deterministic (`derandomize=True`, no example database). `WISE_FUZZ_SCALE` multiplies
 every property's example count (1 in CI; the counts are sized for about 25 s in all), or
-`WISE_FUZZ_EXAMPLES=N` gives every property N. `benchmarks/fuzz.py` runs this module at a
+`WISE_FUZZ_EXAMPLES=N` gives every property N. `benchmarks/faults/fuzz.py` runs this module at a
 larger scale with `WISE_FUZZ_REPORT=PATH`: each test then appends to PATH a JSON line of what
 ran, from `TALLY`, which counts each reader's outcomes as they happen (`report`).
 The `@example` inputs once broke a reader, and are kept as regressions.
@@ -58,7 +58,7 @@ EXAMPLES = int(os.environ.get("WISE_FUZZ_EXAMPLES", "0"))
 HANG_S = 10.0            # no reader needs more than milliseconds on these small inputs
 MAX_MESSAGE = 400        # characters of a WiseError's message (the path comes on top)
 
-# reader -> Counter(result=, error=, failure=): what actually ran, for benchmarks/fuzz.py.
+# reader -> Counter(result=, error=, failure=): what actually ran, for benchmarks/faults/fuzz.py.
 TALLY: dict[str, Counter] = defaultdict(Counter)
 REPORT = os.environ.get("WISE_FUZZ_REPORT")
 
@@ -66,7 +66,7 @@ REPORT = os.environ.get("WISE_FUZZ_REPORT")
 @pytest.fixture(autouse=True)
 def report(request):
     """With WISE_FUZZ_REPORT=PATH, one JSON line per test appended to PATH, which
-    benchmarks/fuzz.py makes its rows from: the test's name, docstring, configured example
+    benchmarks/faults/fuzz.py makes its rows from: the test's name, docstring, configured example
     count and seconds; how it failed (the exception's first line), if it did; and per
     reader, what TALLY counted while it ran."""
     if not REPORT:

@@ -10,8 +10,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_the_reliability_page_holds_what_the_results_render():
-    r = subprocess.run([sys.executable, str(ROOT / "benchmarks/reliability_table.py"), "--check"],
-                       capture_output=True, text=True)
+    r = subprocess.run([sys.executable, str(ROOT / "benchmarks/faults/reliability_table.py"),
+                        "--check"], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
 
 

@@ -20,7 +20,7 @@ no word is left, or the words' mean probability is under MIN_CONFIDENCE (Whisper
 words into babble), the audio holds no speech and `recognize` raises `WiseError(source, "no
 speech ...")`. Unlike faster-whisper's own rule, a high no-speech probability alone drops a
 segment, whatever the words' log-probability. The thresholds against what
-benchmarks/bench_asr.py measured (docs/alignment.md): the highest no-speech probability of
+benchmarks/timing/bench_asr.py measured (docs/alignment.md): the highest no-speech probability of
 speech was 0.39 on 448 real clips and 0.47 on synthetic speech, the lowest of noise, hum and
 music 0.88; the lowest mean word probability of speech was 0.63 on the real clips and 0.24 on
 synthetic speech, while the words Whisper made up in babble (seen while choosing the

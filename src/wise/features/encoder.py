@@ -17,7 +17,7 @@ What the encoder sees, step by step (the same for training, `wise features`, and
    - `encoder_window: "30s"` pads every window with zeros to 30 s, as Whisper was trained
      and as faster-whisper's transcription encodes it: the frames of a clip's first window are
      those the recogniser decodes from. Costs a full 30-s pass per window (0.43 s with tiny.en
-     on one core, benchmarks/bench_encoder.py), whatever the clip's length.
+     on one core, benchmarks/timing/bench_encoder.py), whatever the clip's length.
    - `encoder_window: "clip"` encodes each window as long as it is (a 5-s clip: 250 frames,
      0.02 s). Cheaper, but the encoder never saw such short inputs in training.
    Either way only the frames over the audio are kept, ceil(mel frames / 2) per window, so a

@@ -2,7 +2,7 @@
 read-only folder and over a file-size limit; every long command, stopped by ^C or SIGTERM
 mid-work; and `wise cv --jobs 2` and a small `wise demo` run to the end.
 
-    python benchmarks/disk_and_shutdown.py [--trials 2] [--stop-trials N] [--seed 0]
+    python benchmarks/faults/disk_and_shutdown.py [--trials 2] [--stop-trials N] [--seed 0]
         [--parts disk shutdown warnings] [--commands ...] [--before SRC] [--work DIR]
         [--out benchmarks/results/reliability/disk_and_shutdown.json]
 
@@ -38,7 +38,7 @@ Warnings. `wise cv --jobs 2` and a small `wise demo`, run to the end, must print
 `--before DIR` adds, under the JSON's "before", a few stops and the warnings part run from
 such a tree: what the same checks found before.
 
-Its command line is benchmarks/disk_and_shutdown.py; the slow tests
+Its command line is benchmarks/faults/disk_and_shutdown.py; the slow tests
 tests/slow/test_disk_faults.py and tests/slow/test_shutdown.py run this same code on fewer
 cases.
 """
@@ -793,7 +793,7 @@ def main() -> int:
                   + warnings_part(inp, args.work, 1, args.before, before_trials.append),
                   "trials": before_trials}
     result = {"area": "disk_and_shutdown",
-              "command": "python benchmarks/disk_and_shutdown.py " + " ".join(sys.argv[1:]),
+              "command": "python benchmarks/faults/disk_and_shutdown.py " + " ".join(sys.argv[1:]),
               "date": datetime.date.today().isoformat(), "machine": machine(),
               "rows": rows, "skipped": skipped, "seed": args.seed,
               "src": str(args.src) if args.src else None,

@@ -1,7 +1,7 @@
 """Kill and resume: every long command, SIGKILLed at seeded random points and run again, must
 end with the outputs of a run that was never interrupted.
 
-    python benchmarks/kill_resume.py [--kills 6] [--seed 0] [--references 2]
+    python benchmarks/faults/kill_resume.py [--kills 6] [--seed 0] [--references 2]
         [--size full|ci] [--commands ...] [--work DIR]
         [--out benchmarks/results/reliability/kill_resume.json]
 
@@ -24,7 +24,7 @@ For each command (`wise prepare` with forced alignment, `features`, `cv`, `repro
 
 Every command reads its inputs at absolute paths (shared by all runs, built once) and writes
 its outputs at relative paths inside its own run folder, so two runs' outputs are comparable
-file by file. Its command line is benchmarks/kill_resume.py; the slow test
+file by file. Its command line is benchmarks/faults/kill_resume.py; the slow test
 tests/slow/test_kill_resume.py runs this same code with fewer kill points. Writes one JSON row
 per command (docs/reliability.md renders them).
 """
@@ -446,7 +446,7 @@ def main() -> int:
     rows = [row(r) for r in results]
     out = {
         "area": "kill_resume",
-        "command": shlex.join(["python", "benchmarks/kill_resume.py", *sys.argv[1:]]),
+        "command": shlex.join(["python", "benchmarks/faults/kill_resume.py", *sys.argv[1:]]),
         "date": datetime.date.today().isoformat(),
         "machine": machine(),
         "rows": rows,

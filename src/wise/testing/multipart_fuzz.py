@@ -1,7 +1,7 @@
 """Random and mutated multipart uploads for `POST /predict`, with Hypothesis.
 
 Used by tests/integration/test_serve.py (a bounded count per CI run) and by
-benchmarks/soak_serve.py (more cases, counted in its results). Each case is a body and a
+benchmarks/faults/soak_serve.py (more cases, counted in its results). Each case is a body and a
 Content-Type header: either random bytes under a random Content-Type, or a multipart body
 built from parts (the `audio` and `text` fields and others, real clips, cut and lying audio,
 random bytes, odd names and file names) and then mutated (bytes flipped, cut, inserted or

@@ -1,6 +1,6 @@
 """Generated signals that hold no speech, for checking that a recogniser says so: noise, hum,
 music made of harmonic tones, and babble (many voices at once, or speech played backwards).
-Used by the tests and by benchmarks/bench_asr.py. All are 16 kHz mono float32; `level` is the
+Used by the tests and by benchmarks/timing/bench_asr.py. All are 16 kHz mono float32; `level` is the
 signal's RMS in dBFS."""
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Accuracy per utterance type of the synthetic corpus, for every finished CV run, with each
 row's paired difference from a reference row per type.
 
-    python benchmarks/synthetic_by_type.py CORPUS_DIR RUNS_DIR [--reference wise] [--out FILE]
+    python benchmarks/studies/synthetic_by_type.py CORPUS_DIR RUNS_DIR [--reference wise]
+        [--out FILE]
 
 The synthetic corpus records how each utterance carries its emotion (`synthetic_meta.jsonl`:
 type acoustic / lexical / interaction). Joining that with the runs' out-of-fold predictions
@@ -24,7 +25,7 @@ from wise.fsutil import atomic_write_text
 from wise.report import format_delta
 from wise.stats import paired_difference, test_over_train
 
-RESULTS = Path(__file__).parent / "results"
+RESULTS = Path(__file__).resolve().parents[1] / "results"
 TYPES = ("acoustic", "lexical", "interaction")
 
 

@@ -16,7 +16,7 @@ RMS(ours - openSMILE) / std(openSMILE) and the largest absolute difference; for 
 and for interior frames (the last `delta_window` frames of each clip left out, where the two
 tools' delta-delta edge rules differ). Writes benchmarks/results/mfcc_parity.json.
 
-Usage: python benchmarks/mfcc_parity.py [--clips DIR] [--limit N]
+Usage: python benchmarks/studies/mfcc_parity.py [--clips DIR] [--limit N]
 (default: every .flac under ../shared/data/ravdess-dev, 16 kHz mono, 16-bit)
 """
 
@@ -44,8 +44,8 @@ from wise.config import FeatureConfig  # noqa: E402
 from wise.features.mfcc import mfcc  # noqa: E402
 from wise.fsutil import atomic_write_text  # noqa: E402
 
-OUT = Path(__file__).resolve().parent / "results" / "mfcc_parity.json"
-CLIPS = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "ravdess-dev"
+OUT = Path(__file__).resolve().parents[1] / "results" / "mfcc_parity.json"
+CLIPS = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "ravdess-dev"
 BLOCKS = ("static", "delta", "delta_delta")
 
 

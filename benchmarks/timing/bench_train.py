@@ -1,7 +1,7 @@
 """Training and inference speed of WISE on IEMOCAP-sized input, and the memory of a full CV.
 
-    python benchmarks/bench_train.py [--utterances 4400] [--epochs 1] [--cv-utterances 5531]
-                                     [--device auto] [--precision fp32] [--out FILE]
+    python benchmarks/timing/bench_train.py [--utterances 4400] [--epochs 1]
+        [--cv-utterances 5531] [--device auto] [--precision fp32] [--out FILE]
 
 IEMOCAP cannot ship, so the benchmark writes a feature pack of random frames whose hierarchy
 has IEMOCAP-like sizes (words per utterance lognormal with mean ~11, 1-14 phones per word,
@@ -36,7 +36,7 @@ from wise.models.wise import Wise, n_params
 from wise.rows import load_run_config
 from wise.train import data_for, evaluate, pick_device, train
 
-RESULTS = Path(__file__).parent / "results"
+RESULTS = Path(__file__).resolve().parents[1] / "results"
 
 
 def wise_model(text_dim: int) -> Wise:

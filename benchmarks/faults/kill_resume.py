@@ -1,7 +1,7 @@
 """Kill and resume: every long command, SIGKILLed at seeded random points and run again, must
 end with the outputs of a run that was never interrupted.
 
-    python benchmarks/kill_resume.py [--kills 6] [--seed 0] [--references 2]
+    python benchmarks/faults/kill_resume.py [--kills 6] [--seed 0] [--references 2]
         [--size full|ci] [--commands ...] [--work DIR]
         [--out benchmarks/results/reliability/kill_resume.json]
 

@@ -1,6 +1,7 @@
 """Time `wise features` from scratch on a synthetic corpus; measure memory and cache size.
 
-    python benchmarks/bench_features.py [--utterances 2000] [--workers 2] [--dir /tmp/wise-bench]
+    python benchmarks/timing/bench_features.py [--utterances 2000] [--workers 2]
+        [--dir /tmp/wise-bench]
 
 Generates the corpus (if absent) and its manifest, then builds the feature cache from empty and
 writes benchmarks/results/features-<N>.json: wall time, real-time factor, peak RSS of the main
@@ -28,7 +29,7 @@ from wise.errors import Skips
 from wise.features.cache import FeatureStore, build_features
 from wise.prepare import prepare
 
-RESULTS = Path(__file__).parent / "results"
+RESULTS = Path(__file__).resolve().parents[1] / "results"
 
 
 def dir_bytes(path: Path) -> int:

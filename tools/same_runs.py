@@ -1,6 +1,6 @@
 """Whether two results folders hold the same runs, bit for bit (wall-clock times aside).
 
-    python benchmarks/same_runs.py wise-demo/results /tmp/demo2/results [--out FILE]
+    python tools/same_runs.py wise-demo/results /tmp/demo2/results [--out FILE]
 
 For every (row, seed, fold) present in both folders (`ROW/seed_S/fold_K/`), compares the
 metrics (less their `seconds` fields), the predictions file byte for byte and the checkpoint's

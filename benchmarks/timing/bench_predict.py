@@ -1,6 +1,6 @@
 """End-to-end latency of `predict` on real (synthetic) speech, with and without ASR.
 
-    python benchmarks/bench_predict.py --model M.wise --manifest M.jsonl [--session Ses01]
+    python benchmarks/timing/bench_predict.py --model M.wise --manifest M.jsonl [--session Ses01]
         [--n 40] [--long 10] [--asr whisper|pocketsphinx] [--out predict.json]
 
 Takes `--n` utterances of one session (use a fold's model whose test session it is, so the
@@ -33,7 +33,7 @@ from wise.audio import load_audio
 from wise.predict import Predictor
 from wise.utterance import read_manifest
 
-RESULTS = Path(__file__).parent / "results"
+RESULTS = Path(__file__).resolve().parents[1] / "results"
 
 
 def _stats(values: list[float]) -> dict:

@@ -5,7 +5,7 @@ into a temporary folder, which is removed afterwards, and reports utterances per
 hours of audio and seconds taken. The machine's load average is recorded with the result,
 because other work on the same cores slows the generator down in proportion.
 
-Writes benchmarks/results/synth.json. Usage: python benchmarks/bench_synth.py [--n 2000]
+Writes benchmarks/results/synth.json. Usage: python benchmarks/timing/bench_synth.py [--n 2000]
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from wise import code_version
 from wise.corpora.synthetic import generate
 from wise.fsutil import atomic_write_text
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def main() -> None:

@@ -2,7 +2,7 @@
 read-only folder and over a file-size limit; every long command, stopped by ^C or SIGTERM
 mid-work; and `wise cv --jobs 2` and a small `wise demo` run to the end.
 
-    python benchmarks/disk_and_shutdown.py [--trials 2] [--stop-trials N] [--seed 0]
+    python benchmarks/faults/disk_and_shutdown.py [--trials 2] [--stop-trials N] [--seed 0]
         [--parts disk shutdown warnings] [--commands ...] [--before SRC] [--work DIR]
         [--out benchmarks/results/reliability/disk_and_shutdown.json]
 

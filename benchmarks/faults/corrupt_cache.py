@@ -1,6 +1,6 @@
 """Damage what wise reuses, run the command that reuses it, and record what happened.
 
-    python benchmarks/corrupt_cache.py [--trials 5] [--seed 0] [--utterances 40]
+    python benchmarks/faults/corrupt_cache.py [--trials 5] [--seed 0] [--utterances 40]
         [--work DIR] [--out benchmarks/results/reliability/integrity.json]
 
 On a small synthetic corpus (`wise synth`, then `wise prepare`), an undamaged `wise features`
@@ -24,7 +24,7 @@ converted vectors byte for byte, cache entries array by array, a fold's predicti
 byte, its metrics and the summary less their timings, a checkpoint by the SHA-256 of its
 contents, a prediction less its timings). Writes one row per group of files (all faults
 together; an outcome only some faults gave names them) and per crafted checkpoint, which the
-docs table renders (benchmarks/reliability_table.py), and every trial under "studies".
+docs table renders (benchmarks/faults/reliability_table.py), and every trial under "studies".
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ from wise.fsutil import atomic_write_text
 from wise.testing.host import machine
 from wise.utterance import read_manifest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 FAULTS = {
     "truncate": "cut to a random length",
@@ -427,7 +427,7 @@ def main() -> int:
     rows = rows_of(studies, args.trials)
     out = {
         "area": "integrity",
-        "command": "python benchmarks/corrupt_cache.py " + " ".join(sys.argv[1:]),
+        "command": "python benchmarks/faults/corrupt_cache.py " + " ".join(sys.argv[1:]),
         "date": datetime.date.today().isoformat(),
         "machine": machine(),
         "rows": rows,

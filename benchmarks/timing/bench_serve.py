@@ -15,7 +15,7 @@ and after, and the share of all cores used by the server, the clients and other 
 during each case, say whether anything else was running.
 
 Writes benchmarks/results/serve.json. Usage:
-    python benchmarks/bench_serve.py [CHECKPOINT] [--manifest M] [--requests 120]
+    python benchmarks/timing/bench_serve.py [CHECKPOINT] [--manifest M] [--requests 120]
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ import psutil
 from wise import code_version
 from wise.fsutil import atomic_write_text
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DEMO = Path("wise-demo")   # what `wise demo` leaves in the current folder
 
 

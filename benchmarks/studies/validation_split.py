@@ -9,11 +9,11 @@ with the same seeds on the same folds; the difference speakers − rows per (see
 mean and a 95% interval corrected for the overlap of cross-validation's training sets
 (`wise.stats.compare_runs`, as the report's Δ columns).
 
-    python benchmarks/validation_split.py --out runs/validation-split --seeds 3 --jobs 1
+    python benchmarks/studies/validation_split.py --out runs/validation-split --seeds 3 --jobs 1
 
 Corpora: the synthetic demo corpus (wise-demo/, leave one session out, as `wise demo`) and the
 real-speech dev set (runs/real-speech/ravdess-dev.jsonl, 4 speaker-independent folds, as
-benchmarks/real_speech.py). Writes OUT/CORPUS-CHOICE/wise/ (one `wise cv --seeds` run each;
+benchmarks/studies/real_speech.py). Writes OUT/CORPUS-CHOICE/wise/ (one `wise cv --seeds` run each;
 finished folds are reused) and benchmarks/results/validation_split.json; prints the markdown
 table docs/training.md quotes. `--table-only` trains nothing and reads the finished runs.
 """
@@ -38,7 +38,7 @@ from wise.fsutil import atomic_write_text
 from wise.stats import compare_runs
 from wise.testing.host import machine
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "benchmarks" / "results"
 CHOICES = ("rows", "speakers")
 INTERVAL = ("95% corrected repeated-CV t-interval over (seed, fold) pairs "
@@ -221,7 +221,8 @@ def main() -> int:
                                                 "val_minus_test_ua")},
         }
     result = {
-        "command": "python " + shlex.join(["benchmarks/validation_split.py", *sys.argv[1:]]),
+        "command": "python " + shlex.join(["benchmarks/studies/validation_split.py",
+                                           *sys.argv[1:]]),
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "machine": machine(platform=True), "table_code_version": code_version(),
         "jobs": args.jobs,

@@ -1,6 +1,6 @@
 """Run commands against a real multi-node Ray cluster on this machine, on loopback only.
 
-    unshare -n python benchmarks/loopback_cluster.py [--nodes 2] [--cpus 1] \
+    unshare -n python benchmarks/faults/loopback_cluster.py [--nodes 2] [--cpus 1] \
         [--kill-task wise:train] [--remove-node-when GLOB] -- CMD ... {address} ...
 
 Start it inside its own network namespace (`unshare -n`): there loopback is the only

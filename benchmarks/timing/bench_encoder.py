@@ -1,6 +1,6 @@
 """What Whisper's encoder frames cost: per 5-s clip on one core, alone and inside `predict`.
 
-    python benchmarks/bench_encoder.py --manifest ravdess-dev.jsonl --runs runs/real-speech \
+    python benchmarks/timing/bench_encoder.py --manifest ravdess-dev.jsonl --runs runs/real-speech \
         [--n 20] [--out benchmarks/results/encoder.json]
 
 1. **The frames alone.** For each encoder (`whisper-tiny.en`; `whisper-base` when its extra is
@@ -38,7 +38,7 @@ from wise.fsutil import atomic_write_text
 from wise.predict import Predictor
 from wise.utterance import read_manifest
 
-RESULTS = Path(__file__).resolve().parent / "results"
+RESULTS = Path(__file__).resolve().parents[1] / "results"
 SECONDS = 5.0
 
 

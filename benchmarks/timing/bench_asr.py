@@ -21,7 +21,7 @@ Each recogniser runs in a process of its own, both at once (the machine has two 
 Writes benchmarks/results/asr.json; a recogniser not run this time (`--asr whisper` alone)
 keeps its earlier results there if they were made with the same sets, each recogniser's
 results naming the code version that made them. Usage:
-    python benchmarks/bench_asr.py --manifest /path/to/ravdess-dev/manifest.csv
+    python benchmarks/timing/bench_asr.py --manifest /path/to/ravdess-dev/manifest.csv
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ from wise.fsutil import atomic_write_text
 from wise.testing import nonspeech
 from wise.text import tokenize
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 QUIET_DBFS = -40.0
 NO_SPEECH_PROB = re.compile(r"no-speech probability ([0-9.]+)")

@@ -21,7 +21,7 @@ Scored per set:
   text, real-time factor, and the mean confidence of utterances recognised exactly and of the
   others. bench_asr.py compares the recognisers, on real speech too.
 
-Writes benchmarks/results/align.json. Usage: python benchmarks/bench_align.py [--n 120]
+Writes benchmarks/results/align.json. Usage: python benchmarks/timing/bench_align.py [--n 120]
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ from wise.fsutil import atomic_write_text
 from wise.text import tokenize
 from wise.utterance import Segment
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 SUBJECTS = ["I", "you", "we", "they", "my brother", "the teacher", "her mother", "nobody",
             "the old man", "Zorblax", "our neighbour", "everyone", "Kwabena", "the doctor",

@@ -1,7 +1,7 @@
 """Fuzzing the readers of outside bytes, at scale: the properties of
 tests/unit/test_fuzz_readers.py with `--scale` times their CI example counts.
 
-    python benchmarks/fuzz.py [--scale 20] [--out benchmarks/results/reliability/fuzz.json]
+    python benchmarks/faults/fuzz.py [--scale 20] [--out benchmarks/results/reliability/fuzz.json]
 
 The properties run through pytest, in a process of its own, with WISE_FUZZ_SCALE set
 (Hypothesis runs them deterministically: `derandomize=True`, no example database) and
@@ -32,7 +32,7 @@ import hypothesis
 from wise.fsutil import atomic_write_text
 from wise.testing.host import machine
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PROPERTIES = ROOT / "tests" / "unit" / "test_fuzz_readers.py"
 SELF_TEST = "test_the_contract_itself_catches_what_it_should"
 
@@ -140,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     result = {
         "area": "fuzz",
-        "command": "python benchmarks/fuzz.py " + " ".join(argv if argv is not None
+        "command": "python benchmarks/faults/fuzz.py " + " ".join(argv if argv is not None
                                                            else sys.argv[1:]),
         "date": datetime.date.today().isoformat(),
         "machine": machine(platform=True),

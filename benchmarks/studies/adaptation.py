@@ -21,7 +21,7 @@ arrays: tests/integration/test_wise_plus.py and test_wise_whisper.py). Each cond
 is pooled over a fold's held-out clips and averaged over its draws; Δ against `none` is
 paired over the (seed, fold)s with the corrected interval of `wise.stats`.
 
-    python benchmarks/adaptation.py --manifest ravdess-dev.jsonl --run runs/real-speech/ROW
+    python benchmarks/studies/adaptation.py --manifest ravdess-dev.jsonl --run runs/real-speech/ROW
 
 Writes benchmarks/results/adaptation_RUN.json and .md (RUN: the run folder's name);
 `--table-only` rewrites the .md from the .json.
@@ -45,7 +45,7 @@ from wise.runtime import Runtime
 from wise.stats import paired_difference, test_over_train
 from wise.train import UNKNOWN_SPEAKER, Data, evaluate, load_corpus
 
-RESULTS = Path(__file__).resolve().parent / "results"
+RESULTS = Path(__file__).resolve().parents[1] / "results"
 
 
 def conditions(rows: list[int], labels: list[int], rng: np.random.Generator

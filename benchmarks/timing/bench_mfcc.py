@@ -12,7 +12,7 @@ both alike.
 Writes benchmarks/results/mfcc.json (ours: median and best time, ms per second of audio,
 real-time factor; librosa's median and best; ours / librosa; the load average; the feature
 config and the code version) and prints it.
-Usage: python benchmarks/bench_mfcc.py [--clips DIR] [--seconds S] [--repeats N]
+Usage: python benchmarks/timing/bench_mfcc.py [--clips DIR] [--seconds S] [--repeats N]
 """
 
 from __future__ import annotations
@@ -39,8 +39,8 @@ from wise.config import FeatureConfig  # noqa: E402
 from wise.features.mfcc import mfcc  # noqa: E402
 from wise.fsutil import atomic_write_text  # noqa: E402
 
-OUT = Path(__file__).resolve().parent / "results" / "mfcc.json"
-CLIPS = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "ravdess-dev"
+OUT = Path(__file__).resolve().parents[1] / "results" / "mfcc.json"
+CLIPS = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "ravdess-dev"
 
 
 def real_speech(clips: Path, seconds: float, sample_rate: int) -> tuple[np.ndarray, int]:

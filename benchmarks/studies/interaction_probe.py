@@ -26,7 +26,7 @@ frame count and its mean frames per phone.
     wise synth /tmp/synth2k --utterances 2000 --seed 0 --workers 1
     wise prepare iemocap /tmp/synth2k --out /tmp/synth2k/manifest.jsonl
     wise features /tmp/synth2k/manifest.jsonl --workers 1
-    python benchmarks/interaction_probe.py --corpus /tmp/synth2k
+    python benchmarks/studies/interaction_probe.py --corpus /tmp/synth2k
 
 Writes benchmarks/results/interaction_probe.json (or --out).
 """
@@ -48,7 +48,7 @@ from wise.fsutil import atomic_write_text
 from wise.normalize import Normalizer
 from wise.utterance import read_manifest
 
-OUT = Path(__file__).resolve().parent / "results" / "interaction_probe.json"
+OUT = Path(__file__).resolve().parents[1] / "results" / "interaction_probe.json"
 ORACLE_PASS = 0.80   # pre-registered: oracle accuracy against the clean label (default mode)
 C = 1.0              # logistic regression's inverse regularisation, fixed before any run
 

@@ -1,6 +1,6 @@
 """How the cost of each pipeline stage grows with corpus size (utterances and audio hours).
 
-    python benchmarks/scaling.py [--sizes 2000,8000,32000] [--work runs/scaling]
+    python benchmarks/timing/scaling.py [--sizes 2000,8000,32000] [--work runs/scaling]
         [--engines local-1,local-2] [--ray ADDRESS] [--skip-real] [--torch-threads 1]
         [--out benchmarks/results/scaling.json] [--plot docs/scaling.png]
 
@@ -57,7 +57,7 @@ import psutil
 from wise import code_version
 from wise.fsutil import atomic_write_text
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 RAVDESS_DEV = Path("/work/shared/data/ravdess-dev")
 ROW = "wise"                 # the row whose epoch and prediction are timed
 PREDICT_CLIPS = 5            # utterances per prediction mode (median reported)

@@ -21,7 +21,8 @@ mutated multipart uploads (wise.testing.multipart_fuzz, Hypothesis, derandomized
 server is stopped in any case. Every loop is bounded in time and stops by itself.
 
 Writes benchmarks/results/reliability/service.json. Usage:
-    python benchmarks/soak_serve.py [CHECKPOINT] [--manifest M] [--ravdess DIR] [--minutes 10]
+    python benchmarks/faults/soak_serve.py [CHECKPOINT] [--manifest M] [--ravdess DIR]
+        [--minutes 10]
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ from wise.corpora.ravdess import parse_name
 from wise.fsutil import atomic_write_text
 from wise.testing import multipart_fuzz
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 DEMO = Path("wise-demo")   # what `wise demo` leaves in the current folder
 RAVDESS_DEV = Path("/work/shared/data/ravdess-dev")
@@ -592,7 +593,7 @@ def main() -> None:
                                    limits["idle_timeout"])
     result = {
         "area": "service",
-        "command": shlex.join(["python", "benchmarks/soak_serve.py", *sys.argv[1:]]),
+        "command": shlex.join(["python", "benchmarks/faults/soak_serve.py", *sys.argv[1:]]),
         "date": started.isoformat(timespec="seconds"),
         "machine": machine(),
         "code_version": code_version(),

@@ -1,9 +1,9 @@
 """Which utterance functionals carry emotion on real speech, and does a permissive set do?
 
 A linear-time probe, not a model: an RBF SVM (balanced classes) on utterance functionals, on
-the same speaker-independent folds as `benchmarks/real_speech.py` (speaker_groups, one seed),
-each set standardised over the corpus (the classic recipe) or per speaker (each speaker's own
-mean/std, as WISE+ does; no labels). Sets:
+the same speaker-independent folds as `benchmarks/studies/real_speech.py` (speaker_groups, one
+seed), each set standardised over the corpus (the classic recipe) or per speaker (each
+speaker's own mean/std, as WISE+ does; no labels). Sets:
 
 - `egemaps`: openSMILE's 88 eGeMAPSv02 functionals (research licence; the optional extra);
 - `mfcc_stats`: mean and std of our 39 MFCC values (no prosody);
@@ -12,7 +12,7 @@ mean/std, as WISE+ does; no labels). Sets:
   (mean, std, 20th/50th/80th percentile, 20-80 range), mean absolute F0 change, voiced share.
   librosa is not a dependency of wise: `pip install librosa` to run this set.
 
-    python benchmarks/functionals_probe.py --manifest ravdess-dev.jsonl
+    python benchmarks/studies/functionals_probe.py --manifest ravdess-dev.jsonl
 
 Writes benchmarks/results/functionals_probe.json.
 """
@@ -36,7 +36,7 @@ from wise.features.mfcc import mfcc
 from wise.fsutil import atomic_write_text
 from wise.utterance import read_manifest
 
-OUT = Path(__file__).resolve().parent / "results" / "functionals_probe.json"
+OUT = Path(__file__).resolve().parents[1] / "results" / "functionals_probe.json"
 
 
 def librosa_functionals(x: np.ndarray, sr: int = 16000) -> np.ndarray:

@@ -1,16 +1,17 @@
 """Held-out speakers through `wise predict`'s path: no transcript, and with or without speaker
 adaptation.
 
-For every fold of finished `benchmarks/real_speech.py` runs (one seed), the fold's checkpoint
-predicts its own held-out speakers' clips the way a user's recordings are predicted: audio
-only, the transcript from the default recogniser, forced alignment, features, model. Each test
-speaker is either adapted to (`Predictor.adapt_speaker` with all of that speaker's clips:
+For every fold of finished `benchmarks/studies/real_speech.py` runs (one seed), the fold's
+checkpoint predicts its own held-out speakers' clips the way a user's recordings are predicted:
+audio only, the transcript from the default recogniser, forced alignment, features, model. Each
+test speaker is either adapted to (`Predictor.adapt_speaker` with all of that speaker's clips:
 statistics of the audio, no labels) or not (the training speakers' average statistics), and
 the fold's UA is compared with the classic baseline's on the same fold: the mean paired
 difference and its 95% interval corrected for cross-validation's overlapping training sets
 (`wise.stats.paired_difference`, with the cv run's n_test/n_train).
 
-    python benchmarks/real_speech_predict.py --manifest ravdess-dev.jsonl --runs runs/real-speech
+    python benchmarks/studies/real_speech_predict.py --manifest ravdess-dev.jsonl \
+        --runs runs/real-speech
 
 Reads RUNS/ROW/seed_S/fold_K/ (the layout of `wise cv --seeds` runs and of the older one-run-
 per-seed ones alike). Writes benchmarks/results/real_speech_predict_ROW_seedS.json; `--combine`
@@ -35,7 +36,7 @@ from wise.predict import Predictor
 from wise.stats import paired_difference
 from wise.utterance import read_manifest
 
-RESULTS = Path(__file__).resolve().parent / "results"
+RESULTS = Path(__file__).resolve().parents[1] / "results"
 
 
 def seed_folds(row_dir: Path, seed: int) -> dict[str, Path]:

@@ -7,8 +7,8 @@ of cross-validation's training sets (`wise.stats`: Nadeau & Bengio 2003, Bouckae
 2004). The folds are the same for every row and seed (they depend on the manifest and
 `cv.split_seed` only), so a difference is measured on identical test speakers.
 
-    python benchmarks/real_speech.py --manifest ravdess-dev.jsonl --out runs/real-speech
-    python benchmarks/real_speech.py --manifest ravdess-dev.jsonl --table-only
+    python benchmarks/studies/real_speech.py --manifest ravdess-dev.jsonl --out runs/real-speech
+    python benchmarks/studies/real_speech.py --manifest ravdess-dev.jsonl --table-only
 
 Writes OUT/ROW/ (one cv run per row, every seed in it: OUT/ROW/seed_S/fold_K/; finished folds
 are reused), and benchmarks/results/real_speech.json and .md (the table docs/real-speech.md
@@ -32,7 +32,7 @@ from wise.cli import main as wise_main
 from wise.fsutil import atomic_write_text
 from wise.stats import compare_runs
 
-RESULTS = Path(__file__).resolve().parent / "results"
+RESULTS = Path(__file__).resolve().parents[1] / "results"
 
 # name -> (shipped config, overrides, what it is)
 EGEMAPS = ["functionals=egemaps", "prosody=egemaps"]

@@ -7,7 +7,7 @@ how much the narrower text branch costs on the corpus every table here is made o
 vector sets differ in more than width (training text, vocabulary, pruning to 20,000 distinct
 vectors, scale), so a difference is the whole swap's, not width's alone.
 
-    python benchmarks/vector_width.py --seeds 3 --jobs 2
+    python benchmarks/studies/vector_width.py --seeds 3 --jobs 2
 
 The 50-d side is the committed demo's `wise` row (wise-demo/results/wise, from `wise demo`
 then `wise reproduce --seeds 3`: the table's own runs) unless `--fresh-50d`; the 300-d side
@@ -41,7 +41,7 @@ from wise.features.words import WordVectors, load_word_vectors, oov_report
 from wise.testing.host import machine
 from wise.text import tokenize
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 MANIFEST = "wise-demo/manifest.jsonl"
 CACHE = "wise-demo/wise-cache"
 COMMITTED_50D = "wise-demo/results/wise"
@@ -151,7 +151,7 @@ def main() -> int:
     if a["summary"]["config"]["train"] != b["summary"]["config"]["train"]:
         raise SystemExit("the two runs were trained with different training settings")
     result = {
-        "command": "python " + shlex.join(["benchmarks/vector_width.py", *sys.argv[1:]]),
+        "command": "python " + shlex.join(["benchmarks/studies/vector_width.py", *sys.argv[1:]]),
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "machine": machine(platform=True), "table_code_version": code_version(),
         "jobs": args.jobs,
