@@ -27,10 +27,11 @@ import hashlib
 import json
 import os
 from pathlib import Path
+from typing import Required, TypedDict
 
 import numpy as np
 
-from wise.align.asr import DEFAULT_RECOGNIZER, SphinxRecognizer, make_recognizer
+from wise.align.asr import DEFAULT_RECOGNIZER, make_recognizer
 from wise.audio import load_audio
 from wise.cluster import check_shared, imap
 from wise.config import RunConfig
@@ -41,6 +42,7 @@ from wise.metrics import confusion, recalls
 from wise.plots import plot_study
 from wise.predict import Predictor, utterance_features
 from wise.progress import progress_bar
+from wise.results import CVSummary
 from wise.runtime import DEFAULT_RUNTIME, Runtime
 from wise.text import tokenize
 from wise.utterance import Segment, read_manifest
@@ -50,6 +52,69 @@ CONDITIONS = ("gold", "gold_forced", "asr")
 CONDITION_NAMES = {"gold": "gold transcript, corpus times",
                    "gold_forced": "gold transcript, forced-aligned",
                    "asr": "ASR transcript, forced-aligned"}
+
+
+
+class TranscriptLine(TypedDict, total=False):
+    """One line of `transcripts.jsonl`: what the worker heard and aligned in one utterance.
+    Segments are [token, start, end] in seconds; an `*_error` says why that part is missing."""
+
+    id: Required[str]
+    asr: Required[str]              # the recogniser's name: another's lines are redone
+    error: str                      # the audio could not be read
+    asr_text: str
+    asr_confidence: float
+    asr_words: list[list]
+    asr_phones: list[list]
+    asr_error: str
+    forced_words: list[list]        # the gold transcript, force-aligned
+    forced_phones: list[list]
+    forced_error: str
+
+
+class ConditionScores(TypedDict):
+    """One fold's model under one test condition; no label counts as wrong."""
+
+    wa: float
+    ua: float
+    n: int
+    unlabelled: int                 # utterances that got no label (no speech, no alignment)
+
+
+class WordErrors(TypedDict):
+    wer: float
+    substitutions: int
+    deletions: int
+    insertions: int
+    ref_words: int
+
+
+class StudyFold(TypedDict):
+    fold: int
+    test: str
+    n: int
+    wer: WordErrors
+    asr_confidence_mean: float | None
+    gold: ConditionScores
+    gold_forced: ConditionScores
+    asr: ConditionScores
+
+
+class StudySummary(TypedDict):
+    """`results.json` of `wise asr-study`, what `asr_study` hands back."""
+
+    name: str
+    config: dict
+    manifest: str
+    code_version: str
+    protocol: str
+    recogniser: str
+    folds: list[StudyFold]
+    wer: dict[str, float]           # {"mean", "std"} over folds, "pooled" over utterances
+    gold: dict[str, object]         # per condition: {"wa", "ua": {"mean", "std"}, "unlabelled"}
+    gold_forced: dict[str, object]
+    asr: dict[str, object]
+
 
 _tools = None
 
@@ -68,11 +133,11 @@ def _segments(segs: list[Segment]) -> list[list]:
     return [[s.token, round(s.start, 4), round(s.end, 4)] for s in segs]
 
 
-def transcribe(task: tuple[str, str, str]) -> dict:
+def transcribe(task: tuple[str, str, str]) -> TranscriptLine:
     """Worker: recognise one utterance and force-align its recognised and gold transcripts."""
     utt_id, audio, text = task
     aligner, recognizer = _tools
-    out: dict = {"id": utt_id, "asr": recognizer.name}
+    out: TranscriptLine = {"id": utt_id, "asr": recognizer.name}
     try:
         x = load_audio(audio)
     except WiseError as e:
@@ -93,12 +158,10 @@ def transcribe(task: tuple[str, str, str]) -> dict:
     return out
 
 
-def _read_done(path: Path, recognizer: str) -> dict[str, dict]:
-    """The utterances `recognizer` has done already (lines without a recogniser's name were
-    written by pocketsphinx, before there was a choice). A line cut short by an interrupted
-    run, or whose content no longer matches its checksum, is left out, so it is redone; lines
-    written before there were checksums are taken as they parse."""
-    done: dict[str, dict] = {}
+def _read_done(path: Path, recognizer: str) -> dict[str, TranscriptLine]:
+    """The utterances `recognizer` has done already. A line cut short by an interrupted run,
+    or whose content does not match its checksum, is left out, so it is redone."""
+    done: dict[str, TranscriptLine] = {}
     if path.is_file():
         for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
             try:
@@ -107,9 +170,9 @@ def _read_done(path: Path, recognizer: str) -> dict[str, dict]:
                 continue
             if not isinstance(row, dict) or not isinstance(row.get("id"), str):
                 continue
-            if LINE_CHECK in row and row.pop(LINE_CHECK) != _line_check(row):
+            if row.pop(LINE_CHECK, None) != _line_check(row):
                 continue
-            if row.get("asr", SphinxRecognizer.name) == recognizer:
+            if row.get("asr") == recognizer:
                 done[row["id"]] = row
     return done
 
@@ -124,7 +187,7 @@ def _line_check(row: dict) -> str:
 def transcribe_all(tasks: list[tuple[str, str, str]], out_file: Path, *, workers: int,
                    progress: bool, asr: str = DEFAULT_RECOGNIZER,
                    asr_model: str | Path | None = None, ray: str | None = None
-                   ) -> dict[str, dict]:
+                   ) -> dict[str, TranscriptLine]:
     done = _read_done(out_file, make_recognizer(asr, asr_model).name)
     todo = [t for t in tasks if t[0] not in done]
     if todo:
@@ -165,7 +228,7 @@ def _seg(rows: list | None) -> list[Segment]:
     return [Segment(t, s, e) for t, s, e in rows or []]
 
 
-def _scores(y_true: list[int], y_pred: list[int]) -> dict:
+def _scores(y_true: list[int], y_pred: list[int]) -> ConditionScores:
     """WA/UA where a prediction of -1 (no label) counts as wrong."""
     n = len(LABELS)
     yt = np.array(y_true)
@@ -175,7 +238,7 @@ def _scores(y_true: list[int], y_pred: list[int]) -> dict:
             "n": len(y_true), "unlabelled": int((yp == n).sum())}
 
 
-def word_error_rate(refs: list[str], hyps: list[str]) -> dict:
+def word_error_rate(refs: list[str], hyps: list[str]) -> WordErrors:
     """Corpus-level WER of `hyps` against `refs` (both as `tokenize` would split them)."""
     import jiwer
 
@@ -190,7 +253,7 @@ def word_error_rate(refs: list[str], hyps: list[str]) -> dict:
 
 def asr_study(run: RunConfig, manifest: str | Path, out_dir: str | Path, *,
               asr: str = DEFAULT_RECOGNIZER, asr_model: str | Path | None = None,
-              runtime: Runtime = DEFAULT_RUNTIME) -> dict:
+              runtime: Runtime = DEFAULT_RUNTIME) -> StudySummary:
     """Cross-validate `run` on gold transcripts into OUT/cv, recognise and align every test
     utterance with `asr` (resuming from OUT/transcripts.jsonl), score each fold's model on
     gold, gold force-aligned and recognised transcripts; write and return the study."""
@@ -218,7 +281,7 @@ def asr_study(run: RunConfig, manifest: str | Path, out_dir: str | Path, *,
                           progress=runtime.progress, asr=asr, asr_model=asr_model, ray=runtime.ray)
 
     log("[3/3] scoring every fold's model on gold and recognised transcripts")
-    results = []
+    results: list[StudyFold] = []
     for f, preds in folds:
         p = Predictor(fold_dir(out / "cv", f["seed"], f["fold"]) / "model.wise")
         y_true = [LABELS.index(x["label"]) for x in preds]
@@ -243,11 +306,12 @@ def asr_study(run: RunConfig, manifest: str | Path, out_dir: str | Path, *,
                                               functionals)
                 probs, _ = p.score(feats)
                 y[cond].append(int(np.argmax(probs)))
-        r = {"fold": f["fold"], "test": f["test"], "n": len(preds),
-             "wer": word_error_rate(refs, hyps),
-             "asr_confidence_mean": round(float(np.mean(conf)), 4) if conf else None}
-        for cond in CONDITIONS:
-            r[cond] = _scores(y_true, y[cond])
+        r: StudyFold = {
+            "fold": f["fold"], "test": f["test"], "n": len(preds),
+            "wer": word_error_rate(refs, hyps),
+            "asr_confidence_mean": round(float(np.mean(conf)), 4) if conf else None,
+            "gold": _scores(y_true, y["gold"]),
+            "gold_forced": _scores(y_true, y["gold_forced"]), "asr": _scores(y_true, y["asr"])}
         results.append(r)
         log(f"  fold {f['fold']} ({f['test']}): WER {r['wer']['wer']:.1%}  UA gold "
             f"{r['gold']['ua']:.3f}  gold+forced {r['gold_forced']['ua']:.3f}  "
@@ -259,7 +323,8 @@ def asr_study(run: RunConfig, manifest: str | Path, out_dir: str | Path, *,
     return summary
 
 
-def _summary(run: RunConfig, manifest, cv: dict, results: list[dict], recognizer: str) -> dict:
+def _summary(run: RunConfig, manifest, cv: CVSummary, results: list[StudyFold],
+             recognizer: str) -> StudySummary:
     def stat(cond: str, key: str) -> dict:
         v = np.array([r[cond][key] for r in results])
         return {"mean": float(v.mean()), "std": float(v.std())}
@@ -281,7 +346,7 @@ def _summary(run: RunConfig, manifest, cv: dict, results: list[dict], recognizer
     }
 
 
-def study_markdown(s: dict) -> str:
+def study_markdown(s: StudySummary) -> str:
     lines = [f"# ASR study: {s['name']} trained on gold transcripts, tested on gold vs ASR",
              "", f"- Manifest: `{s['manifest']}`; protocol: {s['protocol']}; code version "
              f"`{s['code_version']}`.", f"- Recogniser: {s['recogniser']}.",

@@ -129,9 +129,10 @@ def _read(path: Path) -> dict:
     if blob["format"] != FORMAT:
         raise WiseError(path, f"not a checkpoint this wise reads: its format tag is "
                               f"{str(blob['format'])[:40]!r}, not {FORMAT!r}")
-    # Checkpoints written before there was a digest are read unverified: they are the user's
-    # models, and the checks below still refuse one that does not fit.
-    if DIGEST in blob and blob[DIGEST] != content_digest(blob):
+    if DIGEST not in blob:
+        raise WiseError(path, f"not a checkpoint this wise reads: it has no {DIGEST}, which "
+                              "every checkpoint wise writes has")
+    if blob[DIGEST] != content_digest(blob):
         raise WiseError(path, "damaged checkpoint: its contents have changed since it was "
                               "written (their SHA-256 differs)")
     return blob
@@ -153,15 +154,17 @@ def load_checkpoint(path: str | Path) -> tuple[TorchModel, RunConfig, Normalizer
     # does not have: say so, rather than fail somewhere inside the model.
     try:
         d = blob["run"]
-        # A stored train section without "validation" was made with rows held out (the
-        # field is left out at that value, and runs from before it held out rows).
+        # A stored train section without "validation" held out rows: `TrainConfig.key_fields`
+        # leaves the field out at that value.
         run = run_config({**{k: d[k] for k in ("name", "model", "model_args", "features", "cv")},
                           "train": {"validation": "rows", **d["train"]}})
+        dims = ModelDims(**blob["dims"])
     except (KeyError, TypeError, ValueError) as e:
+        why = f"missing {e}" if isinstance(e, KeyError) else str(e)
         raise WiseError(path, f"checkpoint config not usable by wise {__version__} "
-                              f"(made with {blob.get('version', '?')}): {e}") from None
+                              f"(made with {blob.get('version', '?')}): {why}") from None
     try:
-        model = build_with_dims(run.model, run.model_args, _dims(blob))
+        model = build_with_dims(run.model, run.model_args, dims)
         model.load_state_dict(blob["state_dict"])
         normalizer = Normalizer.from_dict(blob["normalizer"])
     except (KeyError, TypeError, ValueError, RuntimeError) as e:
@@ -176,12 +179,7 @@ def load_checkpoint(path: str | Path) -> tuple[TorchModel, RunConfig, Normalizer
     return model, run, normalizer, blob
 
 
-def _dims(blob: dict) -> ModelDims:
-    """The input widths a checkpoint's model was built with: its "dims", or for a checkpoint
-    written before it had them, the same widths among its model_args."""
-    given = blob.get("dims") or {k: v for k, v in blob["run"]["model_args"].items()
-                                 if k in DIM_NAMES}
-    return ModelDims(**given)
+
 
 
 def _feature_mismatch(model: TorchModel, run: RunConfig) -> str:

@@ -27,6 +27,7 @@ from wise.version import __version__
 
 if TYPE_CHECKING:
     from wise.features.cache import FeatureBuild
+    from wise.results import CVSummary
 
 DEMO_DIR = "wise-demo"
 CHECKPOINT_SUFFIX = ".wise"
@@ -342,8 +343,8 @@ def _model_option(p: argparse.ArgumentParser) -> None:
 
 
 def _checkpoint_first(args: argparse.Namespace) -> None:
-    """The form from before the model was optional, `wise predict MODEL.wise AUDIO...`: a
-    first file named *.wise is the checkpoint (no audio format has that suffix)."""
+    """`wise predict MODEL.wise AUDIO...` works as well as `-m MODEL.wise`: a first file named
+    *.wise is the checkpoint (no audio format has that suffix)."""
     if args.model is None and len(args.audio) > 1 and args.audio[0].endswith(CHECKPOINT_SUFFIX):
         args.model, args.audio = args.audio[0], args.audio[1:]
 
@@ -554,12 +555,12 @@ def cmd_cv(args: argparse.Namespace) -> int:
           f"{run.train.validation}) -> {out}")
     s = run_cv(run, args.manifest, out, seeds=args.seeds, runtime=_runtime(args))
     print(f"{run.name}: WA {s['wa_mean']:.3f} ± {s['wa_std']:.3f}  "
-          f"UA {s['ua_mean']:.3f} ± {s['ua_std']:.3f}  ({_runs_words(s)}, "
+          f"UA {s['ua_mean']:.3f} ± {s['ua_std']:.3f}  ({_seeds_and_folds(s)}, "
           f"{s['n_params']:,} parameters) -> {out}/summary.json")
     return 0
 
 
-def _runs_words(s: dict) -> str:
+def _seeds_and_folds(s: CVSummary) -> str:
     n_folds = len({f["fold"] for f in s["folds"]})
     return f"{n_folds} folds" + (f" × {len(s['seeds'])} seeds" if len(s["seeds"]) > 1 else "")
 

@@ -84,8 +84,9 @@ class FeatureConfig:
                              f"not {self.functionals!r}")
 
     def key_fields(self) -> dict:
-        """Every field, less those added after the first release while at their defaults, so
-        that caches and checkpoints made before them keep their keys."""
+        """Every field, less the optional ones while at their defaults: a field added to the
+        config leaves the key of every cache entry and checkpoint that does not use it as it
+        was, so they stay valid."""
         d = asdict(self)
         for name in ("prosody", "functionals"):
             if d[name] == "none":
@@ -208,14 +209,15 @@ class TrainConfig:
                              f"not {self.precision!r}")
 
     def key_fields(self) -> dict:
-        """Every field, less those added after the first release while at their defaults, so
-        that runs and checkpoints made before them keep their config hashes."""
+        """Every field, less the optional ones while at their defaults: a field added to the
+        config leaves the hash of every run that does not use it as it was, so its finished
+        folds are still reused."""
         d = asdict(self)
         if d["precision"] == "fp32":
             del d["precision"]
         if d["l2_on_biases"]:
             del d["l2_on_biases"]
-        if d["validation"] == "rows":   # what every run made before the field was
+        if d["validation"] == "rows":
             del d["validation"]
         if not d["readout_first"]:
             del d["readout_C"]
@@ -272,7 +274,7 @@ class RunConfig:
 
     def to_dict(self) -> dict:
         features = asdict(self.features)
-        if not self.features.is_encoder:     # MFCC runs keep the config hashes they had
+        if not self.features.is_encoder:     # as in `FeatureConfig.key_fields`
             del features["frames"], features["encoder_window"]
         return {"name": self.name, "model": self.model, "model_args": dict(self.model_args),
                 "features": features, "train": self.train.key_fields(),

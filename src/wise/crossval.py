@@ -11,7 +11,7 @@ writes `seed_S/fold_K/metrics.json`, `predictions.jsonl` and `model.wise` (a sci
 `wise.models.build.CLASSIC`, writes no checkpoint), then `checksums.json`, the sizes and
 SHA-256 of those files. A (seed, fold) whose files all match their checksums and whose metrics
 are for the same config is not redone, so an interrupted run resumes; one with a missing,
-cut-short or changed file (or none recorded, as before there were checksums) is trained again.
+cut-short or changed file (or none recorded) is trained again.
 
 Determinism: a (seed, fold) gives the same bits whichever process trains it, whatever ran
 before it in that process and however many run at once (`jobs`): its initial weights come from
@@ -52,6 +52,7 @@ from wise.metrics import scores
 from wise.models.build import CLASSIC, build_classic, is_classic, require_classic
 from wise.models.wise import n_params
 from wise.progress import LiveTasks
+from wise.results import CVSummary, FoldResult, PooledScores
 from wise.runtime import DEFAULT_RUNTIME, Runtime
 from wise.train import (
     data_for,
@@ -205,7 +206,7 @@ PROGRESS_FILE = "progress.json"
 """A running fold's last finished epoch, in its folder: {"epoch", "epochs", "val_ua"}."""
 
 
-def run_fold(job: FoldJob) -> dict:
+def run_fold(job: FoldJob) -> FoldResult:
     """Train on every row but the fold's, score the fold, write its files; return metrics."""
     try:
         return _run_fold(job)
@@ -214,7 +215,7 @@ def run_fold(job: FoldJob) -> dict:
             Path(job.progress_file).unlink(missing_ok=True)
 
 
-def _run_fold(job: FoldJob) -> dict:
+def _run_fold(job: FoldJob) -> FoldResult:
     deterministic(threads=1)
     run = job.run
     on_epoch = None
@@ -249,7 +250,7 @@ def _run_fold(job: FoldJob) -> dict:
     probs, alphas = evaluate(model, data, job.test_rows, adapted)
     y_pred = probs.argmax(1).tolist()
     s = {**scores(np.array(y_true), np.array(y_pred), LABELS), **unadapted}
-    result = {"seed": run.train.seed, "fold": job.k, "test": job.name, **s,
+    result: FoldResult = {"seed": run.train.seed, "fold": job.k, "test": job.name, **s,
               "n_train": t.n_fit, "n_val": t.n_val, **t.validation_note(),
               "best_epoch": t.best_epoch, "best_val_ua": t.best_val_ua, "history": t.history,
               "seconds": round(time.perf_counter() - t0, 1), "config_hash": job.config_hash,
@@ -261,7 +262,7 @@ def _run_fold(job: FoldJob) -> dict:
     return _write_fold(job, store, y_pred, probs, alphas, result)
 
 
-def run_classic_fold(job: FoldJob) -> dict:
+def run_classic_fold(job: FoldJob) -> FoldResult:
     """`run_fold` for a scikit-learn row (`wise.models.build.CLASSIC`): fit on every row but
     the fold's utterance functionals, score the fold; the same files but no checkpoint."""
     store = FeatureStore(job.pack)
@@ -280,7 +281,7 @@ def run_classic_fold(job: FoldJob) -> dict:
     y_pred, probs = model.predict(x[job.test_rows])
     y_true = y[job.test_rows].tolist()
     s = scores(np.array(y_true), y_pred, LABELS)
-    result = {"seed": job.run.train.seed, "fold": job.k, "test": job.name, **s,
+    result: FoldResult = {"seed": job.run.train.seed, "fold": job.k, "test": job.name, **s,
               "n_train": len(train_rows), "n_val": 0,
               "best_epoch": None, "best_val_ua": None, "history": [],
               "n_params": model.n_params(), "seconds": round(time.perf_counter() - t0, 1),
@@ -308,7 +309,7 @@ def per_speaker(x: np.ndarray, speakers: list[str], rows: list[int]) -> np.ndarr
 
 
 def _write_fold(job: FoldJob, store: FeatureStore, y_pred, probs: np.ndarray, alphas: list,
-                result: dict) -> dict:
+                result: FoldResult) -> FoldResult:
     fdir = Path(job.fold_dir)
     preds = [json.dumps({"id": store.ids[i], "label": LABELS[job.labels[i]],
                          "pred": LABELS[p], "probs": [round(float(x), 5) for x in pr],
@@ -327,7 +328,8 @@ def _fold_files(run: RunConfig) -> list[str]:
     return ["predictions.jsonl", "metrics.json", *checkpoint]
 
 
-def _done_earlier(where: Path, run: RunConfig, config_hash: str) -> tuple[dict | None, str]:
+def _done_earlier(where: Path, run: RunConfig,
+                  config_hash: str) -> tuple[FoldResult | None, str]:
     """(the metrics of a (seed, fold) finished earlier with this config, or None; why its
     files cannot be reused, "" when there were none or they are for another config)."""
     if not (where / "metrics.json").is_file():
@@ -358,10 +360,10 @@ def _classic_inputs(run: RunConfig, manifest: str | Path, store: FeatureStore,
     f = build_functionals([audio[i] for i in store.ids], cache_dir(manifest, runtime.cache),
                           run.features.sample_rate, workers=runtime.workers,
                           progress=runtime.progress)
-    log(f"  eGeMAPS functionals of {len(store)} utterances: {f['built']} built, "
-        f"{f['reused']} reused ({f['seconds']:.1f} s)"
-        + (f"; {f['missing']} too short, set to the training mean" if f["missing"] else ""))
-    return f["path"]
+    log(f"  eGeMAPS functionals of {len(store)} utterances: {f.built} built, "
+        f"{f.reused} reused ({f.seconds:.1f} s)"
+        + (f"; {f.missing} too short, set to the training mean" if f.missing else ""))
+    return f.path
 
 
 @dataclass(kw_only=True)
@@ -381,11 +383,11 @@ class CVPlan:
     word_vectors: str
     word_dim: int                 # their width, which sets the text branch's (text_dim)
     todo: list[FoldJob]
-    results: dict[tuple[int, int], dict]
+    results: dict[tuple[int, int], FoldResult]
     log: Callable[[str], object]
     t_start: float
 
-    def finished(self, r: dict) -> None:
+    def finished(self, r: FoldResult) -> None:
         self.results[r["seed"], r["fold"]] = r
         epoch = "" if r["best_epoch"] is None else f"best epoch {r['best_epoch']}, "
         self.log(f"  {self.run.name} {_pair(r['seed'], r['fold'], self.n_folds, self.seeds)} "
@@ -394,11 +396,11 @@ class CVPlan:
         if "why" in (r.get("validation") or {}):             # validation=speakers fell back
             self.log(f"    {r['validation']['why']}")
 
-    def summary(self) -> dict:
+    def summary(self) -> CVSummary:
         """Write and return `summary.json` from every (seed, fold)'s result."""
         results = [self.results[key] for key in sorted(self.results)]
         run = self.run
-        summary = {
+        summary: CVSummary = {
             "name": run.name, "config": run.to_dict(), "code_version": code_version(),
             "manifest": self.manifest, "n_utterances": self.n_rows,
             "protocol": run.cv.protocol, "subset": run.cv.subset,
@@ -462,13 +464,13 @@ def plan_cv(run: RunConfig, manifest: str | Path, out_dir: str | Path, *, seeds:
     return plan
 
 
-def train_job(job: FoldJob) -> dict:
+def train_job(job: FoldJob) -> FoldResult:
     """Train and score one (seed, fold): a neural row or a scikit-learn row."""
     return run_classic_fold(job) if is_classic(job.run.model) else run_fold(job)
 
 
 def run_jobs(todo: list[FoldJob], jobs: int,
-             on_result: Callable[[FoldJob, dict], object], ray: str | None = None) -> None:
+             on_result: Callable[[FoldJob, FoldResult], object], ray: str | None = None) -> None:
     """Train `todo`, `jobs` at a time in worker processes (here, one after the other, when
     `jobs` is 1), or as Ray tasks on the cluster at `ray` (as many at once as it has CPUs),
     calling `on_result(job, result)` for each in the order of `todo`: as soon as it and every
@@ -556,7 +558,7 @@ class _LiveFolds:
 
 
 def run_cv(run: RunConfig, manifest: str | Path, out_dir: str | Path, *, seeds: int = 1,
-           runtime: Runtime = DEFAULT_RUNTIME) -> dict:
+           runtime: Runtime = DEFAULT_RUNTIME) -> CVSummary:
     """Cross-validate `run` on `manifest` into `out_dir`, once per training seed `run.train.seed`,
     `+1`, ... (`seeds` of them) on the same folds, `jobs` (seed, fold) pairs at a time; write
     and return the summary."""
@@ -579,7 +581,7 @@ def without_timings(x):
     return x
 
 
-def summarize(pairs: list[dict]) -> dict:
+def summarize(pairs: list[FoldResult]) -> PooledScores:
     """The summary's scores from every (seed, fold)'s metrics: WA and UA mean ± std over all
     pairs, the UA std split into its two sources (`ua_fold_std`: over folds of each fold's
     mean over seeds — which speakers are tested; `ua_seed_std`: over seeds within a fold,

@@ -7,7 +7,19 @@ same). Neither is precision.
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 import numpy as np
+
+
+class Scores(TypedDict):
+    """What `scores` returns, and the first keys of every fold's `metrics.json`."""
+
+    wa: float
+    ua: float
+    recall: dict[str, float | None]     # per label; None for a label absent from the fold
+    confusion: list[list[int]]          # rows are true labels, columns predictions
+    n: int
 
 
 def confusion(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> np.ndarray:
@@ -34,7 +46,7 @@ def unweighted_accuracy(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) 
     return float(np.nanmean(recalls(confusion(y_true, y_pred, n_classes))))
 
 
-def scores(y_true: np.ndarray, y_pred: np.ndarray, labels: tuple[str, ...]) -> dict:
+def scores(y_true: np.ndarray, y_pred: np.ndarray, labels: tuple[str, ...]) -> Scores:
     cm = confusion(y_true, y_pred, len(labels))
     return {"wa": weighted_accuracy(y_true, y_pred),
             "ua": unweighted_accuracy(y_true, y_pred, len(labels)),

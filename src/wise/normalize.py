@@ -155,7 +155,7 @@ class Normalizer:
 
         d = {"mode": self.mode, "mean": lists(self.mean), "std": lists(self.std),
              "func_mean": lists(self.func_mean), "func_std": lists(self.func_std)}
-        if self.prior_clips:                # checkpoints without it keep their bytes
+        if self.prior_clips:     # an option at its default is left out, as in the configs
             d["prior_clips"] = self.prior_clips
         return d
 
@@ -164,10 +164,8 @@ class Normalizer:
         def arrays(key: str) -> dict:
             return {k: np.asarray(v, np.float32) for k, v in d.get(key, {}).items()}
 
-        # Checkpoints before the "utterance" mode said per_speaker: true/false.
-        mode = d.get("mode") or ("speaker" if d.get("per_speaker") else "corpus")
-        return cls(arrays("mean"), arrays("std"), mode, arrays("func_mean"), arrays("func_std"),
-                   float(d.get("prior_clips", 0.0)))
+        return cls(arrays("mean"), arrays("std"), d["mode"], arrays("func_mean"),
+                   arrays("func_std"), float(d.get("prior_clips", 0.0)))
 
 
 def _groups(rows: list[int], speakers: list[str] | None) -> dict[str, list[int]]:

@@ -20,6 +20,7 @@ from wise.report import (
     results_table,
     table_markdown,
 )
+from wise.results import FoldResult
 from wise.runtime import DEFAULT_RUNTIME, Runtime
 
 
@@ -95,7 +96,7 @@ def reproduce(manifest: str | Path, out_dir: str | Path, configs: Sequence[str |
             f"UA {format_mean_std(s['ua_mean'], s['ua_std'])}  ({len(s['folds'])} runs, "
             f"{s['n_params']:,} parameters)")
 
-    def finished(job, result: dict) -> None:
+    def finished(job, result: FoldResult) -> None:
         plan = owner[id(job)]
         plan.finished(result)
         left[id(plan)] -= 1

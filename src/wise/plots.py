@@ -27,7 +27,8 @@ import numpy as np
 
 from wise.fsutil import atomic_file
 from wise.labels import LABELS
-from wise.report import chance_ua, format_score, n_classes, results_table
+from wise.report import ResultsTable, chance_ua, format_score, n_classes, results_table
+from wise.results import CVSummary
 
 
 class WordLike(Protocol):
@@ -66,13 +67,13 @@ class PredictionLike(Protocol):
     def word_attention(self) -> bool: ...
 
 
-def _rows_for_plots(summaries: Sequence[dict]) -> list[dict]:
+def _rows_for_plots(summaries: Sequence[CVSummary]) -> list[dict]:
     """The table rows (`wise.report.results_table`) of the runs in `summaries`."""
     table = results_table(summaries, "")
     return _run_rows(table)
 
 
-def _run_rows(table: dict) -> list[dict]:
+def _run_rows(table: ResultsTable) -> list[dict]:
     return [r for r in table["rows"] if r["run"]]
 
 
@@ -87,12 +88,12 @@ def save_figure(fig, out_png: str | Path) -> Path:
     return Path(out_png)
 
 
-def plot_rows(summaries: Sequence[dict], out_png: str | Path, *, corpus_name: str) -> Path:
+def plot_rows(summaries: Sequence[CVSummary], out_png: str | Path, *, corpus_name: str) -> Path:
     """rows.png: `rows_figure`, saved."""
     return save_figure(rows_figure(summaries, corpus_name), out_png)
 
 
-def rows_figure(summaries: Sequence[dict], corpus_name: str):
+def rows_figure(summaries: Sequence[CVSummary], corpus_name: str):
     """Grouped bars of WA and UA per row (error bars: std over every (seed, fold)); the
     paper's numbers, where the row has them, as red diamonds; UA at chance as a dotted line.
     On another corpus than IEMOCAP the figure says that the diamonds are only a reference."""
@@ -138,7 +139,7 @@ def rows_figure(summaries: Sequence[dict], corpus_name: str):
     return fig
 
 
-def plot_confusions(summaries: Sequence[dict], out_png: str | Path) -> Path:
+def plot_confusions(summaries: Sequence[CVSummary], out_png: str | Path) -> Path:
     """One pooled confusion matrix per row: colour = row-normalised rate (recall on the
     diagonal), text = count and rate."""
     from matplotlib.figure import Figure

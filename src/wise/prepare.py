@@ -11,6 +11,7 @@ import time
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
+from typing import NotRequired, TypedDict
 
 from wise.cluster import check_shared, imap
 from wise.errors import Skips, WiseError
@@ -21,9 +22,26 @@ from wise.utterance import Utterance, write_manifest
 MISSING_ALIGNMENT = ("align", "skip")
 
 
+class PrepareSummary(TypedDict):
+    """`<manifest>.summary.json`, what `prepare` hands back: what the manifest holds, and what
+    was left out and why."""
+
+    utterances: int
+    hours: float
+    labels: dict[str, int]
+    sessions: dict[str, int]
+    speakers: dict[str, int]                # utterances per speaker
+    speakers_by_sex: dict[str, int]         # {} when the corpus records no sex
+    alignment: dict[str, int]               # utterances per source of their word times
+    improvised: int
+    dropped: int
+    dropped_by_reason: dict[str, dict]      # reason -> {"count", "examples"}
+    seconds: NotRequired[float]             # what `prepare` took (not `summarize`)
+
+
 def prepare(rows: Iterable[Utterance], out: str | Path, skips: Skips, *,
             missing_alignment: str = "align", progress: bool = True, workers: int | None = 1,
-            ray: str | None = None) -> dict:
+            ray: str | None = None) -> PrepareSummary:
     """Write the manifest `out` (JSONL, atomically) and `<out>.summary.json`; return the summary.
 
     `missing_alignment`: "align" runs the forced aligner on rows without words (rows it cannot
@@ -102,7 +120,7 @@ def align_one(u: Utterance) -> tuple[Utterance, str | None]:
     return u, None
 
 
-def summarize(rows: list[Utterance], skips: Skips) -> dict:
+def summarize(rows: list[Utterance], skips: Skips) -> PrepareSummary:
     sex = {u.speaker: u.gender for u in rows if u.gender}
     by_sex = Counter(sex.get(spk, "unknown") for spk in {u.speaker for u in rows})
     return {
@@ -119,7 +137,7 @@ def summarize(rows: list[Utterance], skips: Skips) -> dict:
     }
 
 
-def summary_lines(s: dict, skips: Skips) -> list[str]:
+def summary_lines(s: PrepareSummary, skips: Skips) -> list[str]:
     def counts(d: dict) -> str:
         return "  ".join(f"{k} {v}" for k, v in d.items())
 

@@ -22,15 +22,16 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TypedDict
 
 import numpy as np
 
 from wise.errors import WiseError
-from wise.features.words import PACKAGED, vectors_dim
 from wise.fsutil import atomic_write_text
 from wise.labels import LABELS
 from wise.metrics import recalls
-from wise.stats import compare_runs
+from wise.results import CVSummary
+from wise.stats import PairedDifference, compare_runs
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,8 @@ IGNORED_CONFIG_KEYS = {"train.device", "cv.protocol", "cv.subset"}
 PAIRING_KEYS = ("manifest", "n_utterances", "protocol", "subset", "cv.folds", "cv.split_seed")
 
 REQUIRED_KEYS = ("name", "wa_mean", "wa_std", "ua_mean", "ua_std", "folds", "confusion",
-                 "protocol", "subset", "manifest", "n_utterances", "n_params")
+                 "protocol", "subset", "manifest", "n_utterances", "n_params", "word_vectors",
+                 "word_dim")
 
 
 def display_name(name: str) -> str:
@@ -95,7 +97,7 @@ def display_name(name: str) -> str:
     return EXTRA_NAMES.get(name, name)
 
 
-def load_summaries(run_dirs: Iterable[str | Path]) -> list[dict]:
+def load_summaries(run_dirs: Iterable[str | Path]) -> list[CVSummary]:
     """Read each run's `summary.json` (a run folder or the file itself). Each returned dict
     gains `run_dir`, the folder it came from."""
     out = []
@@ -132,13 +134,13 @@ def format_mean_std(mean: float | None, std: float | None) -> str:
     return f"{format_score(mean)} ± {format_score(std)}"
 
 
-def _flat_config(s: dict) -> dict[str, object]:
+def _flat_config(s: CVSummary) -> dict[str, object]:
     cfg = s.get("config") or {}
     flat = {}
     for section in ("features", "train", "cv"):
         values = dict(cfg.get(section) or {})
         if section == "train" and cfg:
-            # Left out of a run's config when rows were held out (and absent before the field).
+            # `TrainConfig.key_fields` leaves it out of a run's config when rows were held out.
             values.setdefault("validation", "rows")
         for k, v in values.items():
             key = f"{section}.{k}"
@@ -147,7 +149,7 @@ def _flat_config(s: dict) -> dict[str, object]:
     return flat
 
 
-def _setting(s: dict) -> dict[str, object]:
+def _setting(s: CVSummary) -> dict[str, object]:
     return {**{k: s.get(k) for k in SETTING_KEYS}, **_flat_config(s)}
 
 
@@ -155,13 +157,13 @@ def _frozen(setting: dict) -> str:
     return json.dumps(setting, sort_keys=True, default=str)
 
 
-def _order(summaries: Sequence[dict]) -> list[dict]:
+def _order(summaries: Sequence[CVSummary]) -> list[CVSummary]:
     """Paper rows in the paper's order, then the others in the order given."""
     rank = {name: i for i, name in enumerate(PAPER)}
     return sorted(summaries, key=lambda s: rank.get(s["name"], len(rank)))
 
 
-def _reference(summaries: Sequence[dict]) -> dict[str, object]:
+def _reference(summaries: Sequence[CVSummary]) -> dict[str, object]:
     wise = [s for s in summaries if s["name"] == "wise"]
     if wise:
         return _setting(wise[0])
@@ -211,7 +213,19 @@ def _recall(confusion: list[list[int]]) -> dict[str, float | None]:
     return {lab: (None if np.isnan(x) else float(x)) for lab, x in zip(LABELS, r, strict=True)}
 
 
-def results_table(summaries: Sequence[dict], corpus_name: str) -> dict:
+class ResultsTable(TypedDict):
+    """`results_table`: what `results.json` holds, and what the markdown and figures read."""
+
+    corpus: str
+    comparable_to_paper: bool           # the corpus is IEMOCAP, as the paper's numbers are
+    reference: dict[str, object]        # the setting every row is checked against
+    non_default: list[str]              # its settings that differ from the defaults
+    code_versions: dict[str, list[str]]     # code version -> the rows it ran
+    word_vectors: list[dict]            # {"name", "dim", "rows"}
+    rows: list[dict]                    # table order; a paper row not run has "run": False
+
+
+def results_table(summaries: Sequence[CVSummary], corpus_name: str) -> ResultsTable:
     """The table as data (what `results.json` holds): the reference setting, and one row per
     paper row (run or not) and per extra run, in table order, each with its mismatches."""
     if not summaries:
@@ -220,7 +234,7 @@ def results_table(summaries: Sequence[dict], corpus_name: str) -> dict:
     ref = _reference(ordered)
     names = Counter(s["name"] for s in ordered)
     rows = []
-    by_name: dict[str, list[dict]] = {}
+    by_name: dict[str, list[CVSummary]] = {}
     for s in ordered:
         by_name.setdefault(s["name"], []).append(s)
     wise = by_name.get("wise", [None])[0]
@@ -232,10 +246,10 @@ def results_table(summaries: Sequence[dict], corpus_name: str) -> dict:
         rows += [_row(s, ref, names, wise) for s in by_name[name]]
     rows += [_row(s, ref, names, wise) for s in ordered if s["name"] not in PAPER]
     versions: dict[str, list[str]] = {}
-    vectors: dict[tuple[str, int | None], list[str]] = {}
+    vectors: dict[tuple[str, int], list[str]] = {}
     for s in ordered:
         versions.setdefault(str(s.get("code_version", "unknown")), []).append(s["name"])
-        vectors.setdefault((s.get("word_vectors"), word_dim(s)), []).append(s["name"])
+        vectors.setdefault((s["word_vectors"], s["word_dim"]), []).append(s["name"])
     return {"corpus": corpus_name, "comparable_to_paper": _is_iemocap(corpus_name),
             "reference": ref, "non_default": _non_default(ref), "code_versions": versions,
             "word_vectors": [{"name": name, "dim": dim, "rows": names}
@@ -243,21 +257,12 @@ def results_table(summaries: Sequence[dict], corpus_name: str) -> dict:
             "rows": rows}
 
 
-def word_dim(s: dict) -> int | None:
-    """The width of the word vectors a run read (its text branch's `text_dim`). Summaries
-    written before it was recorded: the packaged vectors' own width; another file's is
-    unknown (None)."""
-    if s.get("word_dim") is not None:
-        return int(s["word_dim"])
-    return vectors_dim(PACKAGED) if s.get("word_vectors") == PACKAGED else None
-
-
-def vectors_words(name: str | None, dim: int | None) -> str:
+def vectors_label(name: str, dim: int) -> str:
     """`glove-6b-50d` (50-d), the way the tables name a run's word vectors."""
-    return f"`{name}` ({f'{dim}-d' if dim else 'width not recorded'})"
+    return f"`{name}` ({dim}-d)"
 
 
-def _vs_wise(s: dict, wise: dict | None) -> dict | None:
+def _vs_wise(s: CVSummary, wise: CVSummary | None) -> PairedDifference | None:
     """The row's paired UA difference against the WISE run, when both were scored on the same
     rows and folds and share at least 2 (seed, fold) pairs."""
     if wise is None or s is wise:
@@ -268,7 +273,8 @@ def _vs_wise(s: dict, wise: dict | None) -> dict | None:
     return compare_runs(s, wise)
 
 
-def _row(s: dict, ref: dict[str, object], names: Counter, wise: dict | None) -> dict:
+def _row(s: CVSummary, ref: dict[str, object], names: Counter,
+         wise: CVSummary | None) -> dict:
     setting = _setting(s)
     mismatch = [f"{k}={setting.get(k)} (reference: {ref.get(k)})"
                 for k in sorted(set(setting) | set(ref))
@@ -290,16 +296,16 @@ def _row(s: dict, ref: dict[str, object], names: Counter, wise: dict | None) -> 
                       for f in s["folds"]],
             "recall": _recall(s["confusion"]), "confusion": s["confusion"],
             "code_version": s.get("code_version"), "mismatch": mismatch,
-            **{k: s.get(k) for k in SETTING_KEYS}, "word_dim": word_dim(s)}
+            **{k: s.get(k) for k in SETTING_KEYS}, "word_dim": s["word_dim"]}
 
 
-def _header_lines(table: dict) -> list[str]:
+def _header_lines(table: ResultsTable) -> list[str]:
     ref = table["reference"]
     corpus = table["corpus"]
     lines = [
         f"Corpus: **{corpus}** ({ref['n_utterances']} utterances, manifest "
         f"`{ref['manifest']}`); protocol: **{_protocol_words(ref)}**; subset: "
-        f"**{ref['subset']}**; {_vectors_words(table)}; {_validation_words(ref)}.",
+        f"**{ref['subset']}**; {_vectors_line(table)}; {_validation_words(ref)}.",
     ]
     versions = table["code_versions"]
     if len(versions) == 1:
@@ -310,7 +316,7 @@ def _header_lines(table: dict) -> list[str]:
     if table["non_default"]:
         lines.append("Settings that differ from the defaults: "
                      + ", ".join(f"`{x}`" for x in table["non_default"]) + ".")
-    lines.append(f"Ours: mean ± std over {_runs_words(table)} (a spread, not a confidence "
+    lines.append(f"Ours: mean ± std over {_runs_span(table)} (a spread, not a confidence "
                  "interval). WA = accuracy over utterances; UA = mean per-class recall. "
                  "Δ UA vs WISE: the mean paired UA difference over the same (seed, fold) "
                  "runs, with its 95% interval corrected for the folds' overlapping training "
@@ -328,7 +334,7 @@ def _header_lines(table: dict) -> list[str]:
     return lines
 
 
-def n_classes(table: dict) -> int:
+def n_classes(table: ResultsTable) -> int:
     """How many classes the table's runs tell apart: the width of their confusion matrices
     (the label set's size when no row has run)."""
     run = [r for r in table["rows"] if r["run"]]
@@ -349,23 +355,20 @@ def chance_words(n: int) -> str:
             "guessing, scores); WA at chance depends on the class balance.")
 
 
-def _vectors_words(table: dict) -> str:
+def _vectors_line(table: ResultsTable) -> str:
     """The word vectors of the runs and their width, per row when the rows differ."""
-    # results.json written before the table listed them: the reference row's vectors.
-    groups = table.get("word_vectors") or [
-        {"name": table["reference"].get("word_vectors"),
-         "dim": word_dim(table["reference"]), "rows": []}]
+    groups = table["word_vectors"]
     if len(groups) > 1:
         return "word vectors differ between rows: " + "; ".join(
-            f"{vectors_words(g['name'], g['dim'])} ({', '.join(g['rows'])})" for g in groups)
+            f"{vectors_label(g['name'], g['dim'])} ({', '.join(g['rows'])})" for g in groups)
     dim = groups[0]["dim"]
     narrower = (" — narrower than the paper's 300-d GloVe: every row that reads text has a "
                 "narrower text input and fewer parameters than in the paper"
                 if dim and dim < 300 else "")
-    return f"word vectors: {vectors_words(groups[0]['name'], dim)}{narrower}"
+    return f"word vectors: {vectors_label(groups[0]['name'], dim)}{narrower}"
 
 
-def _runs_words(table: dict) -> str:
+def _runs_span(table: ResultsTable) -> str:
     """"3 seeds × 5 folds", from the rows that were run (a range when they differ)."""
     run = [r for r in table["rows"] if r["run"]]
     def span(key: str) -> str:
@@ -400,7 +403,7 @@ def _protocol_words(setting: dict) -> str:
     return str(setting.get("protocol"))
 
 
-def _table_lines(table: dict) -> list[str]:
+def _table_lines(table: ResultsTable) -> list[str]:
     lines = ["| Model | WA (ours) | UA (ours) | Δ UA vs WISE [95% CI] | WA (paper) | "
              "UA (paper) | Parameters |", "|---|---|---|---|---|---|---|"]
     notes = []
@@ -431,7 +434,7 @@ def _table_lines(table: dict) -> list[str]:
     return lines
 
 
-def table_markdown(table: dict) -> str:
+def table_markdown(table: ResultsTable) -> str:
     """`results.md` from the table (`results_table`)."""
     lines = ["# Results", ""]
     lines += [*(f"- {h}" for h in _header_lines(table)), "", *_table_lines(table), ""]
@@ -472,13 +475,13 @@ def table_markdown(table: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def results_markdown(summaries: Sequence[dict], corpus_name: str) -> str:
+def results_markdown(summaries: Sequence[CVSummary], corpus_name: str) -> str:
     """`results.md`: the header (corpus, protocol, subset, size, word vectors, code version),
     the paper-shaped table with flagged mismatches, per-class recall, per-fold scores."""
     return table_markdown(results_table(summaries, corpus_name))
 
 
-def _load_table(results_json: str | Path | dict) -> dict:
+def _load_table(results_json: str | Path | ResultsTable) -> ResultsTable:
     if isinstance(results_json, dict):
         return results_json
     path = Path(results_json)
@@ -488,8 +491,9 @@ def _load_table(results_json: str | Path | dict) -> dict:
         raise WiseError(path, "not found (write it with `wise report`)") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise WiseError(path, f"not valid JSON ({e})") from None
-    if not isinstance(table, dict) or not {"rows", "reference", "corpus"} <= set(table):
-        raise WiseError(path, "not a wise results.json (no rows/reference/corpus)")
+    if not isinstance(table, dict) or not set(ResultsTable.__annotations__) <= set(table):
+        raise WiseError(path, "not a wise results.json (it lacks "
+                              f"{', '.join(sorted(set(ResultsTable.__annotations__)))})")
     return table
 
 

@@ -15,13 +15,25 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from typing import TypedDict
 
 import numpy as np
+
+from wise.results import CVSummary
 
 # Two-sided 95% quantiles of Student's t, t(0.975; df), for df = 1..30.
 _T975 = (12.7062, 4.3027, 3.1824, 2.7764, 2.5706, 2.4469, 2.3646, 2.3060, 2.2622, 2.2281,
          2.2010, 2.1788, 2.1604, 2.1448, 2.1314, 2.1199, 2.1098, 2.1009, 2.0930, 2.0860,
          2.0796, 2.0739, 2.0687, 2.0639, 2.0595, 2.0555, 2.0518, 2.0484, 2.0452, 2.0423)
+
+
+class PairedDifference(TypedDict):
+    """`paired_difference`: how much better row a is than row b, over their shared runs."""
+
+    n_pairs: int
+    mean: float
+    ci95: list[float]                   # [low, high]
+    verdict: str                        # "better", "worse" or "no difference shown"
 
 
 def t975(df: int) -> float:
@@ -35,7 +47,8 @@ def t975(df: int) -> float:
     return z + (z ** 3 + z) / (4 * df) + (5 * z ** 5 + 16 * z ** 3 + 3 * z) / (96 * df ** 2)
 
 
-def paired_difference(a: Mapping, b: Mapping, test_over_train: float) -> dict | None:
+def paired_difference(a: Mapping, b: Mapping,
+                      test_over_train: float) -> PairedDifference | None:
     """Mean of a[key] - b[key] over the keys (e.g. (seed, fold)) both have, with its corrected
     95% interval (see the module's note) and a verdict: "better" or "worse" when the interval
     excludes 0, else "no difference shown". `test_over_train`: a fold's test rows over its
@@ -57,12 +70,12 @@ def mean_interval(values, test_over_train: float) -> tuple[float, tuple[float, f
     return mean, (mean - half, mean + half)
 
 
-def run_scores(summary: dict, key: str = "ua") -> dict[tuple[int, str], float]:
+def run_scores(summary: CVSummary, key: str = "ua") -> dict[tuple[int, str], float]:
     """A `wise cv` summary's score per (seed, test fold)."""
     return {(int(f.get("seed", 0)), str(f["test"])): float(f[key]) for f in summary["folds"]}
 
 
-def test_over_train(summary: dict) -> float:
+def test_over_train(summary: CVSummary) -> float:
     """Mean over a summary's runs of test rows / rows of the training folds (those fitted plus
     those held out for early stopping: the model depends on both); 0 when not recorded."""
     ratios = [f["n"] / (f["n_train"] + f.get("n_val", 0)) for f in summary["folds"]
@@ -70,7 +83,7 @@ def test_over_train(summary: dict) -> float:
     return float(np.mean(ratios)) if ratios else 0.0
 
 
-def compare_runs(a: dict, b: dict, key: str = "ua") -> dict | None:
+def compare_runs(a: CVSummary, b: CVSummary, key: str = "ua") -> PairedDifference | None:
     """`paired_difference` of two `wise cv` summaries' scores (a - b); the test/train ratio is
     the mean of the two runs' (the same folds, so nearly equal), so that a - b and b - a get
     the same interval."""

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from conftest import write_wav
-from wise.checkpoint import FORMAT, load_checkpoint, save_blob, save_checkpoint
+from wise.checkpoint import DIGEST, FORMAT, load_checkpoint, save_blob, save_checkpoint
 from wise.cli import main
 from wise.errors import WiseError
 from wise.models.build import build_model
@@ -59,6 +59,8 @@ def craft(kind: str, good: Path, tmp: Path) -> Path:
         torch.save({**blob_of(good), "extra": {"hook": Payload()}}, path)
     elif kind == "format":
         save_blob(path, {**blob_of(good), "format": "wise-checkpoint-0"})
+    elif kind == "undigested":                       # written by something else than wise
+        torch.save({k: v for k, v in blob_of(good).items() if k != DIGEST}, path)
     elif kind == "untagged":
         torch.save({"state_dict": blob_of(good)["state_dict"]}, path)
     elif kind == "features":                         # a config from another feature set
@@ -78,6 +80,7 @@ EXPECT = {
     "pickled": "refused: the checkpoint holds a pickled Python object (test_checkpoint_safety."
                "Payload)",
     "format": "not a checkpoint this wise reads: its format tag is 'wise-checkpoint-0'",
+    "undigested": "not a checkpoint this wise reads: it has no content_sha256",
     "untagged": "not a wise checkpoint: a PyTorch file without wise's format tag",
     "features": "checkpoint's feature config is not the one its model was trained on: the "
                 "model reads 39-d frames, the config makes 60-d ones",

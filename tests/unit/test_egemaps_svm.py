@@ -38,17 +38,17 @@ def test_functionals_are_opensmiles_egemaps():
 def test_cache_is_built_once_and_reused(tmp_path):
     audio = [str(c) for c in CLIPS[:4]]
     a = build_functionals(audio, tmp_path, 16000, workers=1, progress=False)
-    assert (a["built"], a["reused"], a["missing"]) == (4, 0, 0)
-    x = np.load(a["path"])
+    assert (a.built, a.reused, a.missing) == (4, 0, 0)
+    x = np.load(a.path)
     assert x.shape == (4, N_FUNCTIONALS) and x.dtype == np.float32
     np.testing.assert_array_equal(x[2], functionals(load_audio(audio[2]), 16000))
     b = build_functionals(audio, tmp_path, 16000, workers=1, progress=False)
-    assert (b["path"], b["built"], b["reused"]) == (a["path"], 0, 4)
+    assert (b.path, b.built, b.reused) == (a.path, 0, 4)
     # Another list of rows reuses the entries it shares and gets its own matrix.
     c = build_functionals(audio[2:] + [str(CLIPS[4])], tmp_path, 16000, workers=1,
                           progress=False)
-    assert (c["built"], c["reused"]) == (1, 2) and c["path"] != a["path"]
-    np.testing.assert_array_equal(np.load(c["path"])[:2], x[2:])
+    assert (c.built, c.reused) == (1, 2) and c.path != a.path
+    np.testing.assert_array_equal(np.load(c.path)[:2], x[2:])
     assert [p.name for p in tmp_path.rglob(".*")] == []                  # no temp files left
 
 
@@ -61,7 +61,7 @@ def test_a_changed_file_is_recomputed(tmp_path):
     os.utime(clip, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
     s = build_functionals([str(clip), str(CLIPS[1])], tmp_path / "cache", 16000, workers=1,
                           progress=False)
-    assert (s["built"], s["reused"]) == (1, 1)
+    assert (s.built, s.reused) == (1, 1)
 
 
 @pytest.mark.parametrize("module", ["opensmile", "sklearn"])

@@ -161,16 +161,16 @@ def test_damaged_functionals_are_computed_again(tmp_path):
                    .rglob("*.flac"))[:2]
     audio = [str(c) for c in clips]
     a = build_functionals(audio, tmp_path, 16000, workers=1, progress=False)
-    want = np.load(a["path"])
-    flip(Path(a["path"]), -5)               # the matrix: rebuilt from its entries
+    want = np.load(a.path)
+    flip(Path(a.path), -5)               # the matrix: rebuilt from its entries
     entry = sorted((tmp_path / "functionals" / "entries").rglob("*.npz"))[0]
     cut(entry, entry.stat().st_size - 30)   # an entry: computed again
     b = build_functionals(audio, tmp_path, 16000, workers=1, progress=False)
-    assert (b["built"], b["reused"], b["rebuilt_damaged"]) == (1, 1, 1)
-    np.testing.assert_array_equal(np.load(b["path"]), want)
-    record = json.loads((tmp_path / "functionals" / f"{Path(a['path']).stem}.checksums.json")
+    assert (b.built, b.reused, b.rebuilt_damaged) == (1, 1, 1)
+    np.testing.assert_array_equal(np.load(b.path), want)
+    record = json.loads((tmp_path / "functionals" / f"{Path(a.path).stem}.checksums.json")
                         .read_text())
-    assert list(record["sha256"]) == [Path(a["path"]).name]
+    assert list(record["sha256"]) == [Path(a.path).name]
 
 
 def test_a_transcript_line_that_changed_is_redone(tmp_path):
@@ -181,6 +181,8 @@ def test_a_transcript_line_that_changed_is_redone(tmp_path):
     lines[1] = lines[1].replace("hello 1", "jello 1")       # parses, but is not what was written
     lines.append('{"id": "u3", "asr": "whis')                # cut short by a kill
     lines.append("[1, 2]")                                   # not a row at all
+    lines.append(json.dumps({"id": "u4", "asr": "whisper"}))  # no checksum
+    lines.append(json.dumps({"id": "u5", LINE_CHECK: _line_check({"id": "u5"})}))  # no "asr"
     (tmp_path / "t.jsonl").write_text("\n".join(lines) + "\n")
     done = _read_done(tmp_path / "t.jsonl", "whisper")
     assert sorted(done) == ["u0", "u2"] and done["u0"] == rows[0]

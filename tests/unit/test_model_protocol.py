@@ -7,8 +7,9 @@ import pytest
 import torch
 
 from wise.checkpoint import DIGEST, load_checkpoint, save_blob, save_checkpoint
+from wise.errors import WiseError
 from wise.models.build import FAMILIES, build_model
-from wise.models.protocol import DIM_NAMES, ModelDims
+from wise.models.protocol import DIM_NAMES
 from wise.normalize import Normalizer
 from wise.rows import load_run_config
 
@@ -40,7 +41,7 @@ def test_a_checkpoint_stores_the_widths_and_rebuilds_from_them(row, tmp_path):
         assert torch.equal(loaded.state_dict()[k], v)
 
 
-def test_a_checkpoint_with_its_widths_among_the_model_args_still_loads(tmp_path):
+def test_a_checkpoint_without_its_dims_is_refused_in_one_line(tmp_path):
     run = load_run_config("wise")
     model = build_model(run.model, run.model_args, text_dim=50, frame_dim=39)
     path = tmp_path / "m.wise"
@@ -48,6 +49,6 @@ def test_a_checkpoint_with_its_widths_among_the_model_args_still_loads(tmp_path)
                     word_vectors="glove-6b-50d")
     blob = {k: v for k, v in torch.load(path, weights_only=True).items()
             if k not in ("dims", DIGEST)}
-    blob["run"]["model_args"].update(model.dims.given())
     save_blob(path, blob)
-    assert load_checkpoint(path)[0].dims == ModelDims(39, 50, 78)
+    with pytest.raises(WiseError, match="checkpoint config not usable .*: missing 'dims'"):
+        load_checkpoint(path)

@@ -30,7 +30,7 @@ def summary(name, wa=(0.70, 0.80), ua=(0.60, 0.80), run_dir=None, **over):
     s = {"name": name, "config": cfg, "code_version": "0.1.0+gabc1234",
          "manifest": "data/m.jsonl", "n_utterances": 100, "protocol": "session",
          "subset": "all", "n_params": 434_654, "labels": ["ang", "hap", "neu", "sad"],
-         "word_vectors": "glove-6b-50d",
+         "word_vectors": "glove-6b-50d", "word_dim": 50,
          "folds": [{"fold": i + 1, "test": f"Ses0{i + 1}", "wa": w, "ua": u,
                     "recall": {}, "n": 50, "best_epoch": 3, "seconds": 1.0}
                    for i, (w, u) in enumerate(zip(wa, ua, strict=True))],
@@ -83,20 +83,17 @@ def test_header_states_the_setting_and_corpus():
 
 
 def test_header_names_the_word_vectors_and_their_width():
-    # A summary written before word_dim was recorded: the packaged vectors' own width.
     md = results_markdown([summary("wise")], "IEMOCAP")
     assert "word vectors: `glove-6b-50d` (50-d) — narrower than the paper's 300-d" in md
     md = results_markdown([summary("wise", word_vectors="glove:g.txt:ab12", word_dim=300)], "x")
     assert "word vectors: `glove:g.txt:ab12` (300-d); " in md
-    md = results_markdown([summary("wise", word_vectors="glove:g.txt:ab12")], "x")
-    assert "word vectors: `glove:g.txt:ab12` (width not recorded); " in md
 
 
 def test_header_says_how_the_epoch_was_chosen_and_flags_a_row_chosen_otherwise():
     speakers = "early stopping on held-out whole training speakers (`validation: speakers`)"
     md = results_markdown([summary("wise")], "x")          # today's default, resolved
     assert speakers in md and "Settings that differ" not in md
-    # A run from before the field (or with validation=rows) has none in its config.
+    # A run with validation=rows has none in its config (`TrainConfig.key_fields`).
     old = summary("wise")
     del old["config"]["train"]["validation"]
     md = results_markdown([old], "x")
@@ -119,9 +116,6 @@ def test_rows_with_other_word_vectors_are_named_per_row():
     md = results_markdown(runs, "x")
     assert ("word vectors differ between rows: `glove-6b-50d` (50-d) (text_only, wise); "
             "`glove:big.txt:ab12` (300-d) (mdre)") in md
-    # A results.json from before the table listed its vectors: the reference row's.
-    del table["word_vectors"]
-    assert "word vectors: `glove-6b-50d` (50-d)" in readme_table(table)
 
 
 def test_non_default_training_settings_are_stated():

@@ -5,17 +5,21 @@ from __future__ import annotations
 
 import json
 
-from wise.asr_study import _read_done, cut_partial_line
+from wise.asr_study import LINE_CHECK, _line_check, _read_done, cut_partial_line
+
+
+def line(row: dict) -> str:
+    return json.dumps({**row, LINE_CHECK: _line_check(row)}) + "\n"
 
 
 def test_a_line_cut_by_a_kill_is_dropped_before_the_next_append(tmp_path):
     f = tmp_path / "transcripts.jsonl"
-    whole = json.dumps({"id": "a", "asr": "r", "asr_text": "hi"}) + "\n"
+    whole = line({"id": "a", "asr": "r", "asr_text": "hi"})
     f.write_text(whole + '{"id": "b", "asr": "r", "asr_te')
     cut_partial_line(f)
     assert f.read_text() == whole
     with open(f, "a") as out:                     # what the resumed run appends
-        out.write(json.dumps({"id": "b", "asr": "r", "asr_text": "yo"}) + "\n")
+        out.write(line({"id": "b", "asr": "r", "asr_text": "yo"}))
     assert sorted(_read_done(f, "r")) == ["a", "b"]
     cut_partial_line(f)                           # whole lines are left as they are
     assert len(f.read_text().splitlines()) == 2

@@ -30,6 +30,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypedDict
 
 import numpy as np
 import soundfile as sf
@@ -706,8 +707,24 @@ def _prepare_out_dir(root: Path) -> None:
     root.mkdir(parents=True, exist_ok=True)
 
 
+class CorpusSummary(TypedDict):
+    """What `generate` hands back (and `wise synth` prints)."""
+
+    out_dir: str
+    seed: int
+    n_utterances: int
+    labels: dict[str, int]          # as written, "exc" included
+    sessions: dict[str, int]
+    speakers: dict[str, int]
+    types: dict[str, int]           # utterances per utterance type (docs/synthetic-corpus.md)
+    label_noise: int                # rows given another label on purpose (label noise)
+    audio_seconds: float
+    audio_hours: float
+    elapsed_seconds: float
+
+
 def generate(out_dir: str | Path, n_utterances: int = 2000, seed: int = 0,
-             workers: int | None = None, progress: bool = True) -> dict:
+             workers: int | None = None, progress: bool = True) -> CorpusSummary:
     """Write a synthetic corpus of `n_utterances` rows in the IEMOCAP layout under `out_dir`.
 
     Same seed -> byte-identical files, whatever `workers` is (default: the CPU count).

@@ -27,12 +27,12 @@ build resumes:
    The pack is written into a temp folder and renamed into place as a whole.
 
 Nothing is reused unverified. A pack is reused only when every file still has the size and
-SHA-256 its checksums.json recorded (a pack without one, written before there were checksums,
-is built again once); otherwise it is discarded and rebuilt from its entries. An entry is
-checked when a pack is built from it: every member of the .npz is read in full, so zipfile
-compares it with the CRC-32 np.savez recorded, and the shapes must agree with the config; a
-damaged entry is computed again. `FeatureStore`, opened by every training process, compares
-sizes only: the full hash was checked by `build_features` at the start of the run.
+SHA-256 its checksums.json recorded (a pack without one is built again once); otherwise it is
+discarded and rebuilt from its entries. An entry is checked when a pack is built from it:
+every member of the .npz is read in full, so zipfile compares it with the CRC-32 np.savez
+recorded, and the shapes must agree with the config; a damaged entry is computed again.
+`FeatureStore`, opened by every training process, compares sizes only: the full hash was
+checked by `build_features` at the start of the run.
 """
 
 from __future__ import annotations

@@ -125,13 +125,21 @@ def _read_entry(path: Path) -> np.ndarray | None:
     return x if x.shape == (N_FUNCTIONALS,) and x.dtype == np.float32 else None
 
 
-def build_functionals(audio: list[str], cache_root: str | Path, sample_rate: int, *,
-                      workers: int | None = None, progress: bool = True) -> dict:
-    """The (len(audio), 88) functionals of these files, in this order, built where missing.
+@dataclass(frozen=True)
+class FunctionalsBuild:
+    """What `build_functionals` hands back: where the matrix is, and what it took."""
 
-    Returns {"path": the matrix's .npy, "built", "reused", "rebuilt_damaged" (entries found
-    damaged, counted in "built"), "missing" (rows of NaN: too short or unreadable),
-    "seconds"}."""
+    path: str                   # the (len(audio), 88) float32 matrix, a .npy
+    built: int                  # entries computed now, the damaged ones included
+    reused: int
+    rebuilt_damaged: int        # entries found damaged and computed again
+    missing: int                # rows of NaN: too short or unreadable
+    seconds: float
+
+
+def build_functionals(audio: list[str], cache_root: str | Path, sample_rate: int, *,
+                      workers: int | None = None, progress: bool = True) -> FunctionalsBuild:
+    """The (len(audio), 88) functionals of these files, in this order, built where missing."""
     require_opensmile()
     t0 = time.perf_counter()
     root = Path(cache_root) / "functionals"
@@ -162,10 +170,11 @@ def build_functionals(audio: list[str], cache_root: str | Path, sample_rate: int
             np.save(f, x)
         write_checksums(root, [matrix.name], record=record)
     x = np.load(matrix, mmap_mode="r")
-    return {"path": str(matrix), "built": len(todo) + len(damaged),
-            "reused": len(set(keys)) - len(todo) - len(damaged),
-            "rebuilt_damaged": len(damaged), "missing": int(np.isnan(x).all(axis=1).sum()),
-            "seconds": round(time.perf_counter() - t0, 2)}
+    return FunctionalsBuild(path=str(matrix), built=len(todo) + len(damaged),
+                            reused=len(set(keys)) - len(todo) - len(damaged),
+                            rebuilt_damaged=len(damaged),
+                            missing=int(np.isnan(x).all(axis=1).sum()),
+                            seconds=round(time.perf_counter() - t0, 2))
 
 
 def _run(todo: list[_Task], workers: int | None, progress: bool) -> None:

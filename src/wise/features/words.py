@@ -19,8 +19,8 @@ Three sources (`FeatureConfig.word_vectors`):
   again.
 
 Both caches carry a checksums.json (`wise.fsutil.write_checksums`) and are used only while
-every file matches it: a damaged cache (or one written before there were checksums) is
-deleted and converted again, and `WordVectors.damaged` says why.
+every file matches it: a damaged cache (or one without checksums) is deleted and converted
+again, and `WordVectors.damaged` says why.
 
 Tokens come from `wise.text.tokenize` (lower-case, punctuation stripped, contractions kept).
 Lookup order, first hit wins: the token as is; lower-cased; Capitalised (cased vocabularies
