@@ -177,8 +177,8 @@ class Predictor:
         # transcription encoded: take them from it rather than encode the clip twice.
         self._shared_encoder = (
             self.features.is_encoder and self.features.encoder_window == "30s"
-            and getattr(self._recognizer, "model_dir", None) is not None
-            and Path(self._recognizer.model_dir).resolve()
+            and self._recognizer.encoder_dir is not None
+            and self._recognizer.encoder_dir.resolve()
             == encoder_model_dir(self.features.frames).resolve())
         self._prosody: Prosody | None = None
         if self.features.prosody != "none" or self.features.n_functionals:

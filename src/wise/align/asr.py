@@ -65,6 +65,7 @@ class SphinxRecognizer:
     fraction of a second, on first use)."""
 
     name = "pocketsphinx en-us (bundled acoustic model, dictionary and trigram LM)"
+    encoder_dir = None
 
     def __init__(self) -> None:
         self._decoder = None

@@ -4,6 +4,7 @@ in `wise.align.whisper`)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -32,6 +33,7 @@ class Recognizer(Protocol):
     """What every recogniser offers. Not thread-safe: one per thread or process."""
 
     name: str                   # what to report as the recogniser, e.g. in results files
+    encoder_dir: Path | None    # the Whisper model whose encoder frames it keeps, or None
 
     def load(self) -> None:
         """Load the model now rather than on the first `recognize`."""

@@ -82,6 +82,12 @@ class WhisperRecognizer:
         self.name = f"Whisper {which} (faster-whisper, int8, greedy)"
         self._model = None
 
+    @property
+    def encoder_dir(self) -> Path:
+        """Its model folder: `predict` reuses its encoder frames when the features read the
+        same encoder."""
+        return self.model_dir
+
     def load(self) -> None:
         if self._model is not None:
             return

@@ -47,7 +47,7 @@ def build_hierarchy(words: list[Segment], phones: list[Segment] | None, n_frames
     """Index the frames of each phone and the phones of each word; apply the paper's caps."""
     events: Counter = Counter()
     centres = frame_times(n_frames, cfg)                       # (T,)
-    end_of_audio = centres[-1] + (cfg.frame_hop_s if cfg.is_encoder else cfg.hop_ms / 1000) / 2
+    end_of_audio = centres[-1] + cfg.frame_hop_s / 2
     words = sorted(words, key=lambda w: w.start)
     kept = [w for w in words if w.start < end_of_audio]
     if len(kept) < len(words):
