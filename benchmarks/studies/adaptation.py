@@ -43,7 +43,7 @@ from wise.checkpoint import load_checkpoint
 from wise.fsutil import atomic_write_text
 from wise.runtime import Runtime
 from wise.stats import paired_difference, test_over_train
-from wise.train import UNKNOWN_SPEAKER, Data, evaluate, load_corpus
+from wise.train import UNKNOWN_SPEAKER, Batches, evaluate, load_corpus
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
 
@@ -95,7 +95,7 @@ def fold_uas(fold: Path, d, inputs, methods: dict[str, float]) -> dict[str, dict
     unknown = list(d.speakers)
     for i in test:
         unknown[i] = UNKNOWN_SPEAKER
-    first, _ = evaluate(model, Data(d.store, d.labels, unknown, inputs), test, trained)
+    first, _ = evaluate(model, Batches(d.store, d.labels, unknown, inputs), test, trained)
     out: dict[str, dict[str, float]] = {}
     for method, prior in methods.items():
         norm = replace(trained, prior_clips=prior)
@@ -112,7 +112,7 @@ def fold_uas(fold: Path, d, inputs, methods: dict[str, float]) -> dict[str, dict
                         speakers[i] = f"{s}#{name}#{j}"
                     subset += draws[s][name][j % len(draws[s][name])]
                 adapted = norm.adapt(d.store, subset, speakers)
-                probs, _ = evaluate(model, Data(d.store, d.labels, speakers, inputs), test,
+                probs, _ = evaluate(model, Batches(d.store, d.labels, speakers, inputs), test,
                                     adapted)
                 uas.append(ua(probs))
             out[method][name] = float(np.mean(uas))

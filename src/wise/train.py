@@ -63,8 +63,9 @@ def pick_device(name: str, local_rank: int = 0) -> torch.device:
 
 
 @dataclass
-class Data:
-    """What the loop needs about each row of a feature store."""
+class Batches:
+    """What the training loop makes its batches from: a feature store, each store row's label
+    and speaker, and the batch fields the model reads."""
 
     store: FeatureStore
     labels: list[int]       # class index per store row
@@ -191,7 +192,7 @@ def _batches(rows: list[int], n_words: np.ndarray, size: int,
     return out
 
 
-def batches_on(data: Data, batches: list[list[int]], normalizer: Normalizer | None,
+def batches_on(data: Batches, batches: list[list[int]], normalizer: Normalizer | None,
                device: torch.device) -> Iterator[Batch]:
     """The collated `batches` on `device`, in order. On CUDA each is collated in a background
     thread into pinned memory while the GPU works on the one before, and copied without
@@ -209,7 +210,7 @@ def batches_on(data: Data, batches: list[list[int]], normalizer: Normalizer | No
         yield b.to(device, non_blocking=True)
 
 
-def start_from_readout(model: nn.Module, data: Data, rows: list[int], normalizer: Normalizer,
+def start_from_readout(model: nn.Module, data: Batches, rows: list[int], normalizer: Normalizer,
                        cfg: TrainConfig, n_classes: int, device: torch.device) -> None:
     """TrainConfig.readout_first: the model's utterance read-out fitted alone on `rows`, with
     balanced class weights n / (k n_c) as the probe row's (`Wise.start_from_readout`)."""
@@ -233,7 +234,7 @@ UNKNOWN_SPEAKER = "<unknown>"
 """A speaker key no normaliser holds: normalised with the training speakers' average."""
 
 
-def unadapted(data: Data, rows: list[int], fraction: float, rng: np.random.Generator) -> Data:
+def unadapted(data: Batches, rows: list[int], fraction: float, rng: np.random.Generator) -> Batches:
     """`data` with about `fraction` of `rows` made an unknown speaker's (TrainConfig.
     unadapted_fraction); `data` itself, and no draw from `rng`, when `fraction` is 0."""
     if fraction <= 0:
@@ -251,7 +252,7 @@ def should_stop(epoch: int, best_epoch: int, cfg: TrainConfig) -> bool:
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, data: Data, rows: list[int], normalizer: Normalizer | None,
+def evaluate(model: nn.Module, data: Batches, rows: list[int], normalizer: Normalizer | None,
              batch_size: int = 64) -> tuple[np.ndarray, list[np.ndarray]]:
     """Class probabilities (len(rows), C) and each utterance's attention weights."""
     model.eval()
@@ -279,7 +280,7 @@ def optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Adam:
                             lr=cfg.lr, weight_decay=cfg.weight_decay)
 
 
-def train(model: nn.Module, data: Data, rows: list[int], cfg: TrainConfig, *,
+def train(model: nn.Module, data: Batches, rows: list[int], cfg: TrainConfig, *,
           n_classes: int, progress: bool = True, desc: str = "train",
           world: World = SINGLE, on_epoch: Callable[[dict], object] | None = None) -> Trained:
     """Train `model` in place on `rows` (a validation part is carved from them); leave it with
@@ -376,8 +377,8 @@ def train(model: nn.Module, data: Data, rows: list[int], cfg: TrainConfig, *,
 
 
 @dataclass
-class Loaded:
-    """A manifest's features and per-row facts, in feature-store order."""
+class LoadedCorpus:
+    """What `load_corpus` hands back: a manifest's features and each store row's facts."""
 
     store: FeatureStore
     feats: FeatureBuild
@@ -387,24 +388,24 @@ class Loaded:
     improvised: list[bool]
     genders: list[str | None]
 
-    def data(self, model: TorchModel) -> Data:
+    def data(self, model: TorchModel) -> Batches:
         return data_for(model, self.store, self.labels, self.speakers)
 
 
 def data_for(model: TorchModel, store: FeatureStore, labels: list[int],
-             speakers: list[str]) -> Data:
+             speakers: list[str]) -> Batches:
     """Batches carrying what `model` reads (its `batch_inputs()`)."""
-    return Data(store, labels, speakers, model.batch_inputs())
+    return Batches(store, labels, speakers, model.batch_inputs())
 
 
-def load_corpus(run: RunConfig, manifest: str | Path, runtime: Runtime) -> Loaded:
+def load_corpus(run: RunConfig, manifest: str | Path, runtime: Runtime) -> LoadedCorpus:
     """Build (or reuse) the feature cache of `manifest` and line its rows up with the store."""
     feats = build_features(manifest, cache_dir(manifest, runtime.cache), run.features, Skips(),
                            workers=runtime.workers, progress=runtime.progress, ray=runtime.ray)
     store = FeatureStore(feats.pack)
     meta = {u.id: u for u in read_manifest(manifest)}
     rows = [meta[i] for i in store.ids]
-    return Loaded(store, feats, [LABELS.index(u.label) for u in rows],
+    return LoadedCorpus(store, feats, [LABELS.index(u.label) for u in rows],
                   [u.speaker for u in rows], [u.session for u in rows],
                   [bool(u.improvised) for u in rows], [u.gender for u in rows])
 
@@ -440,7 +441,7 @@ def deterministic(threads: int | None = 1) -> None:
     torch.backends.cudnn.benchmark = False
 
 
-def subset_rows(run: RunConfig, d: Loaded, manifest: str | Path) -> list[int]:
+def subset_rows(run: RunConfig, d: LoadedCorpus, manifest: str | Path) -> list[int]:
     """The store rows `run` trains and tests on: all, or the improvised ones
     (`cv.subset`)."""
     rows = list(range(len(d.store)))

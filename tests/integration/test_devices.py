@@ -12,7 +12,7 @@ from wise.checkpoint import load_checkpoint
 from wise.cli import main
 from wise.rows import load_run_config
 from wise.runtime import Runtime
-from wise.train import Data, batches_on, data_for
+from wise.train import Batches, batches_on, data_for
 from wise.train import evaluate as predict
 from wise.train import load_corpus as load
 
@@ -70,7 +70,7 @@ def test_cuda_predicts_what_the_cpu_predicts(mini_manifest, tmp_path):
 def test_pinned_prefetched_batches_are_the_cpu_batches(mini_manifest, tmp_path):
     run = load_run_config("wise", [])
     d = load(run, mini_manifest, Runtime(cache=tmp_path / "cache", workers=1, progress=False))
-    data = Data(d.store, d.labels, d.speakers, frozenset(BatchInput))  # every field filled
+    data = Batches(d.store, d.labels, d.speakers, frozenset(BatchInput))  # every field filled
     batches = [[0, 1], [2, 3, 4], [5]]
     on_cpu = list(batches_on(data, batches, None, torch.device("cpu")))
     on_gpu = list(batches_on(data, batches, None, torch.device("cuda")))

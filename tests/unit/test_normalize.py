@@ -140,9 +140,9 @@ def test_few_clips_are_shrunk_towards_the_training_average(store):
 
 
 def test_some_training_rows_are_read_as_an_unknown_speakers():
-    from wise.train import UNKNOWN_SPEAKER, Data, unadapted
+    from wise.train import UNKNOWN_SPEAKER, Batches, unadapted
 
-    data = Data(store=None, labels=[0] * 6, speakers=SPEAKERS, inputs=frozenset())
+    data = Batches(store=None, labels=[0] * 6, speakers=SPEAKERS, inputs=frozenset())
     rng = np.random.default_rng(0)
     assert unadapted(data, [0, 1, 2, 3], 0.0, rng) is data
     assert rng.random() == np.random.default_rng(0).random()    # no draw when off

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from wise.corpora.files import audio_seconds, corpus_files, excerpt
-from wise.corpora.labels import map_gender
+from wise.corpora.label_map import map_gender
 from wise.errors import Skips, WiseError
 from wise.utterance import Utterance
 

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from wise.corpora.files import audio_seconds, is_file
-from wise.corpora.labels import map_label
+from wise.corpora.label_map import map_label
 from wise.errors import Skips, WiseError
 from wise.utterance import Segment, Utterance
 

@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from wise.corpora.files import audio_seconds, excerpt, is_file
-from wise.corpora.labels import map_gender, map_label
+from wise.corpora.label_map import map_gender, map_label
 from wise.errors import Skips, WiseError
 from wise.utterance import Segment, Utterance
 

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from wise.corpora.files import audio_seconds, corpus_files
-from wise.corpora.labels import map_label
+from wise.corpora.label_map import map_label
 from wise.errors import Skips, WiseError
 from wise.utterance import Utterance
 

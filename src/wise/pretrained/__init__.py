@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from wise.corpora.labels import map_label
+from wise.corpora.label_map import map_label
 from wise.corpora.ravdess import parse_name
 from wise.fsutil import atomic_write_text, user_cache_dir
 from wise.labels import LABEL_NAMES
