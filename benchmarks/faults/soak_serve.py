@@ -39,7 +39,6 @@ import secrets
 import shlex
 import signal
 import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -57,6 +56,7 @@ from wise import code_version
 from wise.corpora.ravdess import parse_name
 from wise.fsutil import atomic_write_text
 from wise.testing import multipart_fuzz
+from wise.testing.service import start_service, stop_service
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -73,12 +73,6 @@ BAD = {"random_bytes": 415, "truncated_wav": 400, "lying_header": 413,
        "no_token": 401, "wrong_token": 401}
 BAD_WEIGHT = 3
 SLOW_KINDS = ("headers_trickled", "body_trickled", "body_stalls", "silent")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def machine() -> str:
@@ -174,29 +168,6 @@ class Uploads:
 
 
 # ---------------------------------------------------------------- the server
-
-def start_server(model: Path, port: int, token: str, log: Path, workers: int,
-                 extra: list[str]) -> tuple[subprocess.Popen, list[str]]:
-    cmd = [sys.executable, "-m", "wise.cli", "serve", str(model), "--port", str(port),
-           "--workers", str(workers), *extra]
-    out = log.open("w")
-    proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT,
-                            env={**os.environ, "WISE_TOKEN": token})
-    out.close()
-    deadline = time.monotonic() + 300
-    while True:
-        try:
-            r = httpx.get(f"http://127.0.0.1:{port}/health",
-                          headers={"Authorization": f"Bearer {token}"}, timeout=2)
-            if r.status_code == 200:
-                return proc, cmd
-        except httpx.TransportError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            sys.exit(f"wise serve did not start:\n{log.read_text()}")
-        time.sleep(0.2)
-
 
 def workers_of(server: psutil.Process) -> list[psutil.Process]:
     """The prediction worker processes (spawned children; not the resource tracker)."""
@@ -557,8 +528,6 @@ def main() -> None:
 
     clips = load_clips(args.manifest, args.clips, args.ravdess, args.ravdess_clips, args.seed)
     token = secrets.token_urlsafe(24)
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
     extra = []
     for flag, value in (("--read-timeout", args.read_timeout),
                         ("--idle-timeout", args.idle_timeout)):
@@ -567,7 +536,9 @@ def main() -> None:
     started = datetime.datetime.now().astimezone()
     with tempfile.TemporaryDirectory(prefix="wise-soak-") as tmp:
         log = Path(tmp, "server.log")
-        proc, cmd = start_server(args.model, port, token, log, args.workers, extra)
+        serve_args = [str(args.model), "--workers", str(args.workers), *extra]
+        proc, url = start_service(serve_args, log, token=token, timeout_s=300)
+        port = int(url.rsplit(":", 1)[1])
         try:
             server = psutil.Process(proc.pid)
             health = httpx.get(f"{url}/health",
@@ -582,12 +553,7 @@ def main() -> None:
             fuzzed = fuzz(url, uploads, args.fuzz_examples) if args.fuzz_examples else None
             log_lines = log.read_text().splitlines()
         finally:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop_service(proc)
 
     soak_summary, rows = summarise(run, kills, fuzzed, args, limits["read_timeout"],
                                    limits["idle_timeout"])
@@ -600,7 +566,9 @@ def main() -> None:
         "rows": rows,
         "config": {"model": str(args.model), "model_name": health["model"],
                    "recognizer": health["asr"], "server_workers": health["workers"],
-                   "limits": limits, "server_command": shlex.join(["wise", *cmd[3:]]),
+                   "limits": limits,
+                   "server_command": shlex.join(["wise", "serve", *serve_args, "--port",
+                                                 str(port)]),
                    "good_clips": len(clips),
                    "good_clips_real_speech": sum(1 for c in clips if c[1][:4] == b"fLaC"),
                    "weights": {**GOOD, **{k: BAD_WEIGHT for k in BAD}}, "seed": args.seed},

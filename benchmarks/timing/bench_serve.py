@@ -25,10 +25,6 @@ import itertools
 import json
 import os
 import platform
-import signal
-import socket
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -41,32 +37,10 @@ import psutil
 
 from wise import code_version
 from wise.fsutil import atomic_write_text
+from wise.testing.service import start_service, stop_service
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = Path("wise-demo")   # what `wise demo` leaves in the current folder
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(model: Path, port: int, log: Path,
-                 asr: str = "whisper") -> tuple[subprocess.Popen, float]:
-    t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "wise.cli", "serve", str(model),
-                             "--port", str(port), "--asr", asr],
-                            stdout=log.open("w"), stderr=subprocess.STDOUT)
-    while True:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
-                return proc, time.perf_counter() - t0
-        except httpx.TransportError:
-            pass
-        if proc.poll() is not None:
-            sys.exit(f"wise serve did not start:\n{log.read_text()}")
-        time.sleep(0.2)
 
 
 def tree_cpu_seconds(proc: psutil.Process) -> float:
@@ -177,10 +151,11 @@ def main() -> None:
     audio_s = [r["duration"] for r in rows if "duration" in r]
 
     load_at_start = os.getloadavg()
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory(prefix="wise-bench-serve-") as tmp:
-        proc, startup = start_server(args.model, port, Path(tmp, "server.log"), args.asr)
+        t0 = time.perf_counter()
+        proc, url = start_service([str(args.model), "--asr", args.asr],
+                                  Path(tmp, "server.log"), timeout_s=600)
+        startup = time.perf_counter() - t0
         try:
             health = httpx.get(f"{url}/health").json()
             server = psutil.Process(proc.pid)
@@ -191,8 +166,7 @@ def main() -> None:
                                          server)
                 print(case, json.dumps(results[case]), flush=True)
         finally:
-            proc.send_signal(signal.SIGINT)
-            proc.wait(60)
+            stop_service(proc)
 
     result = {
         "benchmark": "bench_serve",

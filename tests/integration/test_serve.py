@@ -26,6 +26,7 @@ import soundfile as sf
 from wise import LABELS, __version__
 from wise.predict import PredictOptions
 from wise.testing import multipart_fuzz
+from wise.testing.service import start_service, stop_service
 
 
 @contextmanager
@@ -288,42 +289,17 @@ TOKEN = "soak-and-fuzz-token-0123456789"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def guarded(trained_model, tmp_path_factory) -> Iterator[dict]:
     """`wise serve` itself: its token from WISE_TOKEN, one worker, a request must arrive
     within 3 s with no pause over 1 s. {"url", "pid", "log"}."""
-    port = free_port()
     log = tmp_path_factory.mktemp("guarded") / "server.log"
-    env = {**os.environ, "WISE_TOKEN": TOKEN}
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "wise.cli", "serve", str(trained_model["model"]),
-             "--port", str(port), "--workers", "1", "--read-timeout", "3",
-             "--idle-timeout", "1"], env=env, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
+    proc, url = start_service([str(trained_model["model"]), "--workers", "1",
+                               "--read-timeout", "3", "--idle-timeout", "1"], log, token=TOKEN)
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
-            try:
-                if httpx.get(f"{url}/health", headers=AUTH, timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
         yield {"url": url, "pid": proc.pid, "log": log}
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_service(proc)
 
 
 def one_line_error(r: httpx.Response, status: int) -> str:

@@ -9,10 +9,6 @@ from __future__ import annotations
 import base64
 import io
 import os
-import signal
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 import soundfile as sf
+
+from wise.testing.service import start_service, stop_service
 
 pytestmark = pytest.mark.slow
 
@@ -39,37 +37,16 @@ def _need_browser() -> None:
 
 
 @pytest.fixture(scope="module")
-def server(trained_model) -> Iterator[str]:
+def server(trained_model, tmp_path_factory) -> Iterator[str]:
     """`wise serve` on a free port; checks at the end that Ctrl-C stops it cleanly."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "wise.cli", "serve", str(trained_model["model"]),
-         "--port", str(port), "--workers", "1"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail(f"wise serve did not start:\n{proc.communicate()[0]}")
-        time.sleep(0.2)
+    log = tmp_path_factory.mktemp("web") / "server.log"
+    proc, url = start_service([str(trained_model["model"]), "--workers", "1"], log)
     try:
         yield url
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            out = proc.communicate(timeout=60)[0]
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            raise
-    assert proc.returncode == 0, out
+        status = stop_service(proc)
+    out = log.read_text()
+    assert status == 0, out
     assert "Traceback" not in out and "prediction workers stopped" in out, out
 
 
