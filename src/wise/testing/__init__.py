@@ -1,7 +1,8 @@
 """Helpers the test suite and the benchmarks share, as `numpy.testing` is numpy's: generated
 signals without speech (`nonspeech`), random and mutated multipart uploads (`multipart_fuzz`),
 the fault harnesses that kill, stop and starve the commands (`kill_resume`,
-`disk_and_shutdown`), and the machine description that results record (`host`).
+`disk_and_shutdown`), `wise serve` as a child process on loopback (`service`), and the machine
+description that results record (`host`).
 
 The tests import these modules, and so do the scripts under benchmarks/, so each helper is
 written once. The library itself never imports `wise.testing` (tests/unit/test_import_graph.py
