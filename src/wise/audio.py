@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +39,81 @@ def load_audio(path: str | Path, sample_rate: int = 16000, *,
     """
     path = _existing(path)
     return _read(str(path), path, sample_rate, max_seconds)
+
+
+@dataclass
+class Stream:
+    """What `stream_audio` found as it read, complete once the blocks are exhausted."""
+
+    seconds: float = 0.0            # audio delivered, at the output rate
+    header_seconds: float = 0.0     # what the header promised
+    damage: str = ""                # why reading stopped early ("": it did not)
+
+
+def stream_audio(path: str | Path, sample_rate: int = 16000, *, block_s: float = 1.0,
+                 max_seconds: float | None = None,
+                 stream: Stream | None = None) -> Iterator[np.ndarray]:
+    """A file of any length as consecutive blocks of mono float32 at `sample_rate` (about
+    `block_s` seconds each), so that memory does not grow with the recording. Resampling runs
+    over the whole stream (soxr's streaming resampler): the blocks join into exactly what
+    `load_audio` reads at once.
+
+    A file that cannot be opened, or is longer than `max_seconds` by its header, raises
+    `WiseError` before any block. A file damaged part way ends the blocks early: what came
+    before is delivered and `stream.damage` (pass a `Stream` to read it) says what happened."""
+    path = _existing(path)
+    stream = stream if stream is not None else Stream()
+    try:
+        f = sf.SoundFile(str(path))
+    except (sf.LibsndfileError, RuntimeError, ValueError, TypeError) as e:
+        raise WiseError(path, f"not a readable audio file ({_short(e)})") from None
+    with f:
+        sr = f.samplerate
+        _check_rate(sr, path)
+        if max_seconds is not None and f.frames > max_seconds * sr:
+            raise WiseError(path, f"audio is {f.frames / sr:.1f} s long, over the limit of "
+                                  f"{max_seconds:g} s")
+        stream.header_seconds = _promised_seconds(f) or f.frames / sr
+        resampler = soxr.ResampleStream(sr, sample_rate, 1, dtype="float32") \
+            if sr != sample_rate else None
+        per_block = max(1, int(block_s * sr))
+        read = 0
+        while True:
+            try:
+                data = f.read(per_block, dtype="float32", always_2d=True)
+            except (sf.LibsndfileError, RuntimeError, ValueError) as e:
+                stream.damage = (f"the audio is damaged after {read / sr:.1f} s "
+                                 f"({_short(e)}): what came before was kept")
+                data, last = np.zeros((0, f.channels), np.float32), True
+            else:
+                last = len(data) < per_block
+            read += len(data)
+            if max_seconds is not None and read > max_seconds * sr:
+                raise WiseError(path, f"audio goes on past the limit of {max_seconds:g} s "
+                                      "(its header said less)")
+            x = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
+            if resampler is not None:
+                x = resampler.resample_chunk(x, last=last)
+            if not np.isfinite(x).all():
+                stream.damage = (f"the audio holds NaN or infinite samples after "
+                                 f"{stream.seconds:.1f} s: what came before was kept")
+                return
+            if len(x):
+                stream.seconds += len(x) / sample_rate
+                yield np.ascontiguousarray(x, dtype=np.float32)
+            if last:
+                break
+        if not stream.damage and read / sr < stream.header_seconds - 1 / sr:
+            stream.damage = (f"the file ends at {read / sr:.1f} s though its header says "
+                             f"{stream.header_seconds:.1f} s: what was there was kept")
+
+
+def _promised_seconds(f: sf.SoundFile) -> float | None:
+    """The length a WAV header promised, when the file holds less: libsndfile counts the
+    frames actually there (and notes the header's size in its chunk listing)."""
+    cut = re.search(r"^data\s*:\s*(\d+)\s*\(should be", f.extra_info, re.MULTILINE)
+    rate = re.search(r"^\s*Bytes/sec\s*:\s*(\d+)", f.extra_info, re.MULTILINE)
+    return int(cut[1]) / int(rate[1]) if cut and rate and int(rate[1]) else None
 
 
 def _existing(path: str | Path) -> Path:
@@ -105,8 +182,8 @@ def _check_rate(sr: int, name: str | Path) -> None:
 def _check_length(frames: int, sr: int, max_seconds: float | None, name: str | Path) -> None:
     if max_seconds is not None and frames > max_seconds * sr:
         raise WiseError(name, f"audio is {frames / sr:.1f} s long; the limit is "
-                              f"{max_seconds:g} s (split it into shorter clips, e.g. one per "
-                              "sentence)")
+                              f"{max_seconds:g} s (`wise timeline` follows a recording of "
+                              "any length, utterance by utterance)")
 
 
 def _read(source: str | io.BytesIO, name: str | Path, sample_rate: int,

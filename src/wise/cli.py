@@ -113,7 +113,8 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(metavar="COMMAND")
     # One function per command, in the order `wise --help` lists them.
     for add in (_add_synth, _add_prepare, _add_features, _add_cv, _add_train, _add_reproduce,
-                _add_report, _add_params, _add_predict, _add_serve, _add_asr_study, _add_demo):
+                _add_report, _add_params, _add_predict, _add_timeline, _add_serve,
+                _add_asr_study, _add_demo):
         add(sub)
     return p
 
@@ -265,6 +266,38 @@ def _add_predict(sub: argparse._SubParsersAction) -> None:
     s.set_defaults(func=cmd_predict)
 
 
+def _add_timeline(sub: argparse._SubParsersAction) -> None:
+    s = sub.add_parser("timeline", help="emotion through a recording of any length: each "
+                       "utterance's label and words, the gaps between them",
+                       description="Follow the emotion through a recording of any length: "
+                       "it is read a block at a time, cut into utterances where the speaker "
+                       "pauses, and each utterance predicted as `wise predict` predicts a "
+                       "clip, adapted to its speaker as the recording goes on. Writes "
+                       "phrases.jsonl, phrases.csv, summary.json and timeline.png "
+                       "(docs/timeline.md).")
+    s.add_argument("audio", help="the recording (wav, flac, ogg; any rate/channels/length)")
+    _model_option(s)
+    s.add_argument("--out", default=None, metavar="DIR",
+                   help="folder for the outputs (default: ./<audio name>-timeline)")
+    s.add_argument("--speaker-change", type=float, action="append", default=[],
+                   metavar="SECONDS", help="another speaker begins here (repeat for more): "
+                   "each speaker gets his or her own statistics")
+    s.add_argument("--no-adapt", action="store_true",
+                   help="score every utterance as an unknown speaker's, as a lone clip is")
+    s.add_argument("--min-silence", type=float, default=0.5, metavar="S",
+                   help="a pause this long ends an utterance (default 0.5 s)")
+    s.add_argument("--max-seconds", type=float, default=None,
+                   help="refuse a recording longer than this (default: any length)")
+    s.add_argument("--word-vectors", default=None, metavar="PATH",
+                   help="where the checkpoint's word-vector file is on this machine, if "
+                   "not where it was when the model was trained")
+    _asr_options(s)
+    s.add_argument("--json", action="store_true",
+                   help="one JSON line per phrase and gap on stdout (as phrases.jsonl)")
+    s.add_argument("--quiet", action="store_true", help="no progress")
+    s.set_defaults(func=cmd_timeline)
+
+
 def _add_serve(sub: argparse._SubParsersAction) -> None:
     s = sub.add_parser("serve", help="HTTP service and web page for a checkpoint",
                        description="Serve a checkpoint over HTTP: a JSON API and a web page "
@@ -370,8 +403,8 @@ def _say_model(args: argparse.Namespace, description: str, bundled: bool) -> Non
 
 def _predictor_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-seconds", type=float, default=MAX_PREDICT_SECONDS,
-                   help=f"refuse longer audio (default {MAX_PREDICT_SECONDS:g} s; cut long "
-                   "recordings into sentences)")
+                   help=f"refuse longer audio (default {MAX_PREDICT_SECONDS:g} s; `wise "
+                   "timeline` takes a recording of any length)")
     p.add_argument("--word-vectors", default=None, metavar="PATH",
                    help="where the checkpoint's word-vector file is on this machine, if "
                    "not where it was when the model was trained")
@@ -681,6 +714,46 @@ def cmd_predict(args: argparse.Namespace) -> int:
         print(f"wise: {failed} of {len(args.audio)} files failed (see above)", file=sys.stderr)
         return 2
     return 0
+
+
+def cmd_timeline(args: argparse.Namespace) -> int:
+    from wise.labels import LABEL_NAMES
+    from wise.predict import PredictOptions, Predictor
+    from wise.timeline import Phrase, TimelineOptions, timeline, write_timeline
+
+    options = TimelineOptions(min_silence_s=args.min_silence, adapt=not args.no_adapt,
+                              speaker_changes=tuple(sorted(args.speaker_change)),
+                              max_seconds=args.max_seconds)
+    model = Predictor(args.model, PredictOptions(word_vectors=args.word_vectors, asr=args.asr,
+                                                 asr_model=args.asr_model))
+    _say_model(args, model.description, model.bundled)
+    out = Path(args.out or f"{Path(args.audio).stem}-timeline")
+    tl = timeline(args.audio, model, options, progress=not args.quiet)
+
+    def show(item) -> None:
+        if args.json:
+            print(json.dumps(item.to_dict(), ensure_ascii=False), flush=True)
+        elif isinstance(item, Phrase):
+            p = item.prediction
+            words = ", ".join(w.word for w in p.top_words[:3])
+            print(f"{_clock(item.start)}-{_clock(item.end)}  {p.label_name:<8} "
+                  f"{item.confidence:.2f}  {p.transcript}  [{words}]", flush=True)
+        elif not args.quiet:
+            print(f"{_clock(item.start)}-{_clock(item.end)}  ({item.why})", flush=True)
+
+    s = write_timeline(tl, out, on_item=show)
+    if tl.damage:
+        print(f"wise: {args.audio}: {tl.damage}", file=sys.stderr)
+    share = "  ".join(f"{LABEL_NAMES.get(c, c)} {v:.0%}" for c, v in s["time_share"].items())
+    print(f"{s['phrases']} phrases, {s['speech_seconds']:.0f} s of speech in "
+          f"{s['duration']:.0f} s{': ' + share if s['phrases'] else ''} -> {out}/",
+          file=sys.stderr if args.json else sys.stdout)
+    return 0
+
+
+def _clock(seconds: float) -> str:
+    """12:03.4: minutes and seconds."""
+    return f"{int(seconds // 60)}:{seconds % 60:04.1f}"
 
 
 def _failed_json(path: str, err: WiseError) -> dict:

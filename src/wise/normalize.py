@@ -79,11 +79,24 @@ class Normalizer:
                      functionals: list[np.ndarray | None]) -> Normalizer:
         """Under "speaker": a copy with `speaker`'s statistics from these clips' frames and
         functionals (prediction: a new speaker's recordings; no labels). Else itself."""
-        if self.mode != "speaker":
+        heard = SpeakerStats()
+        for f, v in zip(frames, functionals, strict=True):
+            heard.add(f, v)
+        return self.with_stats(speaker, heard)
+
+    def with_stats(self, speaker: str, heard: SpeakerStats) -> Normalizer:
+        """`with_speaker` from statistics gathered clip by clip (a recording as it is heard,
+        a service session)."""
+        if self.mode != "speaker" or not heard.clips:
             return self
         out = self._copy()
-        known = self.func_mean and all(f is not None for f in functionals)
-        out._learn(speaker, frames, functionals if known else None, self)
+        mean, std = heard.frame_stats()
+        out.mean[speaker], out.std[speaker] = out._shrunk(mean, std, heard.clips, self.mean,
+                                                          self.std, speaker)
+        if self.func_mean and heard.all_functionals:
+            fmean, fstd = _nan_stats(np.stack(heard.functionals).astype(np.float64))
+            out.func_mean[speaker], out.func_std[speaker] = out._shrunk(
+                fmean, fstd, heard.clips, self.func_mean, self.func_std, speaker)
         return out
 
     def _copy(self) -> Normalizer:
@@ -175,17 +188,42 @@ def _groups(rows: list[int], speakers: list[str] | None) -> dict[str, list[int]]
     return groups
 
 
+class SpeakerStats:
+    """One speaker's clips as they are heard, for `Normalizer.with_stats`: the frames' running
+    sums (memory does not grow with the clips' length) and each clip's functionals."""
+
+    def __init__(self) -> None:
+        self.clips = 0
+        self.n_frames = 0
+        self._sum: np.ndarray | float = 0.0
+        self._sum_sq: np.ndarray | float = 0.0
+        self.functionals: list[np.ndarray] = []
+        self.all_functionals = True      # every clip came with its functionals
+
+    def add(self, frames: np.ndarray, functionals: np.ndarray | None = None) -> None:
+        f = np.asarray(frames, np.float64)
+        self._sum = self._sum + f.sum(0)
+        self._sum_sq = self._sum_sq + (f * f).sum(0)
+        self.n_frames += len(f)
+        self.clips += 1
+        if functionals is None:
+            self.all_functionals = False
+        else:
+            self.functionals.append(np.asarray(functionals))
+
+    def frame_stats(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per-dimension mean/std over every frame added."""
+        mu = self._sum / self.n_frames
+        sd = np.sqrt(np.maximum(self._sum_sq / self.n_frames - mu * mu, 1e-8))
+        return mu.astype(np.float32), sd.astype(np.float32)
+
+
 def _stats(frames: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """Per-dimension mean/std over all the frames of these utterances (each (T, F))."""
-    s = s2 = 0.0
-    n = 0
+    heard = SpeakerStats()
     for f in frames:
-        f = np.asarray(f, np.float64)
-        s = s + f.sum(0)
-        s2 = s2 + (f * f).sum(0)
-        n += len(f)
-    mu = s / n
-    return mu.astype(np.float32), np.sqrt(np.maximum(s2 / n - mu * mu, 1e-8)).astype(np.float32)
+        heard.add(f)
+    return heard.frame_stats()
 
 
 def _nan_stats(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

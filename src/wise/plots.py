@@ -26,7 +26,7 @@ from typing import Protocol
 import numpy as np
 
 from wise.fsutil import atomic_file
-from wise.labels import LABELS
+from wise.labels import LABEL_NAMES, LABELS
 from wise.report import ResultsTable, chance_ua, format_score, n_classes, results_table
 from wise.results import CVSummary
 
@@ -293,4 +293,69 @@ def prediction_figure(r: PredictionLike, audio: np.ndarray, *, sample_rate: int 
     bars.set_xlabel("probability")
     for i, p in enumerate(probs):
         bars.text(min(p + 0.02, 0.8), i, f"{p:.2f}", va="center", fontsize=8)
+    return fig
+
+
+# One colour per class in the timeline, the same in every figure of it.
+EMOTION_COLOURS = {"ang": "#c44e52", "hap": "#e5ae38", "neu": "#8c8c8c", "sad": "#4c72b0"}
+TIMELINE_WORDS = 40     # at most this many phrases get their top word written under them
+
+
+def plot_timeline(items: Sequence[dict], duration: float, out_png: str | Path, *,
+                  title: str = "") -> Path:
+    """timeline.png: `timeline_figure`, saved."""
+    return save_figure(timeline_figure(items, duration, title=title), out_png)
+
+
+def timeline_figure(items: Sequence[dict], duration: float, *, title: str = ""):
+    """A recording's emotion over time from its timeline rows (`wise.timeline`'s
+    `Phrase.to_dict` and `Gap.to_dict`; a phrase row needs only start, end, probabilities
+    and, for its word, `top_word`): each phrase's class probabilities stacked over its span,
+    gaps shaded, and under the most confident phrases the word with the most attention. The
+    same size for two minutes as for an hour; minutes on the axis beyond five."""
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Patch
+    from matplotlib.ticker import FuncFormatter
+
+    fig = Figure(figsize=(12, 3.6))
+    grid = fig.add_gridspec(2, 1, height_ratios=(4, 1), hspace=0.06)
+    ax = fig.add_subplot(grid[0])
+    strip = fig.add_subplot(grid[1], sharex=ax)
+    phrases = [r for r in items if r["kind"] == "phrase"]
+    labels = [c for c in EMOTION_COLOURS if any(c in r["probabilities"] for r in phrases)] \
+        or list(EMOTION_COLOURS)
+    for r in items:
+        if r["kind"] == "gap":
+            for a in (ax, strip):
+                a.axvspan(r["start"], r["end"], color="#eeeeee", lw=0)
+    for r in phrases:
+        bottom = 0.0
+        for c in labels:
+            p = r["probabilities"].get(c, 0.0)
+            ax.bar(r["start"], p, r["end"] - r["start"], bottom=bottom, align="edge",
+                   color=EMOTION_COLOURS[c], lw=0)
+            bottom += p
+    worded = sorted(phrases, key=lambda r: -max(r["probabilities"].values()))[:TIMELINE_WORDS]
+    for r in worded:
+        if r.get("top_word"):
+            strip.text((r["start"] + r["end"]) / 2, 0.5, r["top_word"], ha="center",
+                       va="center", rotation=90 if len(worded) > 12 else 0, fontsize=7)
+    minutes = duration > 300
+    clock = FuncFormatter(lambda t, _: f"{int(t // 60)}:{int(t % 60):02d}" if minutes
+                          else f"{t:g}")
+    strip.xaxis.set_major_formatter(clock)
+    strip.set_xlabel("minutes:seconds" if minutes else "seconds")
+    ax.set_xlim(0, max(duration, 1e-3))
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("probability")
+    ax.tick_params(labelbottom=False)
+    strip.set_ylim(0, 1)
+    strip.set_yticks([])
+    strip.set_ylabel("word", fontsize=8)
+    handles = [Patch(color=EMOTION_COLOURS[c], label=LABEL_NAMES.get(c, c)) for c in labels]
+    handles.append(Patch(color="#eeeeee", label="no speech"))
+    ax.legend(handles=handles, fontsize=7, ncol=len(handles), loc="lower left",
+              bbox_to_anchor=(0, 1.0), frameon=False)
+    if title:
+        ax.set_title(title, fontsize=9, loc="right")
     return fig

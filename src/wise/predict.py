@@ -47,11 +47,13 @@ from wise.features.prosody import Prosody, frame_features, utterance_functionals
 from wise.features.words import PACKAGES, WordVectors, load_word_vectors
 from wise.fsutil import user_cache_dir
 from wise.labels import LABEL_NAMES
+from wise.normalize import Normalizer, SpeakerStats
 from wise.pretrained import is_bundled, resolve_checkpoint
 from wise.text import tokenize
 from wise.utterance import Segment
 
 MAX_SECONDS = MAX_PREDICT_SECONDS
+HEARD = "<heard>"   # the speaker of `predict(..., speaker=...)`, to the normaliser
 
 
 def cache_dir() -> Path:
@@ -234,11 +236,15 @@ class Predictor:
                                 max_seconds=self.max_seconds)
 
     def predict(self, audio: str | Path | bytes | np.ndarray, text: str | None = None, *,
-                sample_rate: int | None = None, name: str | None = None) -> Prediction:
+                sample_rate: int | None = None, name: str | None = None,
+                speaker: SpeakerStats | None = None) -> Prediction:
         """Label, class probabilities and per-word attention for one recording.
 
-        `text` is its transcript; without one, ASR makes it. Raises `WiseError` naming the
-        file for audio that cannot be read, is too long, or does not match `text`."""
+        `text` is its transcript; without one, ASR makes it. `speaker`: the clips heard so far
+        of the one speaking here (a recording, a session); under `normalize: speaker` this
+        clip joins them and is normalised with their statistics, in place of
+        `adapt_speaker`'s. Raises `WiseError` naming the file for audio that cannot be read,
+        is too long, or does not match `text`."""
         t0 = time.perf_counter()
         source = name or (str(audio) if isinstance(audio, str | Path) else "upload")
         x = self.read_audio(audio, sample_rate=sample_rate, name=source)
@@ -277,7 +283,11 @@ class Predictor:
                                            self.features, self.vectors, functionals)
         seconds["features"] = time.perf_counter() - t
         t = time.perf_counter()
-        probs, alpha = self.score(feats)
+        normalizer, who = self.normalizer, self._speaker
+        if speaker is not None and normalizer.mode == "speaker":
+            speaker.add(frames, functionals)
+            normalizer, who = normalizer.with_stats(HEARD, speaker), HEARD
+        probs, alpha = self.score(feats, normalizer, who)
         seconds["model"] = time.perf_counter() - t
         seconds["total"] = time.perf_counter() - t0
         kept = alignment.words[:len(feats.words)]
@@ -326,10 +336,14 @@ class Predictor:
                                                        [v for _, v in feats])
 
     @torch.inference_mode()
-    def score(self, feats: UtteranceFeatures) -> tuple[np.ndarray, np.ndarray]:
-        """(class probabilities (C,), attention (N,)) for one utterance's features."""
+    def score(self, feats: UtteranceFeatures, normalizer: Normalizer | None = None,
+              speaker: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(class probabilities (C,), attention (N,)) for one utterance's features, normalised
+        by `normalizer` as `speaker` (default: this predictor's)."""
+        normalizer = normalizer if normalizer is not None else self.normalizer
+        speaker = speaker if speaker is not None else self._speaker
         # An unknown speaker: a per-speaker normaliser falls back to its training average.
-        batch = collate([feats], [0], [0], self.normalizer, [self._speaker],
+        batch = collate([feats], [0], [0], normalizer, [speaker],
                         inputs=self._inputs, max_word_frames=self.features.max_word_frames)
         logits, alpha = self.model(batch)
         return (torch.softmax(logits, dim=1)[0].numpy().astype(np.float64),

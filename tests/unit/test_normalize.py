@@ -7,7 +7,7 @@ import pytest
 
 from wise.batching import utterance_stats
 from wise.config import FeatureConfig, TrainConfig
-from wise.normalize import Normalizer
+from wise.normalize import Normalizer, SpeakerStats
 
 
 class FakeStore:
@@ -156,3 +156,23 @@ def test_some_training_rows_are_read_as_an_unknown_speakers():
         TrainConfig(unadapted_fraction=1.0)
     assert "unadapted_fraction" not in TrainConfig().key_fields()
     assert TrainConfig(adapt_prior_clips=8).key_fields()["adapt_prior_clips"] == 8
+
+
+def test_statistics_gathered_clip_by_clip_equal_those_of_the_clips_at_once():
+    rng = np.random.default_rng(0)
+    trained = Normalizer({"a": np.zeros(3, np.float32), "b": np.ones(3, np.float32)},
+                         {"a": np.ones(3, np.float32), "b": np.ones(3, np.float32)},
+                         "speaker", {"a": np.zeros(2, np.float32), "b": np.zeros(2, np.float32)},
+                         {"a": np.ones(2, np.float32), "b": np.ones(2, np.float32)},
+                         prior_clips=4.0)
+    clips = [rng.normal(size=(n, 3)).astype(np.float32) for n in (5, 9, 2)]
+    funcs = [rng.normal(size=2).astype(np.float32) for _ in clips]
+    heard = SpeakerStats()
+    for c, f in zip(clips, funcs, strict=True):
+        heard.add(c, f)
+    at_once = trained.with_speaker("x", clips, funcs)
+    grown = trained.with_stats("x", heard)
+    for d in ("mean", "std", "func_mean", "func_std"):
+        np.testing.assert_array_equal(getattr(grown, d)["x"], getattr(at_once, d)["x"])
+    assert heard.clips == 3 and heard.n_frames == 16
+    assert trained.with_stats("x", SpeakerStats()) is trained          # nothing heard yet
