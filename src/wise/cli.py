@@ -286,6 +286,9 @@ def _add_timeline(sub: argparse._SubParsersAction) -> None:
                    help="score every utterance as an unknown speaker's, as a lone clip is")
     s.add_argument("--min-silence", type=float, default=0.5, metavar="S",
                    help="a pause this long ends an utterance (default 0.5 s)")
+    s.add_argument("--pad", type=float, default=1.0, metavar="S",
+                   help="audio kept around each utterance's speech, as much as the model's "
+                   "training clips had (default 1.0 s, the bundled model's)")
     s.add_argument("--max-seconds", type=float, default=None,
                    help="refuse a recording longer than this (default: any length)")
     s.add_argument("--word-vectors", default=None, metavar="PATH",
@@ -721,7 +724,8 @@ def cmd_timeline(args: argparse.Namespace) -> int:
     from wise.predict import PredictOptions, Predictor
     from wise.timeline import Phrase, TimelineOptions, timeline, write_timeline
 
-    options = TimelineOptions(min_silence_s=args.min_silence, adapt=not args.no_adapt,
+    options = TimelineOptions(min_silence_s=args.min_silence, speech_pad_s=args.pad,
+                              adapt=not args.no_adapt,
                               speaker_changes=tuple(sorted(args.speaker_change)),
                               max_seconds=args.max_seconds)
     model = Predictor(args.model, PredictOptions(word_vectors=args.word_vectors, asr=args.asr,

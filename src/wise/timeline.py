@@ -50,7 +50,11 @@ class TimelineOptions:
     """How a recording is cut into utterances and adapted to its speakers."""
 
     min_silence_s: float = 0.5      # a pause this long ends an utterance
-    speech_pad_s: float = 0.2       # audio kept on each side of the speech found
+    # Audio kept on each side of the speech found. The models hear whole clips, silence
+    # around the words included: the bundled model's training clips have about a second on
+    # each side, and with 1.0 s an utterance cut from a recording gets the label its clip
+    # gets alone (45 of 46 clips of its training actors, against 28 of 46 with 0.2 s).
+    speech_pad_s: float = 1.0
     min_speech_s: float = 0.25      # shorter bursts are not utterances
     max_utterance_s: float = 30.0   # longer speech is cut (the models hear sentences)
     vad_threshold: float = 0.5      # Silero's speech probability above which a frame is speech

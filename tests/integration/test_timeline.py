@@ -22,7 +22,7 @@ from wise.timeline import Gap, Phrase, TimelineOptions, timeline
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "ravdess" / "Actor_10"
 SR = 16000
 # Small windows, so that three short clips already span several of them.
-SMALL = {"max_utterance_s": 4.0, "window_s": 10.0}
+SMALL = {"max_utterance_s": 4.0, "window_s": 12.0}
 
 
 @pytest.fixture(scope="module")
