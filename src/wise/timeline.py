@@ -197,25 +197,57 @@ def _counted(blocks: Iterator[np.ndarray], bar, sr: int) -> Iterator[np.ndarray]
 
 def _utterances(blocks: Iterator[np.ndarray], opts: TimelineOptions,
                 sr: int) -> Iterator[tuple[int, np.ndarray]]:
-    """(first sample, samples) of each utterance, in order, holding one window at a time."""
-    window = int(opts.window_s * sr)
-    # Speech that ends closer than this to the window's edge may go on in the next block.
-    settle = int((opts.min_silence_s + opts.speech_pad_s + opts.min_speech_s) * sr)
-    buf, base = np.zeros(0, np.float32), 0     # base: the recording's sample at buf[0]
+    """(first sample, samples) of each utterance of a file, in order, a window at a time."""
+    cut = Segmenter(opts, sr, step_s=opts.window_s)
     for block in blocks:
-        buf = np.concatenate([buf, block])
-        if len(buf) < window:
-            continue
-        regions = _speech(buf, opts, sr)
-        finished = [(s, e) for s, e in regions if e + settle <= len(buf)]
-        for s, e in finished:
-            yield base + s, buf[s:e]
+        yield from cut.push(block)
+    yield from cut.flush()
+
+
+class Segmenter:
+    """Utterances out of audio that arrives in blocks (a file as it is read, a microphone):
+    `push` each block and get back every utterance, as (first sample, samples), once the
+    pause after it has been heard; `flush` at the end for the last one.
+
+    Silero VAD runs once `step_s` of new audio has come (a file: a window at a time; live
+    audio: every half second) or the audio held reaches `window_s`. It runs on what is held
+    since the last finished utterance, and speech longer than `max_utterance_s` is cut, so
+    memory and the VAD's work stay bounded however long the audio goes on."""
+
+    def __init__(self, opts: TimelineOptions, sample_rate: int, *, step_s: float) -> None:
+        self.opts, self.sr = opts, sample_rate
+        self._step, self._window = int(step_s * sample_rate), int(opts.window_s * sample_rate)
+        # Speech that ends closer than this to the end of what is held may still go on.
+        self._settle = int((opts.min_silence_s + opts.speech_pad_s + opts.min_speech_s)
+                           * sample_rate)
+        self._buf, self._base, self._fresh = np.zeros(0, np.float32), 0, 0
+
+    @property
+    def heard(self) -> int:
+        """Samples pushed so far."""
+        return self._base + len(self._buf)
+
+    def push(self, block: np.ndarray) -> list[tuple[int, np.ndarray]]:
+        self._buf = np.concatenate([self._buf, np.asarray(block, np.float32)])
+        self._fresh += len(block)
+        if self._fresh < self._step and len(self._buf) < self._window:
+            return []
+        self._fresh = 0
+        buf = self._buf
+        regions = _speech(buf, self.opts, self.sr)
+        finished = [(s, e) for s, e in regions if e + self._settle <= len(buf)]
         keep = finished[-1][1] if finished else 0
-        going = [s for s, e in regions if e + settle > len(buf)]
-        keep = max(keep, going[0]) if going else max(keep, len(buf) - settle)
-        buf, base = buf[keep:], base + keep
-    for s, e in _speech(buf, opts, sr):
-        yield base + s, buf[s:e]
+        going = [s for s, e in regions if e + self._settle > len(buf)]
+        keep = max(keep, going[0]) if going else max(keep, len(buf) - self._settle)
+        out = [(self._base + s, buf[s:e]) for s, e in finished]
+        self._buf, self._base = buf[keep:], self._base + keep
+        return out
+
+    def flush(self) -> list[tuple[int, np.ndarray]]:
+        """Every utterance left in what is held: the audio has ended."""
+        buf, base = self._buf, self._base
+        self._buf, self._base = np.zeros(0, np.float32), base + len(buf)
+        return [(base + s, buf[s:e]) for s, e in _speech(buf, self.opts, self.sr)]
 
 
 def _speech(x: np.ndarray, opts: TimelineOptions, sr: int) -> list[tuple[int, int]]:

@@ -17,7 +17,7 @@ from wise.cli import main
 from wise.errors import WiseError
 from wise.predict import Predictor
 from wise.testing.recordings import join_clips
-from wise.timeline import Gap, Phrase, TimelineOptions, timeline
+from wise.timeline import Gap, Phrase, Segmenter, TimelineOptions, _utterances, timeline
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "ravdess" / "Actor_10"
 SR = 16000
@@ -161,3 +161,29 @@ def test_the_command_names_a_missing_file_in_one_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].endswith("none.wav: audio file not found")
     assert not (tmp_path / "o").exists()
+
+
+def test_audio_pushed_half_a_second_at_a_time_is_cut_as_the_file_is(recording):
+    """The live path (`Segmenter` fed 0.5 s blocks, the VAD run on each) finds the utterances
+    the file path finds, each as soon as the pause after it has been heard."""
+    path, extents = recording
+    whole = np.concatenate(list(stream_audio(path, SR)))
+    opts = TimelineOptions()
+    live, cuts, heard_at = Segmenter(opts, SR, step_s=0.5), [], []
+    half = SR // 2
+    for i in range(0, len(whole), half):
+        for first, x in live.push(whole[i:i + half]):
+            cuts.append((first, len(x)))
+            heard_at.append((i + half) / SR)
+    cuts += [(first, len(x)) for first, x in live.flush()]
+    file_cuts = [(first, len(x)) for first, x in _utterances(iter([whole]), opts, SR)]
+    assert len(cuts) == len(file_cuts) == len(extents)
+    # Where two utterances' padding would overlap, the VAD shares the pause between them,
+    # and live it has seen less of what follows: the cuts may move by up to the padding.
+    pad = opts.speech_pad_s * SR
+    for (first, n), (f_first, f_n) in zip(cuts, file_cuts, strict=True):
+        assert abs(first - f_first) <= pad and abs(first + n - f_first - f_n) <= pad
+    # Known once the pause, the padding and the shortest speech after it have been heard.
+    settle = opts.min_silence_s + opts.speech_pad_s + opts.min_speech_s
+    assert heard_at and all(t - (first + n) / SR <= settle + 0.5 + 1e-6
+                            for t, (first, n) in zip(heard_at, cuts, strict=False))
