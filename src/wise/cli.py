@@ -325,6 +325,11 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
                    "(default 60)")
     s.add_argument("--idle-timeout", type=float, default=None, metavar="S",
                    help="a client that pauses S seconds while sending is cut off (default 10)")
+    s.add_argument("--live-sessions", type=int, default=4, metavar="N",
+                   help="live microphone sessions open at once (default 4; 0: no live mode)")
+    s.add_argument("--live-idle", type=float, default=30.0, metavar="S",
+                   help="a live session that sends nothing for S seconds is dropped "
+                   "(default 30)")
     _predictor_options(s)
     s.set_defaults(func=cmd_serve)
 
@@ -784,6 +789,7 @@ def _transcript_for(path: str, texts: dict[str, str]) -> str | None:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from wise.serve import TOKEN_ENV, serve
+    from wise.serve.live import LiveLimits
 
     if args.checkpoint is not None and args.model is not None:
         raise WiseError(None, "give the checkpoint once: as an argument or with --model")
@@ -792,7 +798,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
                                   ("idle_timeout", args.idle_timeout)) if v is not None}
     serve(args.model or args.checkpoint, host=args.host, port=args.port,
           options=_predict_options(args), workers=args.workers,
-          max_upload_mb=args.max_upload_mb, token=token, **timeouts)
+          max_upload_mb=args.max_upload_mb, token=token,
+          live_limits=LiveLimits(sessions=args.live_sessions, idle_s=args.live_idle),
+          **timeouts)
     return 0
 
 

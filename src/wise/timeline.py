@@ -56,7 +56,7 @@ class TimelineOptions:
     # gets alone (45 of 46 clips of its training actors, against 28 of 46 with 0.2 s).
     speech_pad_s: float = 1.0
     min_speech_s: float = 0.25      # shorter bursts are not utterances
-    max_utterance_s: float = 30.0   # longer speech is cut (the models hear sentences)
+    max_utterance_s: float = 30.0   # longer is cut, padding included (the models hear sentences)
     vad_threshold: float = 0.5      # Silero's speech probability above which a frame is speech
     window_s: float = 120.0         # audio examined at once: what memory holds
     adapt: bool = True              # grow each speaker's statistics through the recording
@@ -163,7 +163,7 @@ class Timeline:
             if p.status != "ok":
                 yield Gap(round(start, 3), round(end, 3), p.message or NO_SPEECH)
                 continue
-            yield Phrase(round(start, 3), round(end, 3), speaker, _shifted(p, start),
+            yield Phrase(round(start, 3), round(end, 3), speaker, shift_words(p, start),
                          stats.clips if stats is not None and self.adapts else 0)
         bar.close()
         if self.duration > covered:
@@ -217,8 +217,12 @@ class Segmenter:
     def __init__(self, opts: TimelineOptions, sample_rate: int, *, step_s: float) -> None:
         self.opts, self.sr = opts, sample_rate
         self._step, self._window = int(step_s * sample_rate), int(opts.window_s * sample_rate)
-        # Speech that ends closer than this to the end of what is held may still go on.
-        self._settle = int((opts.min_silence_s + opts.speech_pad_s + opts.min_speech_s)
+        # An utterance's end (its speech's end plus the padding) is final once nothing that
+        # follows could change it: the pause has lasted `min_silence_s` (else the speech goes
+        # on), and no speech has started within twice the padding of its end (else the VAD
+        # shares the pause between the two), which takes `min_speech_s` to tell.
+        pad = opts.speech_pad_s
+        self._settle = int((pad + opts.min_speech_s + max(0.0, opts.min_silence_s - pad))
                            * sample_rate)
         self._buf, self._base, self._fresh = np.zeros(0, np.float32), 0, 0
 
@@ -264,7 +268,7 @@ def _speech(x: np.ndarray, opts: TimelineOptions, sr: int) -> list[tuple[int, in
     return [(int(r["start"]), int(r["end"])) for r in get_speech_timestamps(x, vad, sr)]
 
 
-def _shifted(p: Prediction, offset: float) -> Prediction:
+def shift_words(p: Prediction, offset: float) -> Prediction:
     """`p` with its words' times counted from the start of the recording."""
     words = [replace(w, start=round(w.start + offset, 3), end=round(w.end + offset, 3))
              for w in p.words]

@@ -48,6 +48,7 @@ from importlib import resources
 from pathlib import Path
 
 import h11
+import numpy as np
 import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
@@ -60,6 +61,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from wise.errors import WiseError
 from wise.predict import PredictOptions, Predictor
 from wise.pretrained import LICENCE_LINE, example_clips
+from wise.serve.live import LIVE_LIMITS, MAX_CHUNK_S, LiveLimits, LiveSessions, Session
 from wise.serve.pool import Pool
 from wise.serve.uploads import Form, declared_audio, header_refusal, upload_name
 from wise.version import __version__
@@ -121,7 +123,8 @@ def create_app(model: str | Path | None = None, *,
                options: PredictOptions | None = None, workers: int | None = None,
                max_upload_mb: float = 25.0, queue_per_worker: int = QUEUE_PER_WORKER,
                token: str | None = None, read_timeout: float = READ_TIMEOUT,
-               idle_timeout: float = IDLE_TIMEOUT) -> FastAPI:
+               idle_timeout: float = IDLE_TIMEOUT,
+               live_limits: LiveLimits = LIVE_LIMITS) -> FastAPI:
     """The service for one checkpoint (None: the bundled model). The checkpoint (and the
     recogniser's model folder) is checked here, so a bad one raises `WiseError` before a
     server is started; the worker pool starts with the app's lifespan, each worker with a
@@ -153,12 +156,17 @@ def create_app(model: str | Path | None = None, *,
             "examples": [{"name": n, "actor": e.actor, "gender": e.gender, "label": e.label,
                           "label_name": e.label_name} for n, e in examples.items()]}
     model = checked.path
+    sample_rate = checked.features.sample_rate
+    adapts = checked.normalizer.mode == "speaker"
     del checked
     limit = int(max_upload_mb * MB)
     too_large = f"upload is larger than the {max_upload_mb:g} MB limit"
     page = resources.files("wise").joinpath("web/index.html").read_text(encoding="utf-8")
     pool = Pool(model, workers, options)
     busy = {"n": 0}                     # uploads being predicted or waiting for a worker
+    live = LiveSessions(pool, sample_rate, live_limits, adapts=adapts)
+    info["limits"]["live"] = live.limits
+    chunk_limit = int(MAX_CHUNK_S * sample_rate) * 4
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -260,6 +268,62 @@ def create_app(model: str | Path | None = None, *,
         finally:
             busy["n"] -= 1
         return JSONResponse(body, status_code=status)
+
+    @app.post("/live")
+    async def live_open() -> JSONResponse:
+        s = live.open()
+        if s is None:
+            return _error(503, f"busy: {live.max_sessions} live sessions are open; retry "
+                               "in a few seconds", retry_after=5)
+        return JSONResponse({"session": s.id, "sample_rate": sample_rate,
+                             "format": "float32le", **live.limits})
+
+    @app.post("/live/{sid}")
+    async def live_chunk(sid: str, request: Request) -> JSONResponse:
+        s = live.get(sid)
+        if s is None:
+            return _error(404, "no such live session (it ended, or sent nothing for "
+                               f"{live.idle_s:g} s): open a new one")
+        body = bytearray()
+        try:
+            async for chunk in request.stream():
+                body += chunk
+                if len(body) > chunk_limit:
+                    return _error(413, f"a live chunk holds at most {MAX_CHUNK_S:g} s of "
+                                       "audio", close=True)
+        except ClientDisconnect:
+            return _error(400, "the client closed the connection during the chunk")
+        if len(body) % 4:
+            return _error(400, "a live chunk is float32 samples: its length must be a "
+                               "multiple of 4 bytes")
+        x = np.frombuffer(bytes(body), "<f4")
+        if not np.isfinite(x).all():
+            return _error(400, "the live chunk holds NaN or infinite samples")
+        if (s.cut.heard + len(x)) / sample_rate > live.max_seconds:
+            live.close(sid)
+            return _error(413, f"the live session reached its limit of "
+                               f"{live.max_seconds:g} s of audio and is closed")
+        return await _live_items(s, x)
+
+    @app.delete("/live/{sid}")
+    async def live_end(sid: str) -> JSONResponse:
+        s = live.get(sid)
+        if s is None:
+            return _error(404, "no such live session (it ended, or sent nothing for "
+                               f"{live.idle_s:g} s)")
+        try:
+            return await _live_items(s, None)
+        finally:
+            live.close(sid)
+
+    async def _live_items(s: Session, x: np.ndarray | None) -> JSONResponse:
+        try:
+            async with s.lock:
+                items = await live.hear(s, x)
+        except BrokenProcessPool:
+            return _error(503, "the prediction worker stopped unexpectedly; a new one is "
+                               "starting: retry in a few seconds", retry_after=5)
+        return JSONResponse({"items": items, "heard": round(s.cut.heard / sample_rate, 3)})
 
     return app
 
@@ -452,7 +516,8 @@ def server_config(app: FastAPI, **kwargs) -> uvicorn.Config:
 def serve(model: str | Path | None = None, *, host: str = "127.0.0.1", port: int = 8000,
           options: PredictOptions | None = None, workers: int | None = None,
           max_upload_mb: float = 25.0, token: str | None = None,
-          read_timeout: float = READ_TIMEOUT, idle_timeout: float = IDLE_TIMEOUT) -> None:
+          read_timeout: float = READ_TIMEOUT, idle_timeout: float = IDLE_TIMEOUT,
+          live_limits: LiveLimits = LIVE_LIMITS) -> None:
     """Load and check the checkpoint, start the workers, then serve until Ctrl-C. A `host`
     that other machines can reach needs a `token`: this is checked first, before anything
     is loaded or bound."""
@@ -461,7 +526,8 @@ def serve(model: str | Path | None = None, *, host: str = "127.0.0.1", port: int
                               f"(--token, or the {TOKEN_ENV} environment variable), or serve on "
                               "127.0.0.1 behind a reverse proxy (docs/serving.md)")
     app = create_app(model, options=options, workers=workers, max_upload_mb=max_upload_mb,
-                     token=token, read_timeout=read_timeout, idle_timeout=idle_timeout)
+                     token=token, read_timeout=read_timeout, idle_timeout=idle_timeout,
+                     live_limits=live_limits)
     info = app.state.info
     print(f"wise serve: {info['description']} answers", flush=True)
     if info["licence"]:

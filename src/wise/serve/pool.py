@@ -15,8 +15,11 @@ from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import get_context
 from pathlib import Path
 
+import numpy as np
+
 from wise.errors import WiseError
-from wise.predict import PredictOptions, Predictor
+from wise.normalize import SpeakerStats
+from wise.predict import Prediction, PredictOptions, Predictor
 
 log = logging.getLogger("wise.serve")
 
@@ -62,6 +65,19 @@ def _predict(data: bytes, text: str | None, name: str) -> tuple[int, dict]:
     return 200, out
 
 
+def _predict_heard(x: np.ndarray, stats: SpeakerStats | None,
+                   name: str) -> tuple[Prediction | None, SpeakerStats | None, str]:
+    """One utterance of a live session, in a worker: 16 kHz samples, and the statistics of
+    the speaker's utterances so far (None: not adapted); (prediction, the statistics with
+    this utterance added, "") or (None, the statistics unchanged, the error's line)."""
+    p = _predictor
+    try:
+        r = p.predict(x, sample_rate=p.features.sample_rate, name=name, speaker=stats)
+    except WiseError as e:
+        return None, stats, e.line()
+    return r, stats, ""
+
+
 def _audio_status(data: bytes, max_seconds: float) -> int:
     import soundfile as sf
 
@@ -100,15 +116,24 @@ class Pool:
     async def run(self, *args) -> tuple[int, dict]:
         """`_predict(*args)` in a worker. Raises BrokenProcessPool when a worker died while
         this upload was in the pool (it may have been the one predicting it)."""
+        return await self.call(_predict, *args)
+
+    async def heard(self, x: np.ndarray, stats: SpeakerStats | None, name: str
+                    ) -> tuple[Prediction | None, SpeakerStats | None, str]:
+        """`_predict_heard` in a worker: one utterance of a live session."""
+        return await self.call(_predict_heard, x, stats, name)
+
+    async def call(self, fn, *args):
+        """`fn(*args)` in a worker, with `run`'s handling of a worker that dies."""
         loop = asyncio.get_running_loop()
         executor = self.executor
         try:
-            future = loop.run_in_executor(executor, _predict, *args)
+            future = loop.run_in_executor(executor, fn, *args)
         except BrokenProcessPool:
             # The pool broke before this upload reached it (a worker died while idle): it is
             # safe to hand it to the new pool.
             executor = self._replace(executor)
-            future = loop.run_in_executor(executor, _predict, *args)
+            future = loop.run_in_executor(executor, fn, *args)
         try:
             return await future
         except BrokenProcessPool:
