@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import io
-import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,23 +16,20 @@ import httpx
 import pytest
 import soundfile as sf
 
+from wise.testing.browser import chromium, missing_browser, must_run
 from wise.testing.service import start_service, stop_service
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
 NAMES = {"ang": "angry", "hap": "happy", "neu": "neutral", "sad": "sad"}
 
 
 def _need_browser() -> None:
-    missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not p.is_file()]
-    if not missing:
-        return
-    why = f"browser test needs {', '.join(missing)} (apt-get install chromium chromium-driver)"
-    if os.environ.get("WISE_REQUIRE_BROWSER") == "1":
+    why = missing_browser()
+    if why and must_run():
         pytest.fail(why + "; WISE_REQUIRE_BROWSER=1 makes this a failure")
-    pytest.skip(why)
+    if why:
+        pytest.skip(why)
 
 
 @pytest.fixture(scope="module")
@@ -53,23 +49,8 @@ def server(trained_model, tmp_path_factory) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory) -> Iterator:
     _need_browser()
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync",
-                 "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-                 f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-    driver.set_script_timeout(30)
-    try:
+    with chromium(tmp_path_factory.mktemp("chromium-profile")) as driver:
         yield driver
-    finally:
-        driver.quit()
 
 
 def submit(driver, url: str, audio: Path | None, text: str = "") -> str:
