@@ -22,7 +22,8 @@ a gap; the offsets of the cuts from the clips' edges. On `held_out` only: UA aga
 labels with the speaker's statistics grown along the recording (a speaker change between the
 actors) and without, each clip alone through `predict` for comparison, and Whisper's own
 segments (faster-whisper's `transcribe` on the whole recording, with word times) cut against
-the same truth.
+the same truth, and its first `--live-seconds` streamed to `wise serve` in real time as the
+web page streams a microphone: the latency from the end of each phrase's speech to its answer.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ from wise.pretrained import HELD_OUT
 from wise.testing import repo_root
 from wise.testing.host import machine
 from wise.testing.recordings import Placed, join_clips
+from wise.testing.service import start_service, stop_service
 from wise.timeline import Phrase, TimelineOptions, timeline
 
 GAPS_S = (1.0, 3.0)
@@ -156,11 +158,45 @@ def whisper_cuts(path: Path, placed: list[Placed]) -> dict:
     return {"wall_s": round(time.perf_counter() - t0, 1), "cuts": cuts(spans, placed)}
 
 
+def live_latency(path: Path, seconds: float) -> dict:
+    """The first `seconds` of `path` streamed to `wise serve` (the bundled model, one
+    worker) as the web page streams a microphone: half a second at a time, in real time.
+    Per phrase: from the end of its speech (the cut's end less the padding) to the answer
+    that brought it."""
+    import httpx
+
+    from wise.audio import load_audio
+
+    x = load_audio(path)[:int(seconds * 16000)]
+    pad = TimelineOptions().speech_pad_s
+    with tempfile.TemporaryDirectory(prefix="wise-live-") as tmp:
+        proc, url = start_service(["--workers", "1"], Path(tmp, "server.log"), timeout_s=600)
+        try:
+            at = f"{url}/live/{httpx.post(f'{url}/live').json()['session']}"
+            lags, t0 = [], time.perf_counter()
+            for i in range(0, len(x), 8000):
+                sent_until = (i + 8000) / 16000
+                time.sleep(max(0.0, t0 + sent_until - time.perf_counter()))   # real time
+                r = httpx.post(at, content=x[i:i + 8000].astype("<f4").tobytes(), timeout=60)
+                now = time.perf_counter() - t0
+                lags += [now - (p["end"] - pad) for p in r.json()["items"]
+                         if p["kind"] == "phrase"]
+            httpx.delete(at, timeout=60)
+        finally:
+            stop_service(proc)
+    return {"seconds_streamed": seconds, "phrases": len(lags),
+            "latency_s": {"median": round(float(np.median(lags)), 2),
+                          "p95": round(float(np.percentile(lags, 95)), 2),
+                          "max": round(float(np.max(lags)), 2)} if lags else {}}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("ravdess", type=Path)
     ap.add_argument("--minutes", type=float, nargs="*", default=[10, 60])
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--live-seconds", type=float, default=60.0,
+                    help="how much of the held-out recording to stream live, in real time")
     ap.add_argument("--out", type=Path,
                     default=repo_root() / "benchmarks/results/timeline.json")
     args = ap.parse_args()
@@ -204,6 +240,8 @@ def main() -> int:
             "same_label_as_clip_alone": f"{sum(same)} of {len(same)}",
             "whisper_segments": whisper_cuts(path, placed)}
         print("held_out", json.dumps(result["recordings"]["held_out"]), flush=True)
+        result["live"] = live_latency(path, args.live_seconds)
+        print("live", json.dumps(result["live"]), flush=True)
         pool = [c for cs in clips.values() for c in cs]
         for minutes in args.minutes:
             chosen, total = [], 0.0
