@@ -105,3 +105,21 @@ def test_sessions_are_bounded_token_protected_and_dropped_when_idle(service):
     assert post(f"{service}/live").status_code == 200                   # room again
     assert httpx.get(f"{service}/health", headers=AUTH).json()["limits"]["live"][
         "max_sessions"] == 2
+
+
+def test_uploads_of_a_named_speaker_adapt_to_that_speaker(service):
+    clips = sorted(FIXTURES.glob("*.flac"))[:3]
+
+    def upload(clip: Path, speaker: str | None) -> httpx.Response:
+        data = {"speaker": speaker} if speaker is not None else {}
+        return httpx.post(f"{service}/predict", files={"audio": (clip.name, clip.read_bytes())},
+                          data=data, headers=AUTH, timeout=60)
+
+    first = upload(clips[0], None).json()
+    assert "adapted_on" not in first
+    seen = [upload(c, "alice").json() for c in clips]
+    assert [r["adapted_on"] for r in seen] == [1, 2, 3] and seen[0]["speaker"] == "alice"
+    assert seen[0]["probabilities"] != first["probabilities"]   # her statistics, not the average
+    assert upload(clips[0], "bob").json()["adapted_on"] == 1    # another speaker starts afresh
+    r = upload(clips[0], "no spaces please")
+    assert r.status_code == 400 and "'speaker' names a speaker" in r.json()["error"]

@@ -61,7 +61,15 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from wise.errors import WiseError
 from wise.predict import PredictOptions, Predictor
 from wise.pretrained import LICENCE_LINE, example_clips
-from wise.serve.live import LIVE_LIMITS, MAX_CHUNK_S, LiveLimits, LiveSessions, Session
+from wise.serve.live import (
+    LIVE_LIMITS,
+    MAX_CHUNK_S,
+    SPEAKER_ID,
+    LiveLimits,
+    LiveSessions,
+    Session,
+    Speakers,
+)
 from wise.serve.pool import Pool
 from wise.serve.uploads import Form, declared_audio, header_refusal, upload_name
 from wise.version import __version__
@@ -165,6 +173,7 @@ def create_app(model: str | Path | None = None, *,
     pool = Pool(model, workers, options)
     busy = {"n": 0}                     # uploads being predicted or waiting for a worker
     live = LiveSessions(pool, sample_rate, live_limits, adapts=adapts)
+    speakers = Speakers()
     info["limits"]["live"] = live.limits
     chunk_limit = int(MAX_CHUNK_S * sample_rate) * 4
 
@@ -252,12 +261,28 @@ def create_app(model: str | Path | None = None, *,
                 text = bytes(form.parts["text"][1]).decode("utf-8").strip() or None
             except UnicodeDecodeError:
                 return _error(400, "the transcript 'text' is not UTF-8 text")
+        speaker = None
+        if "speaker" in form.parts:
+            speaker = bytes(form.parts["speaker"][1]).decode("latin-1").strip()
+            if not SPEAKER_ID.fullmatch(speaker):
+                return _error(400, "'speaker' names a speaker in 1 to 64 letters, digits, "
+                                   "dots, dashes or underscores")
         if busy["n"] >= queue_per_worker * workers:
             return _error(503, f"busy: {busy['n']} recordings are already waiting; "
                                "retry in a few seconds", retry_after=5)
         busy["n"] += 1
         try:
-            status, body = await pool.run(bytes(audio), text, name)
+            if speaker is None or not adapts:
+                status, body, _ = await pool.run(bytes(audio), text, name)
+                clips = 0
+            else:
+                async with speakers.lock(speaker):
+                    status, body, heard = await pool.run(bytes(audio), text, name,
+                                                         speakers.stats(speaker))
+                    speakers.update(speaker, heard)
+                clips = heard.clips
+            if speaker is not None and status == 200:
+                body.update(speaker=speaker, adapted_on=clips)
         except BrokenProcessPool:
             return _error(503, "the prediction worker stopped unexpectedly; a new one is "
                                "starting: retry in a few seconds", retry_after=5)

@@ -17,6 +17,7 @@ nothing for `idle_s` is dropped with everything it held (a closed tab, a lost co
 from __future__ import annotations
 
 import asyncio
+import re
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -126,3 +127,37 @@ class LiveSessions:
                              NO_SPEECH).to_dict())
         s.seen = time.monotonic()
         return items
+
+
+SPEAKER_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+
+class Speakers:
+    """Speakers named by the clients of `POST /predict` (its `speaker` field): each one's
+    statistics grow with every upload of theirs, as `wise predict --same-speaker` does for
+    files. At most `most` speakers are kept, each for `keep_s` after their last upload; the
+    oldest goes first. One speaker's uploads are predicted one at a time, so none is lost."""
+
+    def __init__(self, *, most: int = 64, keep_s: float = 3600.0) -> None:
+        self.most, self.keep_s = most, keep_s
+        self._known: dict[str, tuple[SpeakerStats, float, asyncio.Lock]] = {}
+
+    def lock(self, name: str) -> asyncio.Lock:
+        now = time.monotonic()
+        for k in [k for k, (_, seen, _) in self._known.items() if now - seen > self.keep_s]:
+            del self._known[k]
+        if name not in self._known:
+            while len(self._known) >= self.most:
+                del self._known[min(self._known, key=lambda k: self._known[k][1])]
+            self._known[name] = (SpeakerStats(), now, asyncio.Lock())
+        stats, _, lock = self._known[name]
+        self._known[name] = (stats, now, lock)
+        return lock
+
+    def stats(self, name: str) -> SpeakerStats:
+        return self._known[name][0]
+
+    def update(self, name: str, stats: SpeakerStats) -> None:
+        if name in self._known:
+            _, _, lock = self._known[name]
+            self._known[name] = (stats, time.monotonic(), lock)

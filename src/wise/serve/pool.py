@@ -43,26 +43,29 @@ def _ready() -> int:
     return os.getpid()
 
 
-def _predict(data: bytes, text: str | None, name: str) -> tuple[int, dict]:
-    """(HTTP status, JSON body) for one upload, in a worker. The stage that fails decides the
-    status: decoding (413 too long, 415 unreadable, 400 readable but unusable) or prediction
-    (422: the transcript does not fit the audio)."""
+def _predict(data: bytes, text: str | None, name: str,
+             stats: SpeakerStats | None = None) -> tuple[int, dict, SpeakerStats | None]:
+    """(HTTP status, JSON body, the speaker's statistics) for one upload, in a worker. The
+    stage that fails decides the status: decoding (413 too long, 415 unreadable, 400
+    readable but unusable) or prediction (422: the transcript does not fit the audio).
+    `stats`: the clips of the upload's speaker heard so far (a `speaker` field), which the
+    upload joins when it is predicted."""
     p = _predictor
     t0 = time.perf_counter()
     try:
         x = p.read_audio(data, name=name)
     except WiseError as e:
-        return _audio_status(data, p.max_seconds), {"error": e.line()}
+        return _audio_status(data, p.max_seconds), {"error": e.line()}, stats
     decode = time.perf_counter() - t0
     try:
-        r = p.predict(x, text, sample_rate=p.features.sample_rate, name=name)
+        r = p.predict(x, text, sample_rate=p.features.sample_rate, name=name, speaker=stats)
     except WiseError as e:
-        return 422, {"error": e.line()}
+        return 422, {"error": e.line()}, stats
     out = r.to_dict()
     # The array path did not count decoding the upload; "total" is the whole request.
     out["seconds"]["load"] = round(out["seconds"].get("load", 0.0) + decode, 4)
     out["seconds"]["total"] = round(time.perf_counter() - t0, 4)
-    return 200, out
+    return 200, out, stats
 
 
 def _predict_heard(x: np.ndarray, stats: SpeakerStats | None,
@@ -113,7 +116,7 @@ class Pool:
         log.info("%d prediction worker%s ready in %.1f s", self.workers,
                  "s" * (self.workers > 1), time.perf_counter() - t0)
 
-    async def run(self, *args) -> tuple[int, dict]:
+    async def run(self, *args) -> tuple[int, dict, SpeakerStats | None]:
         """`_predict(*args)` in a worker. Raises BrokenProcessPool when a worker died while
         this upload was in the pool (it may have been the one predicting it)."""
         return await self.call(_predict, *args)
