@@ -8,8 +8,9 @@ each loads its own `Predictor` once and uses one torch thread, and concurrent re
 served in parallel, one per process. The event loop only reads uploads and hands their bytes to
 the pool: audio is decoded in memory and nothing is written to disk.
 
-The app and the HTTP protocol are here; the worker pool is `wise.serve.pool`, and what an
-upload is checked against before a worker sees it is `wise.serve.uploads`.
+The app and the HTTP protocol are here; the worker pool is `wise.serve.pool`, what an
+upload is checked against before a worker sees it is `wise.serve.uploads`, and the live
+sessions and the named speakers that adapt across requests are `wise.serve.live`.
 
 The checkpoint is loaded and checked in the server process before anything listens, so a bad
 checkpoint ends `wise serve` with one error line. Uploads are bounded while they are read
@@ -21,6 +22,7 @@ it. Every expected fault is answered as JSON `{"error": "<one line>"}` with a 4x
     400  no `audio` file field, an empty file, a body that is not multipart/form-data, a WAV
          whose header declares more audio data than the upload holds (cut short or lying)
     401  a server with a token, and a request (other than the page) without it
+    404  an example clip or a live session that does not exist (or was dropped when idle)
     408  a request not received within read_timeout, or a pause over idle_timeout
     413  an upload over max_upload_mb, or audio longer than max_seconds (from the header alone
          where it says)
