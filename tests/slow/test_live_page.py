@@ -76,3 +76,27 @@ def test_live_mode_shows_each_phrase_with_its_words(service, microphone, tmp_pat
             emotion = row.find_element(By.CSS_SELECTOR, ".emotion").text
             assert emotion.split()[0] in ("angry", "happy", "neutral", "sad")
         assert len(browser.find_elements(By.CSS_SELECTOR, "#live-strip span")) == 3
+
+
+def test_a_file_longer_than_one_prediction_is_followed_phrase_by_phrase(service, tmp_path):
+    """The server refuses a 70-s upload for one prediction (413, over --max-seconds): the
+    page decodes it and sends it through a live session, and lists its phrases."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    path = tmp_path / "long.flac"
+    placed = join_clips(sorted(FIXTURES.glob("*.flac")), path, gaps_s=(13.0, 14.0))
+    assert sf.info(path).duration > 60
+    with chromium(tmp_path / "profile") as browser:
+        browser.get(f"{service}/")
+        browser.find_element(By.ID, "audio-file").send_keys(str(path))
+        browser.find_element(By.ID, "submit").click()
+        WebDriverWait(browser, 120).until(
+            lambda d: d.execute_script("return document.body.dataset.live") == "stopped")
+        assert not browser.find_element(By.ID, "error").is_displayed()
+        rows = browser.find_elements(By.CSS_SELECTOR, "#live-phrases .phrase")
+        assert len(rows) == len(placed)
+        for row in rows:
+            words = " ".join(w.text for w in row.find_elements(By.CSS_SELECTOR, ".word"))
+            assert words in WORDS, words
+        assert "the whole file" in browser.find_element(By.ID, "live-status").text

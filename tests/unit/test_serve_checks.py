@@ -40,8 +40,9 @@ def test_the_header_tells_the_length_that_libsndfile_reads(fmt, subtype):
     assert header_refusal(data, "a", 2.6, complete=True) is None
     status, error = header_refusal(data, "a", 2.4, complete=True)
     assert status == 413 and error == ("a: audio is 2.5 s long (from its header); the limit "
-                                       "is 2.4 s (split it into shorter clips, e.g. one per "
-                                       "sentence)")
+                                       "is 2.4 s (the live endpoints take a recording of any "
+                                       "length, and the web page sends a long file through "
+                                       "them)")
 
 
 def test_a_header_that_lies_about_hours_is_caught_though_libsndfile_reads_it():

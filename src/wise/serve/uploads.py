@@ -72,7 +72,8 @@ def header_refusal(audio: bytes | bytearray, name: str, max_seconds: float, *,
     seconds, end = declared
     if seconds is not None and seconds > max_seconds:
         return 413, (f"{name}: audio is {seconds:.1f} s long (from its header); the limit is "
-                     f"{max_seconds:g} s (split it into shorter clips, e.g. one per sentence)")
+                     f"{max_seconds:g} s (the live endpoints take a recording of any length, "
+                     "and the web page sends a long file through them)")
     if complete and end is not None and end > len(audio):
         return 400, (f"{name}: the file is cut short or its header is wrong: the header "
                      f"declares {end} bytes, the upload has {len(audio)}")
