@@ -298,6 +298,8 @@ def create_app(model: str | Path | None = None, *,
 
     @app.post("/live")
     async def live_open() -> JSONResponse:
+        if not live.max_sessions:
+            return _error(404, "live mode is off on this server (--live-sessions 0)")
         s = live.open()
         if s is None:
             return _error(503, f"busy: {live.max_sessions} live sessions are open; retry "

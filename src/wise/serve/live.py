@@ -106,8 +106,10 @@ class LiveSessions:
         `Phrase.to_dict` / `Gap.to_dict`, in time order."""
         s.seen = time.monotonic()
         cut = s.cut
-        found = await asyncio.to_thread(cut.flush if x is None else cut.push,
-                                        *(() if x is None else (x,)))
+        if x is None:
+            found = await asyncio.to_thread(cut.flush)
+        else:
+            found = await asyncio.to_thread(cut.push, x)
         items = []
         for first, y in found:
             start, end = first / self.sr, (first + len(y)) / self.sr
