@@ -352,6 +352,10 @@ def create_app(model: str | Path | None = None, *,
         except BrokenProcessPool:
             return _error(503, "the prediction worker stopped unexpectedly; a new one is "
                                "starting: retry in a few seconds", retry_after=5)
+        except Exception as e:
+            log.exception("live session %s failed", s.id)
+            return _error(500, f"internal error in the live session ({type(e).__name__}); "
+                               "the server log has the details")
         return JSONResponse({"items": items, "heard": round(s.cut.heard / sample_rate, 3)})
 
     return app
