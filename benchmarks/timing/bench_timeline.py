@@ -2,7 +2,7 @@
 recording is cut, and what adapting to the speaker along the way does.
 
     python benchmarks/timing/bench_timeline.py RAVDESS_DIR [--minutes 10 60]
-        [--out benchmarks/results/timeline.json]
+        [--out benchmarks/results/timeline.json]      (and timeline_live.json beside it)
 
 RAVDESS_DIR holds Actor_NN folders of 16 kHz clips (the four classes). Recordings are built in
 a temporary folder by joining clips with 1-3 s gaps, every other one digital silence and the
@@ -240,8 +240,13 @@ def main() -> int:
             "same_label_as_clip_alone": f"{sum(same)} of {len(same)}",
             "whisper_segments": whisper_cuts(path, placed)}
         print("held_out", json.dumps(result["recordings"]["held_out"]), flush=True)
-        result["live"] = live_latency(path, args.live_seconds)
-        print("live", json.dumps(result["live"]), flush=True)
+        live = {"benchmark": "bench_timeline (live)", "code_version": code_version(),
+                "machine": machine(platform=True), "command": result["command"],
+                **live_latency(path, args.live_seconds)}
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(args.out.with_name(args.out.stem + "_live.json"),
+                          json.dumps(live, indent=1) + "\n")
+        print("live", json.dumps(live), flush=True)
         pool = [c for cs in clips.values() for c in cs]
         for minutes in args.minutes:
             chosen, total = [], 0.0

@@ -53,7 +53,8 @@ class TimelineOptions:
     # Audio kept on each side of the speech found. The models hear whole clips, silence
     # around the words included: the bundled model's training clips have about a second on
     # each side, and with 1.0 s an utterance cut from a recording gets the label its clip
-    # gets alone (45 of 46 clips of its training actors, against 28 of 46 with 0.2 s).
+    # gets alone (45 of 46 clips of its training actors, against 28 of 46 with 0.2 s and 35
+    # with 1.5 s: benchmarks/studies/timeline_pad.py).
     speech_pad_s: float = 1.0
     min_speech_s: float = 0.25      # shorter bursts are not utterances
     max_utterance_s: float = 30.0   # longer is cut, padding included (the models hear sentences)
@@ -210,20 +211,24 @@ class Segmenter:
     pause after it has been heard; `flush` at the end for the last one.
 
     Silero VAD runs once `step_s` of new audio has come (a file: a window at a time; live
-    audio: every half second) or the audio held reaches `window_s`. It runs on what is held
-    since the last finished utterance, and speech longer than `max_utterance_s` is cut, so
-    memory and the VAD's work stay bounded however long the audio goes on."""
+    audio: every half second, `live=True`) or the audio held reaches `window_s`. It runs on
+    what is held since the last finished utterance, and speech longer than `max_utterance_s`
+    is cut, so memory and the VAD's work stay bounded however long the audio goes on."""
 
-    def __init__(self, opts: TimelineOptions, sample_rate: int, *, step_s: float) -> None:
+    def __init__(self, opts: TimelineOptions, sample_rate: int, *, step_s: float,
+                 live: bool = False) -> None:
         self.opts, self.sr = opts, sample_rate
         self._step, self._window = int(step_s * sample_rate), int(opts.window_s * sample_rate)
         # An utterance's end (its speech's end plus the padding) is final once nothing that
         # follows could change it: the pause has lasted `min_silence_s` (else the speech goes
-        # on), and no speech has started within twice the padding of its end (else the VAD
-        # shares the pause between the two), which takes `min_speech_s` to tell.
+        # on), and no speech has started within twice the padding of its speech's end (else
+        # the VAD shares the pause between the two), which takes `min_speech_s` to tell.
+        # Live, it is taken as final a padding sooner: speech that resumes in that second
+        # then starts the next utterance where this one ends, its own padding cut short; no
+        # speech is lost, and the answer comes a second earlier.
         pad = opts.speech_pad_s
-        self._settle = int((pad + opts.min_speech_s + max(0.0, opts.min_silence_s - pad))
-                           * sample_rate)
+        wait = opts.min_speech_s + max(0.0, opts.min_silence_s - pad) + (0.0 if live else pad)
+        self._settle = int(wait * sample_rate)
         self._buf, self._base, self._fresh = np.zeros(0, np.float32), 0, 0
 
     @property

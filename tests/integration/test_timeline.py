@@ -169,7 +169,7 @@ def test_audio_pushed_half_a_second_at_a_time_is_cut_as_the_file_is(recording):
     path, extents = recording
     whole = np.concatenate(list(stream_audio(path, SR)))
     opts = TimelineOptions()
-    live, cuts, heard_at = Segmenter(opts, SR, step_s=0.5), [], []
+    live, cuts, heard_at = Segmenter(opts, SR, step_s=0.5, live=True), [], []
     half = SR // 2
     for i in range(0, len(whole), half):
         for first, x in live.push(whole[i:i + half]):
@@ -183,7 +183,7 @@ def test_audio_pushed_half_a_second_at_a_time_is_cut_as_the_file_is(recording):
     pad = opts.speech_pad_s * SR
     for (first, n), (f_first, f_n) in zip(cuts, file_cuts, strict=True):
         assert abs(first - f_first) <= pad and abs(first + n - f_first - f_n) <= pad
-    # Known once the padding again and the shortest speech after it have been heard.
-    settle = opts.speech_pad_s + opts.min_speech_s
+    # Live, a cut is final once the shortest speech after it has been heard.
+    settle = opts.min_speech_s
     assert heard_at and all(t - (first + n) / SR <= settle + 0.5 + 1e-6
                             for t, (first, n) in zip(heard_at, cuts, strict=False))

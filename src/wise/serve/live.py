@@ -86,7 +86,7 @@ class LiveSessions:
         if len(self._open) >= self.max_sessions:
             return None
         s = Session(secrets.token_urlsafe(16),
-                    Segmenter(self.options, self.sr, step_s=LIVE_STEP_S),
+                    Segmenter(self.options, self.sr, step_s=LIVE_STEP_S, live=True),
                     SpeakerStats() if self.adapts else None)
         self._open[s.id] = s
         return s
