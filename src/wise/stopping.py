@@ -95,7 +95,8 @@ def stop(exc: BaseException) -> None:
     there Python may drop the exception (in a weakref callback, a `__del__`, a C library's
     callback: "Exception ignored in ..."); so until the stop ends the process (`stop_ended`,
     or its exit handlers start) it is raised again every `STOP_RETRY_S` seconds, unless it is
-    being handled, i.e. the cleanup it started is under way."""
+    being handled, i.e. the cleanup it started is under way. Inside an import it waits for
+    the next retry (`_raise`)."""
     global _stopping, _before
     if _stopping is None:
         _stopping = exc
@@ -120,7 +121,21 @@ def _raise(exc: BaseException) -> None:
     if _held:
         _pending = _pending or exc
         return
+    if _importing(sys._getframe(1)):
+        # Raised inside an import, the exception can come out as another one: a dataclass's
+        # class body turns it into "RuntimeError: Error calling __set_name__", printed with
+        # a traceback. The retry timer raises it once the import has finished.
+        return
     raise exc
+
+
+def _importing(frame: Any) -> bool:
+    """Whether `frame` (the code a signal interrupted) runs inside an import."""
+    while frame is not None:
+        if frame.f_code.co_filename.startswith("<frozen importlib._bootstrap"):
+            return True
+        frame = frame.f_back
+    return False
 
 
 def _stop_again(_signum: int, _frame: object) -> None:

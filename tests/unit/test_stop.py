@@ -76,3 +76,45 @@ def test_a_worker_that_dies_fails_the_work_in_one_line():
         list(imap(_die, [1, 2], workers=2, idle_every=0.2))
     assert err.value.message.startswith("a worker process was killed by signal 9")
     assert mp.active_children() == []
+
+
+CHILD = """
+import signal, sys, time
+sys.path.insert(0, sys.argv[1])
+from wise.stopping import worker_exit
+signal.signal(signal.SIGTERM, worker_exit)
+print("ready", flush=True)
+import slow_dataclass            # a __set_name__ sleeps: the SIGTERM lands inside it
+time.sleep(5)
+"""
+
+SLOW = """
+import time
+
+
+class Slow:
+    def __set_name__(self, owner, name):      # as dataclasses' Field has one
+        time.sleep(1.0)
+
+
+class Row:
+    extra = Slow()
+"""
+
+
+def test_a_stop_during_an_import_waits_for_it_and_prints_no_traceback(tmp_path):
+    """A worker told to stop while it imports (a task's module, unpickled) exits as if told
+    a moment later: raised inside a dataclass's class body, the exception would come out as
+    a RuntimeError with a traceback."""
+    import subprocess
+    import sys
+
+    (tmp_path / "slow_dataclass.py").write_text(SLOW)
+    child = subprocess.Popen([sys.executable, "-c", CHILD, str(tmp_path)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert child.stdout.readline().strip() == "ready"
+    time.sleep(0.3)                                   # inside the class body's sleep
+    child.send_signal(signal.SIGTERM)
+    _, err = child.communicate(timeout=30)
+    assert child.returncode == 128 + signal.SIGTERM, err
+    assert "Traceback" not in err and "RuntimeError" not in err, err
