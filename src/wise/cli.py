@@ -725,10 +725,12 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def cmd_timeline(args: argparse.Namespace) -> int:
+    from wise.audio import audio_info
     from wise.labels import LABEL_NAMES
     from wise.predict import PredictOptions, Predictor
     from wise.timeline import Phrase, TimelineOptions, timeline, write_timeline
 
+    audio_info(args.audio)              # a file that is no audio: one line, before the model
     options = TimelineOptions(min_silence_s=args.min_silence, speech_pad_s=args.pad,
                               adapt=not args.no_adapt,
                               speaker_changes=tuple(sorted(args.speaker_change)),
