@@ -145,13 +145,20 @@ class Timeline:
         return self.stream.damage
 
     def __iter__(self) -> Iterator[Phrase | Gap]:
+        rate, _, frames = audio_info(self.audio)     # a file that is no audio fails here
+        bar = progress_bar(total=round(frames / rate), unit="s", desc="timeline",
+                           disable=not self.progress)
+        for item in self._items(bar):
+            bar.clear()             # whoever reads the items may print them
+            yield item
+            bar.refresh()
+        bar.close()
+
+    def _items(self, bar) -> Iterator[Phrase | Gap]:
         opts, sr = self.options, self.model.features.sample_rate
         heard: dict[int, SpeakerStats] = {}
         covered = 0.0                   # seconds before which everything has been reported
-        rate, _, frames = audio_info(self.audio)     # a file that is no audio fails here
         blocks = stream_audio(self.audio, sr, max_seconds=opts.max_seconds, stream=self.stream)
-        bar = progress_bar(total=round(frames / rate), unit="s", desc="timeline",
-                           disable=not self.progress)
         for first, x in _utterances(_counted(blocks, bar, sr), opts, sr):
             start, end = first / sr, (first + len(x)) / sr
             if start > covered:
@@ -166,7 +173,6 @@ class Timeline:
                 continue
             yield Phrase(round(start, 3), round(end, 3), speaker, shift_words(p, start),
                          stats.clips if stats is not None and self.adapts else 0)
-        bar.close()
         if self.duration > covered:
             yield Gap(round(covered, 3), round(self.duration, 3), NO_SPEECH)
 
