@@ -194,6 +194,13 @@ class Predictor:
         return self.run.name
 
     @property
+    def adapts(self) -> bool:
+        """Whether the model normalises each speaker by his or her own statistics (trained
+        with `normalize: speaker`): only then do `adapt_speaker` and `predict(speaker=...)`
+        change anything."""
+        return self.normalizer.mode == "speaker"
+
+    @property
     def checkpoint(self) -> str:
         """Which model answers: "bundled", or the checkpoint's file."""
         return "bundled" if self.bundled else str(self.path)
@@ -284,7 +291,7 @@ class Predictor:
         seconds["features"] = time.perf_counter() - t
         t = time.perf_counter()
         normalizer, who = self.normalizer, self._speaker
-        if speaker is not None and normalizer.mode == "speaker":
+        if speaker is not None and self.adapts:
             speaker.add(frames, functionals)
             normalizer, who = normalizer.with_stats(HEARD, speaker), HEARD
         probs, alpha = self.score(feats, normalizer, who)
@@ -321,7 +328,7 @@ class Predictor:
         (audio only; the more clips, the better the estimate). Without it, an unknown
         speaker gets the training speakers' average, which on real speech costs accuracy
         (docs/real-speech.md). Models trained otherwise ignore it."""
-        if self.normalizer.mode != "speaker" or not audio:
+        if not self.adapts or not audio:
             return
         feats = []
         for a in audio:

@@ -180,7 +180,7 @@ class Timeline:
     def adapts(self) -> bool:
         """Whether phrases are normalised with their speaker's statistics: asked for, and the
         model was trained with `normalize: speaker`."""
-        return self.options.adapt and self.model.normalizer.mode == "speaker"
+        return self.options.adapt and self.model.adapts
 
 
 def timeline(audio: str | Path, model: Predictor | None = None,

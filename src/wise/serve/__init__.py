@@ -167,7 +167,7 @@ def create_app(model: str | Path | None = None, *,
                           "label_name": e.label_name} for n, e in examples.items()]}
     model = checked.path
     sample_rate = checked.features.sample_rate
-    adapts = checked.normalizer.mode == "speaker"
+    adapts = checked.adapts
     del checked
     limit = int(max_upload_mb * MB)
     too_large = f"upload is larger than the {max_upload_mb:g} MB limit"
