@@ -27,7 +27,7 @@ from wise.fsutil import atomic_write_text
 from wise.predict import Predictor
 from wise.pretrained import HELD_OUT
 from wise.testing import repo_root
-from wise.testing.recordings import join_clips
+from wise.testing.recordings import clips_under, join_clips
 from wise.timeline import Phrase, timeline
 
 
@@ -55,7 +55,7 @@ def main() -> int:
                      if isinstance(i, Phrase)]
             same, diffs = 0, []
             for p in found:
-                ks = [k for k, c in enumerate(placed) if p.start < c.end and c.start < p.end]
+                ks = clips_under(placed, p.start, p.end)
                 if len(ks) != 1:
                     continue
                 r = alone[placed[ks[0]].clip]

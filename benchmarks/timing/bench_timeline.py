@@ -53,7 +53,7 @@ from wise.predict import Predictor
 from wise.pretrained import HELD_OUT
 from wise.testing import repo_root
 from wise.testing.host import machine
-from wise.testing.recordings import Placed, join_clips
+from wise.testing.recordings import Placed, clips_under, join_clips
 from wise.testing.service import start_service, stop_service
 from wise.timeline import Phrase, TimelineOptions, timeline
 
@@ -93,8 +93,7 @@ class Memory:
 
 def cuts(spans: list[tuple[float, float]], placed: list[Placed]) -> dict:
     """Cuts (start, end) against the clips' true places."""
-    clips_of = [[k for k, c in enumerate(placed) if a < c.end and c.start < b]
-                for a, b in spans]
+    clips_of = [clips_under(placed, a, b) for a, b in spans]
     phrases_of = [[i for i, ks in enumerate(clips_of) if k in ks] for k in range(len(placed))]
     alone = [k for k, ps in enumerate(phrases_of) if len(ps) == 1 and len(clips_of[ps[0]]) == 1]
     starts = [spans[phrases_of[k][0]][0] - placed[k].start for k in alone]
@@ -133,7 +132,7 @@ def labelled(found: list[Phrase], placed: list[Placed]) -> dict:
     """UA of the phrases cut out alone, each against its clip's true label."""
     y_true, y_pred = [], []
     for p in found:
-        ks = [k for k, c in enumerate(placed) if p.start < c.end and c.start < p.end]
+        ks = clips_under(placed, p.start, p.end)
         if len(ks) == 1:
             y_true.append(LABELS.index(label_of(placed[ks[0]].clip)))
             y_pred.append(LABELS.index(p.label))
@@ -231,8 +230,7 @@ def main() -> int:
         s = scores(np.array(y_true), np.array(y_alone), LABELS)
         by_clip = {c.clip: r.label for c, r in zip(placed, alone, strict=True)}
         same = [by_clip[placed[k].clip] == p.label for p in found_plain
-                for k in [k for k, c in enumerate(placed) if p.start < c.end and
-                          c.start < p.end][:1]]
+                for k in clips_under(placed, p.start, p.end)[:1]]
         result["recordings"]["held_out"] = {
             "actors": list(HELD_OUT), "adapted": adapted, "not_adapted": plain,
             "clips_alone": {"n": s["n"], "wa": round(s["wa"], 4), "ua": round(s["ua"], 4),

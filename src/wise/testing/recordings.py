@@ -53,3 +53,8 @@ def join_clips(clips: Sequence[str | Path], out: str | Path, *, gaps_s: tuple[fl
             t += len(x) / SR
         put(np.zeros(SR, np.float32))
     return placed
+
+
+def clips_under(placed: Sequence[Placed], start: float, end: float) -> list[int]:
+    """The indices of the placed clips that the span from `start` to `end` overlaps."""
+    return [k for k, c in enumerate(placed) if start < c.end and c.start < end]
