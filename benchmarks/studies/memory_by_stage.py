@@ -6,7 +6,10 @@ real clips, resident memory measured after glibc has handed back what it can (`m
 Stages, each in a fresh process: `vad` (Silero VAD as the timeline runs it), `asr` (Whisper
 tiny.en), `align` (pocketsphinx forced alignment of the clip's own sentence), `features` (the
 bundled model's frames and functionals), `predict` (all of it). After 20 warm-up clips, the
-growth over `--clips` more, in MB. Writes benchmarks/results/memory_by_stage.json.
+growth over `--clips` more, in MB. What loads once on first use is loaded in the warm-up
+(the VAD that the aligner asks before its rare wide-beam retry, as the timeline has it loaded
+from its first window), so that what is left is growth with the number of clips. Writes
+benchmarks/results/memory_by_stage.json.
 """
 
 from __future__ import annotations
@@ -42,6 +45,9 @@ def growth(stage: str, ravdess: Path, n: int) -> float:
     clips = [(load_audio(p), SENTENCES[Path(p).stem.split("-")[4]]) for p in paths]
     m = Predictor()
     m.warm_up()
+    from wise.align.vad import speech_seconds
+
+    speech_seconds(clips[0][0])
     if stage == "vad":
         from faster_whisper.vad import VadOptions, get_speech_timestamps
 

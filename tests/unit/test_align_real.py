@@ -67,6 +67,19 @@ def test_shouted_speech_aligns_on_the_second_attempt(aligner):
     assert [w.token for w in a.words] == tokenize(text_of(SHOUTED))
 
 
+def test_the_retry_leaves_the_default_beams_in_force(aligner):
+    """The retry widens the beams of the one decoder for one search: what is aligned after
+    it is aligned as a fresh aligner aligns it, and the dictionary stays shared."""
+    aligner.pronunciation("wisely")       # in the dictionary; an added word must survive too
+    aligner.pronunciation("zorbly")
+    assert aligner.align(load_audio(SHOUTED), text_of(SHOUTED)).attempt == "wide beams"
+    assert dict(aligner._decoder.config.items()) == dict(ForcedAligner()._decoder.config.items())
+    x = load_audio(ORDINARY)
+    after, fresh = aligner.align(x, text_of(ORDINARY)), ForcedAligner().align(x, text_of(ORDINARY))
+    assert (after.words, after.phones, after.attempt) == (fresh.words, fresh.phones, "default")
+    assert aligner.pronunciation("zorbly") == aligner.added_words["zorbly"]
+
+
 def test_no_retry_without_speech(aligner):
     """The wide beams would place words on noise: the retry needs the detector's speech."""
     rng = np.random.default_rng(1)

@@ -78,22 +78,11 @@ class ForcedAligner:
         # silprob=1.0: an optional pause between two words costs nothing, so the acoustics
         # alone decide whether there is one. At the default (0.005) a quarter of the pauses
         # of over 100 ms in the synthetic corpus were absorbed into the next word.
-        self._decoder = self._new_decoder()
+        self._decoder = Decoder(samprate=SAMPLE_RATE, lm=None, bestpath=False,
+                                silprob=SILENCE_PROB, loglevel="FATAL")
         self._frame_rate = float(self._decoder.config["frate"])
+        self._default_beams = {name: self._decoder.config[name] for name in RETRY_BEAMS}
         self._added: dict[str, str] = {}
-        self._wide: Decoder | None = None   # the retry's decoder, made on the first failure
-
-    @staticmethod
-    def _new_decoder(**beams: float) -> Decoder:
-        return Decoder(samprate=SAMPLE_RATE, lm=None, bestpath=False, silprob=SILENCE_PROB,
-                       loglevel="FATAL", **beams)
-
-    def _wide_decoder(self) -> Decoder:
-        if self._wide is None:
-            self._wide = self._new_decoder(**RETRY_BEAMS)
-            for word, pron in self._added.items():
-                self._wide.add_word(word, pron, True)
-        return self._wide
 
     @property
     def added_words(self) -> dict[str, str]:
@@ -113,9 +102,7 @@ class ForcedAligner:
             raise WiseError(source, f"no usable pronunciation for the word {word!r} ({why})")
         pron = " ".join(phones)
         try:
-            for dec in (self._decoder, self._wide):
-                if dec is not None:
-                    dec.add_word(word, pron, True)
+            self._decoder.add_word(word, pron, True)
         except RuntimeError as e:
             raise WiseError(source, f"could not add the word {word!r} [{pron}]: {e}") from None
         self._added[word] = pron
@@ -149,7 +136,7 @@ class ForcedAligner:
             self.pronunciation(token, source=source)
         pcm = to_pcm(x)
         seconds = len(x) / SAMPLE_RATE
-        result, attempt = self._search(self._decoder, tokens, pcm, source), "default"
+        result, attempt = self._search(tokens, pcm, source, self._default_beams), "default"
         if result is None:
             from wise.align.vad import speech_seconds
 
@@ -158,7 +145,7 @@ class ForcedAligner:
                 raise WiseError(source, f"decoder found no alignment of {len(tokens)} words to "
                                 f"{seconds:.2f} s of audio, and the voice-activity detector "
                                 f"finds {speech:.2f} s of speech in it")
-            result, attempt = self._search(self._wide_decoder(), tokens, pcm, source), "wide beams"
+            result, attempt = self._search(tokens, pcm, source, RETRY_BEAMS), "wide beams"
         if result is None:
             raise WiseError(source, f"decoder found no alignment of {len(tokens)} words to "
                             f"{seconds:.2f} s of audio, also with wide beams (speech too "
@@ -190,14 +177,25 @@ class ForcedAligner:
             )
         return Alignment(words=words, phones=phones, attempt=attempt)
 
-    @staticmethod
-    def _search(dec: Decoder, tokens: list[str], pcm: bytes, source: str):
-        """The two passes on one decoder: its phone-level alignment, or None if either pass
-        finds no path."""
+    def _search(self, tokens: list[str], pcm: bytes, source: str, beams: dict[str, float]):
+        """The two passes with the word search's `beams`: the phone-level alignment, or None
+        if either pass finds no path."""
+        dec = self._decoder
+        # The word search reads its beams from the decoder's configuration when
+        # `set_align_text` builds it, so the retry changes them there for that one call
+        # rather than keeping a second decoder: another copy of the acoustic model and
+        # dictionary would hold 60-90 MB for the rest of the process, for 2 clips in 448.
+        # The phone pass has no beams (it searches every state within the word bounds).
+        config = dec.config
         try:
+            for name, value in beams.items():
+                config[name] = value
             dec.set_align_text(" ".join(tokens))
         except RuntimeError as e:
             raise WiseError(source, f"transcript rejected by the decoder: {e}") from None
+        finally:
+            for name, value in self._default_beams.items():
+                config[name] = value
         decode(dec, pcm)
         if dec.hyp() is None:
             return None
