@@ -3,12 +3,12 @@
     python benchmarks/faults/reliability_table.py [--results benchmarks/results/reliability]
         [--doc docs/reliability.md] [--check]
 
-Each harness (corrupt_cache.py, kill_resume.py, disk_and_shutdown.py, fuzz.py, soak_serve.py)
-writes `benchmarks/results/reliability/<area>.json`: the command that produced it, when, on what
-machine, and one row per fault tried (what was done, to what, how many times, what happened,
-what was lost). This script renders them between the markers of docs/reliability.md, so the
-table says only what a run measured. `--check` exits 1 when the doc is not what the results
-would render (a test runs it).
+Each harness (corrupt_cache.py, kill_resume.py, disk_and_shutdown.py, fuzz.py, soak_serve.py,
+soak_live.py) writes `benchmarks/results/reliability/<area>.json`: the command that produced
+it, when, on what machine, and one row per fault tried (what was done, to what, how many
+times, what happened, what was lost). This script renders them between the markers of
+docs/reliability.md, so the table says only what a run measured. `--check` exits 1 when the
+doc is not what the results would render (a test runs it).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ START = "<!-- reliability:start -->"
 END = "<!-- reliability:end -->"
 # The order a reader meets the faults in: what a user's own files and disk can do first, the
 # service last.
-ORDER = ["integrity", "kill_resume", "disk_and_shutdown", "fuzz", "service"]
+ORDER = ["integrity", "kill_resume", "disk_and_shutdown", "fuzz", "service", "live"]
 ROOT = Path(__file__).resolve().parents[2]
 
 

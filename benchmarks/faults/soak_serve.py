@@ -56,7 +56,7 @@ from wise import code_version
 from wise.corpora.ravdess import parse_name
 from wise.fsutil import atomic_write_text
 from wise.testing import multipart_fuzz
-from wise.testing.service import start_service, stop_service
+from wise.testing.service import start_service, stop_service, tree_rss_mb, workers_of
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -168,30 +168,6 @@ class Uploads:
 
 
 # ---------------------------------------------------------------- the server
-
-def workers_of(server: psutil.Process) -> list[psutil.Process]:
-    """The prediction worker processes (spawned children; not the resource tracker)."""
-    out = []
-    for p in server.children(recursive=True):
-        try:
-            if "spawn_main" in " ".join(p.cmdline()):
-                out.append(p)
-        except psutil.NoSuchProcess:
-            pass
-    return out
-
-
-def tree_rss_mb(server: psutil.Process) -> tuple[float, float]:
-    """(server process, all its children) resident memory in MiB."""
-    own = server.memory_info().rss
-    children = 0
-    for p in server.children(recursive=True):
-        try:
-            children += p.memory_info().rss
-        except psutil.NoSuchProcess:
-            pass
-    return own / MB, children / MB
-
 
 # ---------------------------------------------------------------- slow clients
 

@@ -23,7 +23,8 @@ labels with the speaker's statistics grown along the recording (a speaker change
 actors) and without, each clip alone through `predict` for comparison, and Whisper's own
 segments (faster-whisper's `transcribe` on the whole recording, with word times) cut against
 the same truth, and its first `--live-seconds` streamed to `wise serve` in real time as the
-web page streams a microphone: the latency from the end of each phrase's speech to its answer.
+web page streams a microphone: the latency from the end of each phrase's speech (where the
+VAD put it in the file) to its answer.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ from wise.predict import Predictor
 from wise.pretrained import HELD_OUT
 from wise.testing import repo_root
 from wise.testing.host import machine
-from wise.testing.recordings import Placed, clips_under, join_clips
+from wise.testing.recordings import Placed, clips_under, join_clips, score_cuts
 from wise.testing.service import start_service, stop_service
 from wise.timeline import Phrase, TimelineOptions, timeline
 
@@ -91,28 +92,6 @@ class Memory:
                     self.samples[-1][1] if self.samples else 0) / 2**20
 
 
-def cuts(spans: list[tuple[float, float]], placed: list[Placed]) -> dict:
-    """Cuts (start, end) against the clips' true places."""
-    clips_of = [clips_under(placed, a, b) for a, b in spans]
-    phrases_of = [[i for i, ks in enumerate(clips_of) if k in ks] for k in range(len(placed))]
-    alone = [k for k, ps in enumerate(phrases_of) if len(ps) == 1 and len(clips_of[ps[0]]) == 1]
-    starts = [spans[phrases_of[k][0]][0] - placed[k].start for k in alone]
-    ends = [placed[k].end - spans[phrases_of[k][0]][1] for k in alone]
-
-    def spread(v: list[float]) -> dict:
-        return ({"median": round(float(np.median(v)), 3),
-                 "p05": round(float(np.percentile(v, 5)), 3),
-                 "p95": round(float(np.percentile(v, 95)), 3)} if v else {})
-
-    return {"clips": len(placed), "cuts": len(spans), "alone": len(alone),
-            "merged": sum(1 for ps in phrases_of if ps and any(len(clips_of[i]) > 1
-                                                                for i in ps)),
-            "split": sum(1 for ps in phrases_of if len(ps) > 1),
-            "missed": sum(1 for ps in phrases_of if not ps),
-            "in_gaps": sum(1 for ks in clips_of if not ks),
-            "start_offset_s": spread(starts), "end_offset_s": spread(ends)}
-
-
 def run(path: Path, placed: list[Placed], model: Predictor, **options) -> tuple[dict, list]:
     tl = timeline(path, model, TimelineOptions(**options))
     cpu0, t0 = time.process_time(), time.perf_counter()
@@ -125,7 +104,7 @@ def run(path: Path, placed: list[Placed], model: Predictor, **options) -> tuple[
             "rtf": round(wall / d, 4), "rss_mb": {f"at_{q}pct": round(mem.at(d * q / 100), 1)
                                                    for q in (10, 50, 90)},
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-            "cuts": cuts([(p.start, p.end) for p in found], placed)}, found
+            "cuts": score_cuts([(p.start, p.end) for p in found], placed)}, found
 
 
 def labelled(found: list[Phrase], placed: list[Placed]) -> dict:
@@ -154,36 +133,40 @@ def whisper_cuts(path: Path, placed: list[Placed]) -> dict:
     segments, _ = m.transcribe(load_audio(path), language="en", beam_size=1,
                                condition_on_previous_text=False, word_timestamps=True)
     spans = [(s.start, s.end) for s in segments]
-    return {"wall_s": round(time.perf_counter() - t0, 1), "cuts": cuts(spans, placed)}
+    return {"wall_s": round(time.perf_counter() - t0, 1), "cuts": score_cuts(spans, placed)}
 
 
-def live_latency(path: Path, seconds: float) -> dict:
+def live_latency(path: Path, seconds: float, file_phrases: list[Phrase]) -> dict:
     """The first `seconds` of `path` streamed to `wise serve` (the bundled model, one
-    worker) as the web page streams a microphone: half a second at a time, in real time.
-    Per phrase: from the end of its speech (the cut's end less the padding) to the answer
-    that brought it."""
+    worker) as the web page streams a microphone: a quarter second at a time, in real time.
+    Per phrase: from the end of its speech to the answer that brought it. The end of the
+    speech is where the VAD put it when the file was cut (`file_phrases`: the phrase's end
+    less the padding), since a live phrase's end is only what had been heard."""
     import httpx
 
     from wise.audio import load_audio
 
     x = load_audio(path)[:int(seconds * 16000)]
     pad = TimelineOptions().speech_pad_s
+    step = 4000
     with tempfile.TemporaryDirectory(prefix="wise-live-") as tmp:
         proc, url = start_service(["--workers", "1"], Path(tmp, "server.log"), timeout_s=600)
         try:
             at = f"{url}/live/{httpx.post(f'{url}/live').json()['session']}"
             lags, t0 = [], time.perf_counter()
-            for i in range(0, len(x), 8000):
-                sent_until = (i + 8000) / 16000
+            for i in range(0, len(x), step):
+                sent_until = (i + step) / 16000
                 time.sleep(max(0.0, t0 + sent_until - time.perf_counter()))   # real time
-                r = httpx.post(at, content=x[i:i + 8000].astype("<f4").tobytes(), timeout=60)
+                r = httpx.post(at, content=x[i:i + step].astype("<f4").tobytes(), timeout=60)
                 now = time.perf_counter() - t0
-                lags += [now - (p["end"] - pad) for p in r.json()["items"]
-                         if p["kind"] == "phrase"]
+                for p in r.json()["items"]:
+                    same = [f for f in file_phrases if f.start < p["end"] and p["start"] < f.end]
+                    if p["kind"] == "phrase" and len(same) == 1:
+                        lags.append(now - (same[0].end - pad))
             httpx.delete(at, timeout=60)
         finally:
             stop_service(proc)
-    return {"seconds_streamed": seconds, "phrases": len(lags),
+    return {"seconds_streamed": seconds, "chunk_s": step / 16000, "phrases": len(lags),
             "latency_s": {"median": round(float(np.median(lags)), 2),
                           "p95": round(float(np.percentile(lags, 95)), 2),
                           "max": round(float(np.max(lags)), 2)} if lags else {}}
@@ -240,7 +223,7 @@ def main() -> int:
         print("held_out", json.dumps(result["recordings"]["held_out"]), flush=True)
         live = {"benchmark": "bench_timeline (live)", "code_version": code_version(),
                 "machine": machine(platform=True), "command": result["command"],
-                **live_latency(path, args.live_seconds)}
+                **live_latency(path, args.live_seconds, found_plain)}
         args.out.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_text(args.out.with_name(args.out.stem + "_live.json"),
                           json.dumps(live, indent=1) + "\n")

@@ -32,7 +32,7 @@ import json
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import TypedDict
+from typing import NamedTuple, TypedDict
 
 import numpy as np
 
@@ -58,7 +58,12 @@ class TimelineOptions:
     speech_pad_s: float = 1.0
     min_speech_s: float = 0.25      # shorter bursts are not utterances
     max_utterance_s: float = 30.0   # longer is cut, padding included (the models hear sentences)
-    vad_threshold: float = 0.5      # Silero's speech probability above which a frame is speech
+    # Silero's speech probability above which a frame is speech. At faster-whisper's 0.5,
+    # 11 of 392 clips joined into a recording were missed (mostly shouted: the detector does
+    # not take them for speech); at 0.4, 6 (8 with loud pink noise between the clips) and
+    # still none merged or split; at 0.3 loud noise starts to merge and split them
+    # (benchmarks/studies/vad_threshold.py, the training actors only).
+    vad_threshold: float = 0.4
     window_s: float = 120.0         # audio examined at once: what memory holds
     adapt: bool = True              # grow each speaker's statistics through the recording
     speaker_changes: tuple[float, ...] = ()  # seconds at which another speaker begins
@@ -159,8 +164,8 @@ class Timeline:
         heard: dict[int, SpeakerStats] = {}
         covered = 0.0                   # seconds before which everything has been reported
         blocks = stream_audio(self.audio, sr, max_seconds=opts.max_seconds, stream=self.stream)
-        for first, x in _utterances(_counted(blocks, bar, sr), opts, sr):
-            start, end = first / sr, (first + len(x)) / sr
+        for cut in _utterances(_counted(blocks, bar, sr), opts, sr):
+            start, end, x = cut.first / sr, (cut.first + cut.length) / sr, cut.samples
             if start > covered:
                 yield Gap(round(covered, 3), round(start, 3), NO_SPEECH)
             speaker = int(np.searchsorted(opts.speaker_changes, start, side="right"))
@@ -202,39 +207,61 @@ def _counted(blocks: Iterator[np.ndarray], bar, sr: int) -> Iterator[np.ndarray]
         yield x
 
 
-def _utterances(blocks: Iterator[np.ndarray], opts: TimelineOptions,
-                sr: int) -> Iterator[tuple[int, np.ndarray]]:
-    """(first sample, samples) of each utterance of a file, in order, a window at a time."""
+def _utterances(blocks: Iterator[np.ndarray], opts: TimelineOptions, sr: int) -> Iterator[Cut]:
+    """Every utterance of a file, in order, a window at a time."""
     cut = Segmenter(opts, sr, step_s=opts.window_s)
     for block in blocks:
         yield from cut.push(block)
     yield from cut.flush()
 
 
+class Cut(NamedTuple):
+    """An utterance the `Segmenter` found."""
+
+    first: int                  # its first sample in the audio pushed
+    samples: np.ndarray         # what the model hears: the speech with its padding
+    length: int                 # samples of the audio it stands for (see `Segmenter`)
+
+
 class Segmenter:
     """Utterances out of audio that arrives in blocks (a file as it is read, a microphone):
-    `push` each block and get back every utterance, as (first sample, samples), once the
-    pause after it has been heard; `flush` at the end for the last one.
+    `push` each block and get back every utterance as a `Cut` once the pause after it has
+    been heard; `flush` at the end for the last one.
 
     Silero VAD runs once `step_s` of new audio has come (a file: a window at a time; live
-    audio: every half second, `live=True`) or the audio held reaches `window_s`. It runs on
+    audio: every quarter second, `live=True`) or the audio held reaches `window_s`. It runs on
     what is held since the last finished utterance, and speech longer than `max_utterance_s`
-    is cut, so memory and the VAD's work stay bounded however long the audio goes on."""
+    is cut, so memory and the VAD's work stay bounded however long the audio goes on.
+
+    From a file, an utterance ends where the VAD puts its padded end, once nothing that
+    follows could move that end. Live, waiting for the whole padding after the speech would
+    hold every answer back a second, so a phrase is cut as soon as the VAD has heard its
+    pause (`min_silence_s`), and the padding not yet heard is completed with digital silence
+    (`Cut.length` is then shorter than `Cut.samples`). On 48 clips of the bundled model's
+    training actors a phrase so completed got the label of its clip alone 46 times, against
+    42 with the heard audio only and 36 with the clip's end reflected
+    (benchmarks/studies/live_tail.py). Speech that resumes in that second starts the next
+    utterance where this one's heard audio ends: no speech is lost or heard twice."""
 
     def __init__(self, opts: TimelineOptions, sample_rate: int, *, step_s: float,
                  live: bool = False) -> None:
-        self.opts, self.sr = opts, sample_rate
+        self.opts, self.sr, self.live = opts, sample_rate, live
         self._step, self._window = int(step_s * sample_rate), int(opts.window_s * sample_rate)
-        # An utterance's end (its speech's end plus the padding) is final once nothing that
-        # follows could change it: the pause has lasted `min_silence_s` (else the speech goes
-        # on), and no speech has started within twice the padding of its speech's end (else
-        # the VAD shares the pause between the two), which takes `min_speech_s` to tell.
-        # Live, it is taken as final a padding sooner: speech that resumes in that second
-        # then starts the next utterance where this one ends, its own padding cut short; no
-        # speech is lost, and the answer comes a second earlier.
+        self._pad = int(opts.speech_pad_s * 1000) * sample_rate // 1000
+        # From a file, an utterance's padded end is final once the pause has lasted
+        # `min_silence_s` (else the speech goes on) and no speech has started within twice
+        # the padding of its speech's end (else the VAD shares the pause between the two),
+        # which takes `min_speech_s` to tell.
         pad = opts.speech_pad_s
-        wait = opts.min_speech_s + max(0.0, opts.min_silence_s - pad) + (0.0 if live else pad)
-        self._settle = int(wait * sample_rate)
+        self._settle = int((opts.min_speech_s + max(0.0, opts.min_silence_s - pad) + pad)
+                           * sample_rate)
+        # Live, the VAD has closed a speech once its pause has lasted `min_silence_s`, and
+        # what came after it is silence but for its last `min_speech_s` (speech that started
+        # there may not be called speech yet). What is held beyond the last utterance is a
+        # padding plus that: the next utterance's padding before its speech.
+        self._silence = int(opts.min_silence_s * sample_rate)
+        self._onset = int(opts.min_speech_s * sample_rate)
+        self._lead = self._pad + self._onset
         self._buf, self._base, self._fresh = np.zeros(0, np.float32), 0, 0
 
     @property
@@ -242,41 +269,67 @@ class Segmenter:
         """Samples pushed so far."""
         return self._base + len(self._buf)
 
-    def push(self, block: np.ndarray) -> list[tuple[int, np.ndarray]]:
+    def push(self, block: np.ndarray) -> list[Cut]:
         self._buf = np.concatenate([self._buf, np.asarray(block, np.float32)])
         self._fresh += len(block)
         if self._fresh < self._step and len(self._buf) < self._window:
             return []
         self._fresh = 0
-        buf = self._buf
-        regions = _speech(buf, self.opts, self.sr)
-        finished = [(s, e) for s, e in regions if e + self._settle <= len(buf)]
-        keep = finished[-1][1] if finished else 0
-        going = [s for s, e in regions if e + self._settle > len(buf)]
-        keep = max(keep, going[0]) if going else max(keep, len(buf) - self._settle)
-        out = [(self._base + s, buf[s:e]) for s, e in finished]
+        buf, n = self._buf, len(self._buf)
+        regions = _speech(buf, self.opts, self.sr, self._pad)
+        out, keep = [], 0
+        for i, (speech_end, start, end) in enumerate(regions):
+            if end + self._settle <= n:
+                out.append(Cut(self._base + start, buf[start:end], end - start))
+            elif self.live and speech_end + self._silence <= n:
+                # Cut now, the padding not yet heard silent. A region with a successor ends
+                # at the middle of the pause between them, all of it heard.
+                want = speech_end + self._pad if i == len(regions) - 1 else end
+                end = min(end, max(speech_end, n - self._onset))
+                x = np.concatenate([buf[start:end], np.zeros(want - end, np.float32)])
+                out.append(Cut(self._base + start, x, end - start))
+            else:
+                keep = max(keep, start)         # still going: hold it from its start
+                break
+            keep = end
+        else:
+            keep = max(keep, n - (self._lead if self.live else self._settle))
         self._buf, self._base = buf[keep:], self._base + keep
         return out
 
-    def flush(self) -> list[tuple[int, np.ndarray]]:
+    def flush(self) -> list[Cut]:
         """Every utterance left in what is held: the audio has ended."""
         buf, base = self._buf, self._base
         self._buf, self._base = np.zeros(0, np.float32), base + len(buf)
-        return [(base + s, buf[s:e]) for s, e in _speech(buf, self.opts, self.sr)]
+        return [Cut(base + s, buf[s:e], e - s)
+                for _, s, e in _speech(buf, self.opts, self.sr, self._pad)]
 
 
-def _speech(x: np.ndarray, opts: TimelineOptions, sr: int) -> list[tuple[int, int]]:
-    """Silero VAD's speech regions of `x` as (first, end) samples."""
+def _speech(x: np.ndarray, opts: TimelineOptions, sr: int,
+            pad: int) -> list[tuple[int, int, int]]:
+    """Silero VAD's speech regions of `x` as (end of the speech, first, end) samples, the
+    last two with `pad` samples of padding, as faster-whisper pads them: a pause shorter
+    than two paddings is shared at its middle, and the padding stops at the audio's ends."""
     from faster_whisper.vad import VadOptions, get_speech_timestamps
 
     if len(x) < sr * opts.min_speech_s:
         return []
+    # The padding is added below, not by faster-whisper, so that the speech's own end is
+    # known; faster-whisper keeps twice the padding out of the longest speech, and so here.
     vad = VadOptions(threshold=opts.vad_threshold,
                      min_speech_duration_ms=int(opts.min_speech_s * 1000),
-                     max_speech_duration_s=opts.max_utterance_s,
+                     max_speech_duration_s=opts.max_utterance_s - 2 * pad / sr,
                      min_silence_duration_ms=int(opts.min_silence_s * 1000),
-                     speech_pad_ms=int(opts.speech_pad_s * 1000))
-    return [(int(r["start"]), int(r["end"])) for r in get_speech_timestamps(x, vad, sr)]
+                     speech_pad_ms=0)
+    raw = [(int(r["start"]), int(r["end"])) for r in get_speech_timestamps(x, vad, sr)]
+    out = []
+    for i, (s, e) in enumerate(raw):
+        before = s - raw[i - 1][1] if i else 2 * pad
+        after = raw[i + 1][0] - e if i + 1 < len(raw) else 2 * pad
+        first = s - before // 2 if before < 2 * pad else max(0, s - pad)
+        end = e + after // 2 if after < 2 * pad else min(len(x), e + pad)
+        out.append((e, first, end))
+    return out
 
 
 def shift_words(p: Prediction, offset: float) -> Prediction:

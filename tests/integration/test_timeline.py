@@ -163,27 +163,41 @@ def test_the_command_names_a_missing_file_in_one_line(tmp_path, capsys):
     assert not (tmp_path / "o").exists()
 
 
-def test_audio_pushed_half_a_second_at_a_time_is_cut_as_the_file_is(recording):
-    """The live path (`Segmenter` fed 0.5 s blocks, the VAD run on each) finds the utterances
-    the file path finds, each as soon as the pause after it has been heard."""
+def test_audio_pushed_a_quarter_second_at_a_time_is_cut_as_the_file_is(recording):
+    """The live path (`Segmenter` fed 0.25 s blocks, the VAD run on each) finds the utterances
+    the file path finds, each as soon as the VAD has heard the pause after it, the padding
+    not yet heard completed with silence: the model hears as much as from a file."""
     path, extents = recording
     whole = np.concatenate(list(stream_audio(path, SR)))
     opts = TimelineOptions()
-    live, cuts, heard_at = Segmenter(opts, SR, step_s=0.5, live=True), [], []
-    half = SR // 2
-    for i in range(0, len(whole), half):
-        for first, x in live.push(whole[i:i + half]):
-            cuts.append((first, len(x)))
-            heard_at.append((i + half) / SR)
-    cuts += [(first, len(x)) for first, x in live.flush()]
-    file_cuts = [(first, len(x)) for first, x in _utterances(iter([whole]), opts, SR)]
+    step = SR // 4
+    live, cuts, heard_at = Segmenter(opts, SR, step_s=0.25, live=True), [], []
+    for i in range(0, len(whole), step):
+        for cut in live.push(whole[i:i + step]):
+            cuts.append(cut)
+            heard_at.append(i + step)
+    cuts += live.flush()
+    file_cuts = list(_utterances(iter([whole]), opts, SR))
     assert len(cuts) == len(file_cuts) == len(extents)
-    # Where two utterances' padding would overlap, the VAD shares the pause between them,
-    # and live it has seen less of what follows: the cuts may move by up to the padding.
-    pad = opts.speech_pad_s * SR
-    for (first, n), (f_first, f_n) in zip(cuts, file_cuts, strict=True):
-        assert abs(first - f_first) <= pad and abs(first + n - f_first - f_n) <= pad
-    # Live, a cut is final once the shortest speech after it has been heard.
-    settle = opts.min_speech_s
-    assert heard_at and all(t - (first + n) / SR <= settle + 0.5 + 1e-6
-                            for t, (first, n) in zip(heard_at, cuts, strict=False))
+    assert all(c.length == len(c.samples) for c in file_cuts)
+    pad, edge = int(opts.speech_pad_s * SR), int(0.1 * SR)
+    for c, f in zip(cuts, file_cuts, strict=True):
+        # The same speech, give or take the VAD's call at its edges (live, the detector
+        # starts where the audio held starts, and its state there differs). A pause shorter
+        # than two paddings, which a file's cuts share at its middle, goes live to the next
+        # utterance from where the last one was cut. The heard end at most a padding short
+        # of the file's, completed with silence to about the file's length.
+        assert f.first - pad - edge <= c.first <= f.first + edge
+        assert np.array_equal(c.samples[:c.length], whole[c.first:c.first + c.length])
+        assert not c.samples[c.length:].any()
+        assert -edge <= f.first + f.length - (c.first + c.length) <= pad + edge
+        assert abs(c.first + len(c.samples) - f.first - f.length) <= edge
+    assert all(a.first + a.length <= b.first                    # no audio heard twice
+               for a, b in zip(cuts, cuts[1:], strict=False))
+    # Each of the first cuts came before its padding was all heard: within the pause the VAD
+    # needs (min_silence_s), a VAD step, the shortest speech and its 32 ms frames.
+    late = opts.min_silence_s + 0.25 + opts.min_speech_s + 0.032
+    for c, f, t in zip(cuts, file_cuts, heard_at, strict=False):
+        assert c.length < f.length
+        assert t < f.first + f.length
+        assert (t - (f.first + f.length - pad)) / SR <= late

@@ -182,9 +182,11 @@ def create_app(model: str | Path | None = None, *,
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         await pool.start()
+        reaper = asyncio.create_task(live.reap())
         try:
             yield
         finally:
+            reaper.cancel()
             pool.close()
             log.info("prediction workers stopped")
 
@@ -206,7 +208,7 @@ def create_app(model: str | Path | None = None, *,
 
     @app.get("/health")
     async def health() -> dict:
-        return info
+        return {**info, "live_sessions": len(live)}
 
     @app.get("/examples/{name}")
     async def example(name: str) -> Response:
@@ -286,8 +288,7 @@ def create_app(model: str | Path | None = None, *,
             if speaker is not None and status == 200:
                 body.update(speaker=speaker, adapted_on=clips)
         except BrokenProcessPool:
-            return _error(503, "the prediction worker stopped unexpectedly; a new one is "
-                               "starting: retry in a few seconds", retry_after=5)
+            return _worker_stopped()
         except Exception as e:
             log.exception("prediction of %s failed", name)
             return _error(500, f"internal error while predicting ({type(e).__name__}); "
@@ -311,8 +312,7 @@ def create_app(model: str | Path | None = None, *,
     async def live_chunk(sid: str, request: Request) -> JSONResponse:
         s = live.get(sid)
         if s is None:
-            return _error(404, "no such live session (it ended, or sent nothing for "
-                               f"{live.idle_s:g} s): open a new one")
+            return _no_session(live)
         body = bytearray()
         try:
             async for chunk in request.stream():
@@ -338,8 +338,7 @@ def create_app(model: str | Path | None = None, *,
     async def live_end(sid: str) -> JSONResponse:
         s = live.get(sid)
         if s is None:
-            return _error(404, "no such live session (it ended, or sent nothing for "
-                               f"{live.idle_s:g} s)")
+            return _no_session(live)
         try:
             return await _live_items(s, None)
         finally:
@@ -350,8 +349,7 @@ def create_app(model: str | Path | None = None, *,
             async with s.lock:
                 items = await live.hear(s, x)
         except BrokenProcessPool:
-            return _error(503, "the prediction worker stopped unexpectedly; a new one is "
-                               "starting: retry in a few seconds", retry_after=5)
+            return _worker_stopped()
         except Exception as e:
             log.exception("live session %s failed", s.id)
             return _error(500, f"internal error in the live session ({type(e).__name__}); "
@@ -359,6 +357,16 @@ def create_app(model: str | Path | None = None, *,
         return JSONResponse({"items": items, "heard": round(s.cut.heard / sample_rate, 3)})
 
     return app
+
+
+def _worker_stopped() -> JSONResponse:
+    return _error(503, "the prediction worker stopped unexpectedly; a new one is starting: "
+                       "retry in a few seconds", retry_after=5)
+
+
+def _no_session(live: LiveSessions) -> JSONResponse:
+    return _error(404, f"no such live session (it ended, or sent nothing for {live.idle_s:g} "
+                       "s): open a new one")
 
 
 class _TokenCheck:

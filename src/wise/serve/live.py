@@ -29,8 +29,8 @@ from wise.normalize import SpeakerStats
 from wise.serve.pool import Pool
 from wise.timeline import NO_SPEECH, Gap, Phrase, Segmenter, TimelineOptions, shift_words
 
-MAX_CHUNK_S = 5.0       # audio in one POST: the page sends half a second at a time
-LIVE_STEP_S = 0.5       # how often the VAD looks at what has come
+MAX_CHUNK_S = 5.0       # audio in one POST: the page sends a quarter second at a time
+LIVE_STEP_S = 0.25      # how often the VAD looks at what has come
 
 
 @dataclass(frozen=True)
@@ -101,6 +101,13 @@ class LiveSessions:
     def __len__(self) -> int:
         return len(self._open)
 
+    async def reap(self) -> None:
+        """Drop idle sessions every few seconds, so that what an abandoned session held is
+        freed even when no request comes to notice it (runs for the server's lifetime)."""
+        while True:
+            await asyncio.sleep(min(5.0, self.idle_s / 2))
+            self.drop_idle()
+
     async def hear(self, s: Session, x: np.ndarray | None) -> list[dict]:
         """The phrases and gaps that `x` (None: the end of the audio) completes, as
         `Phrase.to_dict` / `Gap.to_dict`, in time order."""
@@ -111,8 +118,8 @@ class LiveSessions:
         else:
             found = await asyncio.to_thread(cut.push, x)
         items = []
-        for first, y in found:
-            start, end = first / self.sr, (first + len(y)) / self.sr
+        for first, y, length in found:
+            start, end = first / self.sr, (first + length) / self.sr
             if start > s.covered:
                 items.append(Gap(round(s.covered, 3), round(start, 3), NO_SPEECH).to_dict())
             r, s.stats, error = await self.pool.heard(y, s.stats,

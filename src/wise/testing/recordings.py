@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypedDict
 
 import numpy as np
 import soundfile as sf
@@ -58,3 +59,45 @@ def join_clips(clips: Sequence[str | Path], out: str | Path, *, gaps_s: tuple[fl
 def clips_under(placed: Sequence[Placed], start: float, end: float) -> list[int]:
     """The indices of the placed clips that the span from `start` to `end` overlaps."""
     return [k for k, c in enumerate(placed) if start < c.end and c.start < end]
+
+
+class Spread(TypedDict, total=False):
+    median: float
+    p05: float
+    p95: float
+
+
+class CutScores(TypedDict):
+    """Cuts of a joined recording against its clips' true places."""
+
+    clips: int
+    cuts: int
+    alone: int              # clips cut out as one phrase that touches no other clip
+    merged: int             # clips in a phrase that touches another clip too
+    split: int              # clips touched by more than one phrase
+    missed: int             # clips no phrase touches
+    in_gaps: int            # phrases that touch no clip
+    start_offset_s: Spread  # of the clips alone: cut start - clip start
+    end_offset_s: Spread    # clip end - cut end
+
+
+def score_cuts(spans: Sequence[tuple[float, float]], placed: Sequence[Placed]) -> CutScores:
+    """How well the cuts `spans` ((start, end) in seconds) match the clips' places."""
+    clips_of = [clips_under(placed, a, b) for a, b in spans]
+    phrases_of = [[i for i, ks in enumerate(clips_of) if k in ks] for k in range(len(placed))]
+    alone = [k for k, ps in enumerate(phrases_of) if len(ps) == 1 and len(clips_of[ps[0]]) == 1]
+    starts = [spans[phrases_of[k][0]][0] - placed[k].start for k in alone]
+    ends = [placed[k].end - spans[phrases_of[k][0]][1] for k in alone]
+
+    def spread(v: list[float]) -> Spread:
+        return ({"median": round(float(np.median(v)), 3),
+                 "p05": round(float(np.percentile(v, 5)), 3),
+                 "p95": round(float(np.percentile(v, 95)), 3)} if v else {})
+
+    return {"clips": len(placed), "cuts": len(spans), "alone": len(alone),
+            "merged": sum(1 for ps in phrases_of if ps and any(len(clips_of[i]) > 1
+                                                                for i in ps)),
+            "split": sum(1 for ps in phrases_of if len(ps) > 1),
+            "missed": sum(1 for ps in phrases_of if not ps),
+            "in_gaps": sum(1 for ks in clips_of if not ks),
+            "start_offset_s": spread(starts), "end_offset_s": spread(ends)}

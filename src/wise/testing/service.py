@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import httpx
+import psutil
 
 
 class ServiceDidNotStart(RuntimeError):
@@ -26,12 +27,14 @@ def free_port() -> int:
 
 
 def start_service(args: list[str], log: Path, *, token: str | None = None,
+                  env: dict[str, str] | None = None,
                   timeout_s: float = 120.0) -> tuple[subprocess.Popen, str]:
-    """Run `wise serve ARGS --port P` with its output in `log` (and `token` as WISE_TOKEN),
-    and return (process, url) once GET /health answers 200. Raises `ServiceDidNotStart`,
-    having killed it, when it exits first or `timeout_s` passes."""
+    """Run `wise serve ARGS --port P` with its output in `log` (`token` as WISE_TOKEN, `env`
+    over this process's environment), and return (process, url) once GET /health answers
+    200. Raises `ServiceDidNotStart`, having killed it, when it exits first or `timeout_s`
+    passes."""
     port = free_port()
-    env = {**os.environ, "WISE_TOKEN": token} if token else None
+    env = {**os.environ, **(env or {}), **({"WISE_TOKEN": token} if token else {})}
     with log.open("w") as out:
         proc = subprocess.Popen([sys.executable, "-m", "wise.cli", "serve", *args,
                                  "--port", str(port)],
@@ -61,3 +64,27 @@ def stop_service(proc: subprocess.Popen, timeout_s: float = 60.0) -> int:
     except subprocess.TimeoutExpired:
         proc.kill()
         return proc.wait()
+
+
+def workers_of(server: psutil.Process) -> list[psutil.Process]:
+    """The prediction worker processes (spawned children; not the resource tracker)."""
+    out = []
+    for p in server.children(recursive=True):
+        try:
+            if "spawn_main" in " ".join(p.cmdline()):
+                out.append(p)
+        except psutil.NoSuchProcess:
+            pass
+    return out
+
+
+def tree_rss_mb(server: psutil.Process) -> tuple[float, float]:
+    """(server process, all its children) resident memory in MiB."""
+    own = server.memory_info().rss
+    children = 0
+    for p in server.children(recursive=True):
+        try:
+            children += p.memory_info().rss
+        except psutil.NoSuchProcess:
+            pass
+    return own / 2**20, children / 2**20
