@@ -5,9 +5,9 @@ memory that does not climb.
 
     python benchmarks/faults/soak_live.py RAVDESS_DIR [--minutes 5] [--clients 4]
 
-RAVDESS_DIR holds Actor_NN folders of 16 kHz clips. Ten of them, joined with 1-3 s gaps of
-silence and faint noise (`wise.testing.recordings.join_clips`), make the recording each client
-streams, a quarter second per chunk at four times real time. The server is the real command
+RAVDESS_DIR holds Actor_NN folders of 16 kHz clips. Ten of them (`--clips`), joined with 1-3 s
+gaps of silence and faint noise (`wise.testing.recordings.join_clips`), make the recording each
+client streams, a quarter second per chunk at four times real time. The server is the real command
 (`wise serve`, the bundled model, `--live-idle` seconds before an idle session is dropped) on
 a free 127.0.0.1 port, with its own empty TMPDIR. Each client, for `--minutes`, opens a
 session and does one of (seeded draw):
@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import os
 import random
 import socket
 import sys
@@ -117,6 +118,20 @@ class Client:
         return out
 
 
+def descriptors(server: psutil.Process) -> dict[str, int]:
+    """The server's open file descriptors by kind (socket, pipe, anon_inode:[eventfd], a
+    file's path)."""
+    kinds: Counter = Counter()
+    for fd in Path(f"/proc/{server.pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        kinds[target.split(":[")[0] if ":[" in target and not target.startswith("anon")
+              else target] += 1
+    return dict(sorted(kinds.items()))
+
+
 def sample(url: str, server: psutil.Process, tmp: Path) -> dict:
     own, children = tree_rss_mb(server)
     return {"t": time.monotonic(), "rss_mb": round(own + children, 1),
@@ -137,6 +152,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("ravdess", type=Path)
     ap.add_argument("--minutes", type=float, default=5.0)
+    ap.add_argument("--clips", type=int, default=10, help="clips in the streamed recording")
     ap.add_argument("--clients", type=int, default=4)
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--live-idle", type=float, default=5.0)
@@ -147,7 +163,7 @@ def main() -> int:
     args = ap.parse_args()
 
     clips = sorted(str(c) for c in args.ravdess.glob("Actor_*/*.flac"))
-    clips = random.Random(args.seed).sample(clips, 10)
+    clips = random.Random(args.seed).sample(clips, min(args.clips, len(clips)))
     runs: list[dict] = []
     samples: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="wise-soak-live-") as work:
@@ -166,16 +182,17 @@ def main() -> int:
             # descriptors onnxruntime opens with it) is in the baseline.
             warm = Client(url, x, placed).run("complete", random.Random(0), time.monotonic() + 600)
             samples.append(sample(url, server, tmp))
-            baseline = {**samples[0],
+            baseline = {**samples[0], "fd_kinds": descriptors(server),
                         "tmp_names": sorted(str(p.relative_to(tmp)) for p in tmp.rglob("*"))}
             deadline = time.monotonic() + 60 * args.minutes
             stop = threading.Event()
 
             def client(i: int) -> None:
                 rng, c = random.Random(args.seed * 1000 + i), Client(url, x, placed)
+                kind = list(KINDS)[1 + i % 3]     # each client first does one of the faults
                 while time.monotonic() < deadline:
-                    kind = rng.choices(list(KINDS), weights=list(KINDS.values()))[0]
                     runs.append(c.run(kind, rng, deadline))
+                    kind = rng.choices(list(KINDS), weights=list(KINDS.values()))[0]
 
             def sampler() -> None:
                 while not stop.wait(args.sample_seconds):
@@ -195,7 +212,7 @@ def main() -> int:
             after = sample(url, server, tmp)
             after["seconds_after_last_client"] = round(time.monotonic() - last_client, 1)
             after["tmp_names"] = sorted(str(p.relative_to(tmp)) for p in tmp.rglob("*"))
-            after["fd_targets"] = sorted(f.path for f in server.open_files())
+            after["fd_kinds"] = descriptors(server)
             after["connections"] = [str(c.status) for c in server.net_connections()]
         finally:
             status = stop_service(proc)

@@ -53,7 +53,7 @@ class TimelineOptions:
     # Audio kept on each side of the speech found. The models hear whole clips, silence
     # around the words included: the bundled model's training clips have about a second on
     # each side, and with 1.0 s an utterance cut from a recording gets the label its clip
-    # gets alone (45 of 46 clips of its training actors, against 28 of 46 with 0.2 s and 35
+    # gets alone (44 of 46 clips of its training actors, against 29 of 46 with 0.2 s and 35
     # with 1.5 s: benchmarks/studies/timeline_pad.py).
     speech_pad_s: float = 1.0
     min_speech_s: float = 0.25      # shorter bursts are not utterances

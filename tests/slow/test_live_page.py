@@ -1,5 +1,5 @@
 """The web page's live mode end to end in real Chromium: its fake microphone plays a recording
-of three real clips with pauses between them, the page streams it to `wise serve` half a
+of three real clips with pauses between them, the page streams it to `wise serve` a quarter
 second at a time, and each phrase appears with its emotion and the right words, the timeline
 strip growing as they come."""
 
