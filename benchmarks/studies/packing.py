@@ -11,7 +11,7 @@ normalised per clip):
 - `alone`: one `transcribe` per clip, as `wise predict` does today;
 - `packed`: clips in a seeded order, each gain-normalised, laid end to end with `--gap`
   seconds of digital silence between them into windows of at most 29 s, one `transcribe` per
-  window; each word goes to the clip its middle falls in (or nearest).
+  window; each of Whisper's segments goes to the clip it overlaps most.
 
 Reported: WER of each against the sentence the clip's name gives; seconds of ASR per clip; and,
 with the encoder frames each way (the clip's own frames cut out of the packed window's
@@ -68,11 +68,13 @@ def windows(n_samples: list[int], gap: int) -> list[list[int]]:
 
 
 def transcribe(model, x: np.ndarray):
-    """(words as (text, start, end), the encoder's output over the first window)."""
+    """(segments as (start, end, words as (text, start, end)), the encoder's output over the
+    first window)."""
     model.first_window = None
     segments, _ = model.transcribe(x, **OPTIONS)
-    words = [(w.word, w.start, w.end) for s in segments for w in (s.words or [])]
-    return words, np.array(model.first_window)[0]
+    out = [(s.start, s.end, [(w.word, w.start, w.end) for w in (s.words or [])])
+           for s in segments]
+    return out, np.array(model.first_window)[0]
 
 
 def main() -> int:
@@ -98,6 +100,7 @@ def main() -> int:
     t0 = time.perf_counter()
     alone = [transcribe(model, x) for x in clips]
     alone_s = time.perf_counter() - t0
+    alone = [([w for _, _, ws in segments for w in ws], enc) for segments, enc in alone]
 
     gap = int(args.gap * SR)
     packed_words: list[list] = [[] for _ in clips]
@@ -113,12 +116,16 @@ def main() -> int:
             starts.append(at)
             pieces.append(clips[k])
             at += len(clips[k])
-        words, enc = transcribe(model, np.concatenate(pieces))
+        segments, enc = transcribe(model, np.concatenate(pieces))
         spans = [(s / SR, (s + len(clips[k])) / SR) for s, k in zip(starts, group, strict=True)]
-        for text, a, b in words:
-            mid = (a + b) / 2
-            j = min(range(len(group)), key=lambda i: max(spans[i][0] - mid, mid - spans[i][1]))
-            packed_words[group[j]].append((text, a - spans[j][0], b - spans[j][0]))
+        # Whisper's word times in a packed window stray by up to a second (a sentence's last
+        # word stretched over the pause), its segments far less: each segment goes to the
+        # clip it overlaps most.
+        for a, b, words in segments:
+            j = max(range(len(group)),
+                    key=lambda i: min(b, spans[i][1]) - max(a, spans[i][0]))
+            packed_words[group[j]] += [(t, u - spans[j][0], v - spans[j][0])
+                                       for t, u, v in words]
         for s, k in zip(starts, group, strict=True):
             first = s // (2 * MEL_HOP)
             packed_frames[k] = enc[first:first + (len(clips[k]) // MEL_HOP + 1) // 2]

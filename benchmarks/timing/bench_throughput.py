@@ -1,0 +1,107 @@
+"""`wise predict` over many short clips against the plainest way to transcribe them, in one run:
+the ratio of their times survives a machine whose speed varies between runs.
+
+    python benchmarks/timing/bench_throughput.py RAVDESS_DIR [--clips 64] [--repeats 2]
+
+`--clips` dev clips (seeded draw). Two whole processes, both pinned to the same one CPU, taking
+turns `--repeats` times:
+
+- `reference`: a script that loads Whisper tiny.en (the bundled CTranslate2 model, int8, one
+  thread) with faster-whisper and runs `transcribe` on each clip (greedy, English, word
+  times), nothing else;
+- `wise predict`: `wise predict --workers 1 --json` on the same clips, no transcripts: ASR,
+  forced alignment, features and the bundled model.
+
+Reports each process's wall time (start-up included; median over the repeats), the ratio
+wise / reference, and the per-stage medians from `wise predict`'s JSON. Writes
+benchmarks/results/throughput.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from wise import code_version
+from wise.align.whisper import bundled_model_dir
+from wise.fsutil import atomic_write_text
+from wise.testing import repo_root
+from wise.testing.host import machine
+
+REFERENCE = """
+import sys
+from faster_whisper import WhisperModel
+m = WhisperModel(sys.argv[1], device="cpu", compute_type="int8", cpu_threads=1)
+for path in sys.argv[2:]:
+    segments, _ = m.transcribe(path, language="en", beam_size=1, word_timestamps=True)
+    print(" ".join(s.text for s in segments), flush=True)
+"""
+
+
+def timed(cmd: list[str], cpu: int) -> tuple[float, str]:
+    """Wall seconds of `cmd` as a whole process pinned to `cpu`, and its stdout."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    t0 = time.perf_counter()
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True,
+                       preexec_fn=lambda: os.sched_setaffinity(0, {cpu}))
+    return time.perf_counter() - t0, r.stdout
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("ravdess", type=Path)
+    ap.add_argument("--clips", type=int, default=64)
+    ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", type=Path,
+                    default=repo_root() / "benchmarks/results/throughput.json")
+    args = ap.parse_args()
+
+    pool = sorted(str(p) for p in args.ravdess.glob("Actor_*/*.flac"))
+    clips = random.Random(args.seed).sample(pool, min(args.clips, len(pool)))
+    cpu = min(os.sched_getaffinity(0))
+    runs: dict[str, list[float]] = {"reference": [], "wise": []}
+    stages: dict[str, list[float]] = {}
+    with tempfile.TemporaryDirectory(prefix="wise-throughput-") as tmp:
+        script = Path(tmp, "reference.py")
+        script.write_text(REFERENCE)
+        reference = [sys.executable, str(script), str(bundled_model_dir()), *clips]
+        wise = [sys.executable, "-m", "wise.cli", "predict", "--workers", "1", "--json",
+                "--quiet", *clips]
+        for rep in range(args.repeats):
+            for name, cmd in (("reference", reference), ("wise", wise)):
+                seconds, out = timed(cmd, cpu)
+                runs[name].append(round(seconds, 2))
+                if name == "wise" and rep == 0:
+                    for line in out.splitlines():
+                        for stage, v in json.loads(line).get("seconds", {}).items():
+                            stages.setdefault(stage, []).append(v)
+                print(name, round(seconds, 2), flush=True)
+    median = {k: round(float(np.median(v)), 2) for k, v in runs.items()}
+    result = {
+        "benchmark": "bench_throughput", "code_version": code_version(),
+        "machine": machine(platform=True),
+        "command": " ".join(["python", "benchmarks/timing/bench_throughput.py",
+                             *(Path(a).name if a.startswith("/") else a
+                               for a in sys.argv[1:])]),
+        "clips": len(clips), "runs_s": runs, "median_s": median,
+        "ratio_wise_to_reference": round(median["wise"] / median["reference"], 3),
+        "wise_stage_median_ms": {k: round(1000 * float(np.median(v)), 1)
+                                 for k, v in stages.items()},
+    }
+    atomic_write_text(args.out, json.dumps(result, indent=1) + "\n")
+    print(json.dumps(result, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
