@@ -51,7 +51,7 @@ from wise.audio import stream_audio
 from wise.fsutil import atomic_write_text
 from wise.testing import repo_root
 from wise.testing.host import machine
-from wise.testing.recordings import Placed, join_clips
+from wise.testing.recordings import Placed, clips_of, join_clips
 from wise.testing.service import start_service, stop_service, tree_rss_mb, workers_of
 
 SR = 16000
@@ -162,8 +162,7 @@ def main() -> int:
                     default=repo_root() / "benchmarks/results/reliability/live.json")
     args = ap.parse_args()
 
-    clips = sorted(str(c) for c in args.ravdess.glob("Actor_*/*.flac"))
-    clips = random.Random(args.seed).sample(clips, min(args.clips, len(clips)))
+    clips = clips_of(args.ravdess, n=args.clips, seed=args.seed)
     runs: list[dict] = []
     samples: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="wise-soak-live-") as work:

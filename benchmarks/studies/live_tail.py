@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
 import sys
 import tempfile
 from pathlib import Path
@@ -32,7 +31,7 @@ from wise.fsutil import atomic_write_text
 from wise.predict import Predictor
 from wise.pretrained import HELD_OUT
 from wise.testing import repo_root
-from wise.testing.recordings import Placed, clips_under, join_clips
+from wise.testing.recordings import Placed, clips_of, clips_under, join_clips
 from wise.timeline import Phrase, Segmenter, TimelineOptions, timeline
 
 SR = 16000
@@ -66,9 +65,7 @@ def main() -> int:
                     default=repo_root() / "benchmarks/results/live_tail.json")
     args = ap.parse_args()
 
-    pool = [str(c) for a in sorted(args.ravdess.glob("Actor_*"))
-            if a.name not in HELD_OUT for c in sorted(a.glob("*.flac"))]
-    clips = random.Random(args.seed).sample(pool, args.clips)
+    clips = clips_of(args.ravdess, n=args.clips, seed=args.seed, exclude=HELD_OUT)
     model, opts = Predictor(), TimelineOptions()
     alone = {c: model.predict(c) for c in clips}
     rows = []

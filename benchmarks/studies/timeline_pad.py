@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
 import sys
 import tempfile
 from pathlib import Path
@@ -27,7 +26,7 @@ from wise.fsutil import atomic_write_text
 from wise.predict import Predictor
 from wise.pretrained import HELD_OUT
 from wise.testing import repo_root
-from wise.testing.recordings import clips_under, join_clips
+from wise.testing.recordings import clips_of, clips_under, join_clips
 from wise.timeline import Phrase, timeline
 
 
@@ -41,9 +40,7 @@ def main() -> int:
                     default=repo_root() / "benchmarks/results/timeline_pad.json")
     args = ap.parse_args()
 
-    pool = [str(c) for a in sorted(args.ravdess.glob("Actor_*"))
-            if a.name not in HELD_OUT for c in sorted(a.glob("*.flac"))]
-    clips = random.Random(args.seed).sample(pool, args.clips)
+    clips = clips_of(args.ravdess, n=args.clips, seed=args.seed, exclude=HELD_OUT)
     model = Predictor()
     alone = {c: model.predict(c) for c in clips}
     rows = []

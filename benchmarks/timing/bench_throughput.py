@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import subprocess
 import sys
 import tempfile
@@ -36,6 +35,7 @@ from wise.align.whisper import bundled_model_dir
 from wise.fsutil import atomic_write_text
 from wise.testing import repo_root
 from wise.testing.host import machine
+from wise.testing.recordings import clips_of
 
 REFERENCE = """
 import sys
@@ -66,8 +66,7 @@ def main() -> int:
                     default=repo_root() / "benchmarks/results/throughput.json")
     args = ap.parse_args()
 
-    pool = sorted(str(p) for p in args.ravdess.glob("Actor_*/*.flac"))
-    clips = random.Random(args.seed).sample(pool, min(args.clips, len(pool)))
+    clips = clips_of(args.ravdess, n=args.clips, seed=args.seed)
     cpu = min(os.sched_getaffinity(0))
     runs: dict[str, list[float]] = {"reference": [], "wise": []}
     stages: dict[str, list[float]] = {}

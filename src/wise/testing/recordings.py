@@ -3,6 +3,7 @@ for the timeline's tests and benchmark: the clips' true places are known to the 
 
 from __future__ import annotations
 
+import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,15 @@ class Placed:
     clip: str
     start: float                # seconds
     end: float
+
+
+def clips_of(ravdess: str | Path, *, n: int | None = None, seed: int = 0,
+             exclude: Sequence[str] = ()) -> list[str]:
+    """The clips of a RAVDESS folder (`Actor_NN/*.flac`) in sorted order, without the actors
+    named in `exclude`; with `n`, a seeded draw of at most `n` of them."""
+    pool = [str(c) for a in sorted(Path(ravdess).glob("Actor_*")) if a.name not in exclude
+            for c in sorted(a.glob("*.flac"))]
+    return pool if n is None else random.Random(seed).sample(pool, min(n, len(pool)))
 
 
 def join_clips(clips: Sequence[str | Path], out: str | Path, *, gaps_s: tuple[float, float],
