@@ -59,10 +59,9 @@ class TimelineOptions:
     min_speech_s: float = 0.25      # shorter bursts are not utterances
     max_utterance_s: float = 30.0   # longer is cut, padding included (the models hear sentences)
     # Silero's speech probability above which a frame is speech. At faster-whisper's 0.5,
-    # 11 of 392 clips joined into a recording were missed (mostly shouted: the detector does
-    # not take them for speech); at 0.4, 6 (8 with loud pink noise between the clips) and
-    # still none merged or split; at 0.3 loud noise starts to merge and split them
-    # (benchmarks/studies/vad_threshold.py, the training actors only).
+    # 11 of 392 clips joined into a recording were missed; at 0.4, 6 (8 with loud pink noise
+    # between the clips) and still none merged or split; at 0.3 loud noise starts to merge
+    # and split them (benchmarks/studies/vad_threshold.py, the training actors only).
     vad_threshold: float = 0.4
     window_s: float = 120.0         # audio examined at once: what memory holds
     adapt: bool = True              # grow each speaker's statistics through the recording

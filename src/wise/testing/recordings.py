@@ -93,9 +93,9 @@ class CutScores(TypedDict):
 
 def score_cuts(spans: Sequence[tuple[float, float]], placed: Sequence[Placed]) -> CutScores:
     """How well the cuts `spans` ((start, end) in seconds) match the clips' places."""
-    clips_of = [clips_under(placed, a, b) for a, b in spans]
-    phrases_of = [[i for i, ks in enumerate(clips_of) if k in ks] for k in range(len(placed))]
-    alone = [k for k, ps in enumerate(phrases_of) if len(ps) == 1 and len(clips_of[ps[0]]) == 1]
+    touched = [clips_under(placed, a, b) for a, b in spans]
+    phrases_of = [[i for i, ks in enumerate(touched) if k in ks] for k in range(len(placed))]
+    alone = [k for k, ps in enumerate(phrases_of) if len(ps) == 1 and len(touched[ps[0]]) == 1]
     starts = [spans[phrases_of[k][0]][0] - placed[k].start for k in alone]
     ends = [placed[k].end - spans[phrases_of[k][0]][1] for k in alone]
 
@@ -105,9 +105,9 @@ def score_cuts(spans: Sequence[tuple[float, float]], placed: Sequence[Placed]) -
                  "p95": round(float(np.percentile(v, 95)), 3)} if v else {})
 
     return {"clips": len(placed), "cuts": len(spans), "alone": len(alone),
-            "merged": sum(1 for ps in phrases_of if ps and any(len(clips_of[i]) > 1
+            "merged": sum(1 for ps in phrases_of if ps and any(len(touched[i]) > 1
                                                                 for i in ps)),
             "split": sum(1 for ps in phrases_of if len(ps) > 1),
             "missed": sum(1 for ps in phrases_of if not ps),
-            "in_gaps": sum(1 for ks in clips_of if not ks),
+            "in_gaps": sum(1 for ks in touched if not ks),
             "start_offset_s": spread(starts), "end_offset_s": spread(ends)}
