@@ -133,11 +133,14 @@ def descriptors(server: psutil.Process) -> dict[str, int]:
 
 
 def sample(url: str, server: psutil.Process, tmp: Path) -> dict:
+    # Descriptors first: the /health request below holds a socket of the server's open
+    # until it has seen the connection close.
+    fds = server.num_fds()
     own, children = tree_rss_mb(server)
     return {"t": time.monotonic(), "rss_mb": round(own + children, 1),
             "workers": len(workers_of(server)),
             "sessions": httpx.get(f"{url}/health", timeout=30).json()["live_sessions"],
-            "fds": server.num_fds(), "tmp_files": sum(1 for _ in tmp.rglob("*"))}
+            "fds": fds, "tmp_files": sum(1 for _ in tmp.rglob("*"))}
 
 
 def slope_mb_per_min(samples: list[dict]) -> float:
@@ -180,8 +183,10 @@ def main() -> int:
             # One session first: what the server loads once (the VAD, and the files and
             # descriptors onnxruntime opens with it) is in the baseline.
             warm = Client(url, x, placed).run("complete", random.Random(0), time.monotonic() + 600)
+            time.sleep(1.0)             # the server sees the warm-up's last connection close
+            baseline = {"fd_kinds": descriptors(server)}
             samples.append(sample(url, server, tmp))
-            baseline = {**samples[0], "fd_kinds": descriptors(server),
+            baseline = {**samples[0], **baseline,
                         "tmp_names": sorted(str(p.relative_to(tmp)) for p in tmp.rglob("*"))}
             deadline = time.monotonic() + 60 * args.minutes
             stop = threading.Event()
@@ -208,10 +213,10 @@ def main() -> int:
             watch.join()
             last_client = time.monotonic()
             time.sleep(args.live_idle + min(5.0, args.live_idle / 2) + 2.0)
-            after = sample(url, server, tmp)
+            after = {"fd_kinds": descriptors(server)}
+            after = {**sample(url, server, tmp), **after}
             after["seconds_after_last_client"] = round(time.monotonic() - last_client, 1)
             after["tmp_names"] = sorted(str(p.relative_to(tmp)) for p in tmp.rglob("*"))
-            after["fd_kinds"] = descriptors(server)
             after["connections"] = [str(c.status) for c in server.net_connections()]
         finally:
             status = stop_service(proc)

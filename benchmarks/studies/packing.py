@@ -4,19 +4,22 @@ and what it saves in time, before `wise predict` packs anything.
     python benchmarks/studies/packing.py RAVDESS_DIR [--gap 1.0] [--out ...]
 
 Whisper encodes 30 s whatever the clip's length, and that pass is most of a short clip's cost
-(docs/alignment.md). Every dev clip (the four classes) is transcribed twice with the bundled
+(docs/alignment.md). Every dev clip (the four classes) is transcribed three ways with the bundled
 Whisper tiny.en and `wise`'s decoding options (greedy, temperature 0, word times, gain
 normalised per clip):
 
 - `alone`: one `transcribe` per clip, as `wise predict` does today;
 - `packed`: clips in a seeded order, each gain-normalised, laid end to end with `--gap`
   seconds of digital silence between them into windows of at most 29 s, one `transcribe` per
-  window; each of Whisper's segments goes to the clip it overlaps most.
+  window; each of Whisper's segments goes to the clip it overlaps most;
+- `joined`: all of them laid out so in one recording, one `transcribe` call (faster-whisper
+  starts each window where the last segment ended), the segments given out as above.
 
-Reported: WER of each against the sentence the clip's name gives; seconds of ASR per clip; and,
-with the encoder frames each way (the clip's own frames cut out of the packed window's
-encoding), the bundled model's label on every clip (the transcript given, so that only the
-frames differ): how often packed and alone agree, and UA on the actors the model never heard.
+Reported: WER of each against the sentence the clip's name gives; seconds of ASR per clip;
+and, with the encoder frames of `alone` and `packed` (the clip's own frames cut out of the
+packed window's encoding), the bundled model's label on every clip (the transcript given, so
+that only the frames differ): how often the two agree, and UA on the actors the model never
+heard.
 Writes benchmarks/results/packing.json.
 """
 
@@ -103,11 +106,10 @@ def main() -> int:
     alone = [([w for _, _, ws in segments for w in ws], enc) for segments, enc in alone]
 
     gap = int(args.gap * SR)
-    packed_words: list[list] = [[] for _ in clips]
-    packed_frames: list[np.ndarray | None] = [None] * len(clips)
-    groups = windows([len(x) for x in clips], gap)
-    t0 = time.perf_counter()
-    for group in groups:
+
+    def lay(group: list[int]) -> tuple[np.ndarray, list[int]]:
+        """The clips of `group` end to end with `gap` samples of silence between them, and
+        where each starts."""
         starts, pieces, at = [], [], 0
         for k in group:
             if pieces:
@@ -116,26 +118,46 @@ def main() -> int:
             starts.append(at)
             pieces.append(clips[k])
             at += len(clips[k])
-        segments, enc = transcribe(model, np.concatenate(pieces))
-        spans = [(s / SR, (s + len(clips[k])) / SR) for s, k in zip(starts, group, strict=True)]
+        return np.concatenate(pieces), starts
+
+    def assign(segments, group: list[int], starts: list[int], into: list[list]) -> None:
         # Whisper's word times in a packed window stray by up to a second (a sentence's last
         # word stretched over the pause), its segments far less: each segment goes to the
         # clip it overlaps most.
+        spans = [(s / SR, (s + len(clips[k])) / SR) for s, k in zip(starts, group, strict=True)]
         for a, b, words in segments:
             j = max(range(len(group)),
                     key=lambda i: min(b, spans[i][1]) - max(a, spans[i][0]))
-            packed_words[group[j]] += [(t, u - spans[j][0], v - spans[j][0])
-                                       for t, u, v in words]
+            into[group[j]] += [(t, u - spans[j][0], v - spans[j][0]) for t, u, v in words]
+
+    packed_words: list[list] = [[] for _ in clips]
+    packed_frames: list[np.ndarray | None] = [None] * len(clips)
+    groups = windows([len(x) for x in clips], gap)
+    t0 = time.perf_counter()
+    for group in groups:
+        x, starts = lay(group)
+        segments, enc = transcribe(model, x)
+        assign(segments, group, starts, packed_words)
         for s, k in zip(starts, group, strict=True):
             first = s // (2 * MEL_HOP)
             packed_frames[k] = enc[first:first + (len(clips[k]) // MEL_HOP + 1) // 2]
     packed_s = time.perf_counter() - t0
+
+    # Every clip in one recording and one `transcribe` call: faster-whisper then starts each
+    # window where the last segment ended, so no clip is cut at a window's edge.
+    joined_words: list[list] = [[] for _ in clips]
+    t0 = time.perf_counter()
+    everything = list(range(len(clips)))
+    x, starts = lay(everything)
+    assign(transcribe(model, x)[0], everything, starts, joined_words)
+    joined_s = time.perf_counter() - t0
 
     def text_of(words) -> str:
         return " ".join(w for w, _, _ in words)
 
     wer_alone = word_error_rate(truth, [text_of(w) for w, _ in alone])
     wer_packed = word_error_rate(truth, [text_of(w) for w in packed_words])
+    wer_joined = word_error_rate(truth, [text_of(w) for w in joined_words])
 
     labels: dict[str, list[int]] = {"alone": [], "packed": []}
     diffs = []
@@ -165,8 +187,9 @@ def main() -> int:
         "clips": len(clips), "gap_s": args.gap, "windows": len(groups),
         "clips_per_window": round(len(clips) / len(groups), 2),
         "asr_ms_per_clip": {"alone": round(1000 * alone_s / len(clips), 1),
-                            "packed": round(1000 * packed_s / len(clips), 1)},
-        "wer": {"alone": wer_alone, "packed": wer_packed},
+                            "packed": round(1000 * packed_s / len(clips), 1),
+                            "joined": round(1000 * joined_s / len(clips), 1)},
+        "wer": {"alone": wer_alone, "packed": wer_packed, "joined": wer_joined},
         "labels": {"same_label": agree, "of": len(clips),
                    "max_probability_difference": {
                        "median": round(float(np.median(diffs)), 3),

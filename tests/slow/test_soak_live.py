@@ -37,6 +37,6 @@ def test_abandoned_live_sessions_leave_nothing_behind(tmp_path):
     assert after["sessions"] == 0
     assert after["workers"] == base["workers"] == 1
     assert after["tmp_names"] == base["tmp_names"]
-    assert after["fds"] <= base["fds"]
+    assert after["fds"] <= base["fds"] and after["fd_kinds"] == base["fd_kinds"]
     assert result["server_log_tracebacks"] == 0 and result["server_exit"] == 0
     assert result["area"] == "live" and len(result["rows"]) == 2
