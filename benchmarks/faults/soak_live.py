@@ -132,6 +132,14 @@ def descriptors(server: psutil.Process) -> dict[str, int]:
     return dict(sorted(kinds.items()))
 
 
+def held(url: str, server: psutil.Process, tmp: Path) -> dict:
+    """A sample, with what the server holds named: its descriptors by kind (taken before the
+    sample's own request) and the files in its TMPDIR."""
+    kinds = descriptors(server)
+    return {**sample(url, server, tmp), "fd_kinds": kinds,
+            "tmp_names": sorted(str(p.relative_to(tmp)) for p in tmp.rglob("*"))}
+
+
 def sample(url: str, server: psutil.Process, tmp: Path) -> dict:
     # Descriptors first: the /health request below holds a socket of the server's open
     # until it has seen the connection close.
@@ -184,10 +192,8 @@ def main() -> int:
             # descriptors onnxruntime opens with it) is in the baseline.
             warm = Client(url, x, placed).run("complete", random.Random(0), time.monotonic() + 600)
             time.sleep(1.0)             # the server sees the warm-up's last connection close
-            baseline = {"fd_kinds": descriptors(server)}
-            samples.append(sample(url, server, tmp))
-            baseline = {**samples[0], **baseline,
-                        "tmp_names": sorted(str(p.relative_to(tmp)) for p in tmp.rglob("*"))}
+            baseline = held(url, server, tmp)
+            samples.append(baseline)
             deadline = time.monotonic() + 60 * args.minutes
             stop = threading.Event()
 
@@ -213,10 +219,8 @@ def main() -> int:
             watch.join()
             last_client = time.monotonic()
             time.sleep(args.live_idle + min(5.0, args.live_idle / 2) + 2.0)
-            after = {"fd_kinds": descriptors(server)}
-            after = {**sample(url, server, tmp), **after}
+            after = held(url, server, tmp)
             after["seconds_after_last_client"] = round(time.monotonic() - last_client, 1)
-            after["tmp_names"] = sorted(str(p.relative_to(tmp)) for p in tmp.rglob("*"))
             after["connections"] = [str(c.status) for c in server.net_connections()]
         finally:
             status = stop_service(proc)
