@@ -2,6 +2,7 @@
 the ratio of their times survives a machine whose speed varies between runs.
 
     python benchmarks/timing/bench_throughput.py RAVDESS_DIR [--clips 64] [--repeats 2]
+        [--model CHECKPOINT]
 
 `--clips` dev clips (seeded draw). Two whole processes, both pinned to the same one CPU, taking
 turns `--repeats` times:
@@ -10,10 +11,13 @@ turns `--repeats` times:
   thread) with faster-whisper and runs `transcribe` on each clip (greedy, English, word
   times), nothing else;
 - `wise predict`: `wise predict --workers 1 --json` on the same clips, no transcripts: ASR,
-  forced alignment, features and the bundled model.
+  forced alignment, features and the bundled model (it reads the encoder frames of the
+  30-s window its transcription decoded);
+- `wise predict --model`: the same with `--model CHECKPOINT` when given, e.g. the paper's WISE
+  on MFCC frames (`wise train --config wise ...`), whose transcription decodes a short window.
 
-Reports each process's wall time (start-up included; median over the repeats), the ratio
-wise / reference, and the per-stage medians from `wise predict`'s JSON. Writes
+Reports each process's wall time (start-up included; median over the repeats), the ratio of
+each `wise predict` to the reference, and the per-stage medians from its JSON. Writes
 benchmarks/results/throughput.json.
 """
 
@@ -62,28 +66,32 @@ def main() -> int:
     ap.add_argument("--clips", type=int, default=64)
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--model", type=Path, help="also time `wise predict --model` with it")
     ap.add_argument("--out", type=Path,
                     default=repo_root() / "benchmarks/results/throughput.json")
     args = ap.parse_args()
 
     clips = clips_of(args.ravdess, n=args.clips, seed=args.seed)
     cpu = min(os.sched_getaffinity(0))
-    runs: dict[str, list[float]] = {"reference": [], "wise": []}
-    stages: dict[str, list[float]] = {}
+    runs: dict[str, list[float]] = {}
+    stages: dict[str, dict[str, list[float]]] = {}
     with tempfile.TemporaryDirectory(prefix="wise-throughput-") as tmp:
         script = Path(tmp, "reference.py")
         script.write_text(REFERENCE)
         reference = [sys.executable, str(script), str(bundled_model_dir()), *clips]
         wise = [sys.executable, "-m", "wise.cli", "predict", "--workers", "1", "--json",
                 "--quiet", *clips]
+        procs = {"reference": reference, "wise": wise}
+        if args.model is not None:
+            procs["wise_model"] = [*wise[:4], "--model", str(args.model), *wise[4:]]
         for rep in range(args.repeats):
-            for name, cmd in (("reference", reference), ("wise", wise)):
+            for name, cmd in procs.items():
                 seconds, out = timed(cmd, cpu)
-                runs[name].append(round(seconds, 2))
-                if name == "wise" and rep == 0:
+                runs.setdefault(name, []).append(round(seconds, 2))
+                if name != "reference" and rep == 0:
                     for line in out.splitlines():
                         for stage, v in json.loads(line).get("seconds", {}).items():
-                            stages.setdefault(stage, []).append(v)
+                            stages.setdefault(name, {}).setdefault(stage, []).append(v)
                 print(name, round(seconds, 2), flush=True)
     median = {k: round(float(np.median(v)), 2) for k, v in runs.items()}
     result = {
@@ -92,10 +100,13 @@ def main() -> int:
         "command": " ".join(["python", "benchmarks/timing/bench_throughput.py",
                              *(Path(a).name if a.startswith("/") else a
                                for a in sys.argv[1:])]),
-        "clips": len(clips), "runs_s": runs, "median_s": median,
-        "ratio_wise_to_reference": round(median["wise"] / median["reference"], 3),
-        "wise_stage_median_ms": {k: round(1000 * float(np.median(v)), 1)
-                                 for k, v in stages.items()},
+        "clips": len(clips), "model": None if args.model is None else args.model.name,
+        "runs_s": runs, "median_s": median,
+        "ratio_to_reference": {k: round(median[k] / median["reference"], 3)
+                               for k in stages},
+        "stage_median_ms": {k: {stage: round(1000 * float(np.median(v)), 1)
+                                for stage, v in by_stage.items()}
+                            for k, by_stage in stages.items()},
     }
     atomic_write_text(args.out, json.dumps(result, indent=1) + "\n")
     print(json.dumps(result, indent=1))

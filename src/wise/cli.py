@@ -394,8 +394,10 @@ def _predict_options(args: argparse.Namespace):
     """`wise predict`'s and `wise serve`'s options for their predictors, packed once."""
     from wise.predict import PredictOptions
 
+    if args.threads < 1:
+        raise WiseError(None, f"--threads must be at least 1 (got {args.threads})")
     return PredictOptions(word_vectors=args.word_vectors, max_seconds=args.max_seconds,
-                          asr=args.asr, asr_model=args.asr_model)
+                          asr=args.asr, asr_model=args.asr_model, threads=args.threads)
 
 
 def _say_model(args: argparse.Namespace, description: str, bundled: bool) -> None:
@@ -416,6 +418,9 @@ def _predictor_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--word-vectors", default=None, metavar="PATH",
                    help="where the checkpoint's word-vector file is on this machine, if "
                    "not where it was when the model was trained")
+    p.add_argument("--threads", type=int, default=1,
+                   help="CPU threads of each worker's Whisper (default 1: on 2 cores two "
+                   "workers of one thread each go faster; docs/throughput.md)")
     _asr_options(p)
 
 

@@ -125,6 +125,7 @@ class PredictOptions:
     max_seconds: float = MAX_SECONDS    # longer audio is refused before it is decoded
     asr: str = DEFAULT_RECOGNIZER       # "whisper" or "pocketsphinx"
     asr_model: str | Path | None = None  # a CTranslate2 Whisper folder in place of tiny.en
+    threads: int = 1                    # CPU threads of each predictor's Whisper
 
 
 class Predictor:
@@ -173,8 +174,8 @@ class Predictor:
         self._inputs = self.model.batch_inputs()
         self._lock = threading.Lock()
         self._aligner = None
-        self._recognizer = make_recognizer(asr, asr_model)    # checked now, loaded when needed
-        self.asr_name: str = self._recognizer.name
+        # checked now, loaded when needed
+        self._recognizer = make_recognizer(asr, asr_model, threads=options.threads)
         # Encoder frames from a 30-s window of the recogniser's own model are the frames its
         # transcription encoded: take them from it rather than encode the clip twice.
         self._shared_encoder = (
@@ -182,6 +183,9 @@ class Predictor:
             and self._recognizer.encoder_dir is not None
             and self._recognizer.encoder_dir.resolve()
             == encoder_model_dir(self.features.frames).resolve())
+        if self._shared_encoder:      # only the whole window's frames are those it was trained on
+            self._recognizer.whole_window = True
+        self.asr_name: str = self._recognizer.name
         self._prosody: Prosody | None = None
         if self.features.prosody != "none" or self.features.n_functionals:
             self._prosody = Prosody(self.features)   # openSMILE missing: one line, now

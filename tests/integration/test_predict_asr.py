@@ -77,3 +77,15 @@ def test_cli_asr_model_folder_that_does_not_load(trained_model, tmp_path, capsys
     assert main(argv) == 2
     err = capsys.readouterr().err.splitlines()
     assert err[0].startswith(f"wise: error: {tmp_path}: not a usable CTranslate2 Whisper model")
+
+
+def test_cli_threads_change_the_speed_not_the_answer(trained_model, capsys):
+    outs = []
+    for threads in ("1", "2"):
+        assert main(["predict", str(trained_model["model"]), str(REAL), "--json", "--quiet",
+                     "--threads", threads]) == 0
+        outs.append(json.loads(capsys.readouterr().out))
+    assert outs[0]["transcript"] == outs[1]["transcript"] == "kids are talking by the door"
+    assert outs[0]["probabilities"] == outs[1]["probabilities"]
+    assert main(["predict", str(trained_model["model"]), str(REAL), "--threads", "0"]) == 2
+    assert capsys.readouterr().err == "wise: error: --threads must be at least 1 (got 0)\n"

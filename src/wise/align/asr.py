@@ -44,14 +44,15 @@ DEFAULT_RECOGNIZER = "whisper"
 
 
 def make_recognizer(kind: str = DEFAULT_RECOGNIZER,
-                    model_dir: str | Path | None = None) -> Recognizer:
+                    model_dir: str | Path | None = None, *, threads: int = 1) -> Recognizer:
     """A recogniser: `kind` is "whisper" (default) or "pocketsphinx"; `model_dir` is a
-    CTranslate2 Whisper model folder in place of the bundled tiny.en (whisper only). Raises
+    CTranslate2 Whisper model folder in place of the bundled tiny.en (whisper only);
+    `threads`: the CPU threads Whisper computes with (pocketsphinx has one). Raises
     `WiseError` for an unknown kind or a folder that is not such a model."""
     if kind == "whisper":
         from wise.align.whisper import WhisperRecognizer
 
-        return WhisperRecognizer(model_dir)
+        return WhisperRecognizer(model_dir, threads=threads)
     if kind == "pocketsphinx":
         if model_dir is not None:
             raise WiseError(model_dir, "--asr-model is a Whisper model folder; pocketsphinx "

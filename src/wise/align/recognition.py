@@ -19,8 +19,9 @@ class Recognition:
     `no_speech_prob` is Whisper's highest no-speech probability over the kept segments (None
     from pocketsphinx). `encoder_frames` (Whisper only, audio up to 30 s): the last layer of
     Whisper's encoder over the audio, (T, D), one frame per 20 ms, from the one 30-s window
-    it decoded; the same frames as `frames: <this model>` with `encoder_window: 30s`
-    (`wise.features.encoder`), so that prediction need not encode the audio twice."""
+    it decoded (only when it decoded that window: `whole_window`); the same frames as
+    `frames: <this model>` with `encoder_window: 30s` (`wise.features.encoder`), so that
+    prediction need not encode the audio twice."""
 
     text: str
     confidence: float
@@ -34,6 +35,7 @@ class Recognizer(Protocol):
 
     name: str                   # what to report as the recogniser, e.g. in results files
     encoder_dir: Path | None    # the Whisper model whose encoder frames it keeps, or None
+                                # (one that has it also has `whole_window`: see Whisper's)
 
     def load(self) -> None:
         """Load the model now rather than on the first `recognize`."""

