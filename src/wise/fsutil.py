@@ -33,6 +33,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
+from wise.stopping import stop_held
+
 
 def _umask() -> int:
     mask = os.umask(0)
@@ -123,8 +125,10 @@ def atomic_file(path: str | Path) -> Iterator[Path]:
 
 def _remove(tmp: Path) -> None:
     """Remove a temporary file if it is there. Quietly: the error to report is the one that
-    made the write fail (on a read-only file system even unlinking a missing file fails)."""
-    with contextlib.suppress(OSError):
+    made the write fail (on a read-only file system even unlinking a missing file fails). A
+    stop signal waits until it is gone: a worker that failed to write (a full disk, a size
+    limit) is often terminated at that very moment, because another worker failed too."""
+    with stop_held(), contextlib.suppress(OSError):
         tmp.unlink(missing_ok=True)
 
 
@@ -187,10 +191,12 @@ def atomic_dir(final: str | Path, prefix: str | None = None) -> Iterator[Path]:
         yield tmp
         publish_dir(tmp, final)
     except OSError as e:
-        shutil.rmtree(tmp, ignore_errors=True)
+        with stop_held():                       # as in `_remove`
+            shutil.rmtree(tmp, ignore_errors=True)
         raise _about(e, final, tmp) from None
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        with stop_held():
+            shutil.rmtree(tmp, ignore_errors=True)
         raise
 
 

@@ -5,15 +5,18 @@ finished or failed, or one of its workers died."""
 
 from __future__ import annotations
 
+import errno
 import multiprocessing as mp
 import os
 import signal
 import time
+from pathlib import Path
 
 import pytest
 
 from wise.cluster import imap, local_pool
 from wise.errors import WiseError
+from wise.fsutil import atomic_file
 from wise.stopping import stop, stop_ended, stop_held
 
 
@@ -26,6 +29,26 @@ def test_a_stop_is_held_back_until_the_block_ends():
     finally:
         stop_ended()
     assert ran_on == ["after the signal"]
+
+
+def test_a_stop_during_a_failed_writes_cleanup_still_removes_its_temporary(tmp_path,
+                                                                             monkeypatch):
+    # A worker whose write failed (a size limit) is terminated by the pool while it removes
+    # its temporary, because the other worker failed the same way a moment before.
+    unlink = Path.unlink
+
+    def stopped_then_unlink(self, missing_ok=False):
+        stop(SystemExit(143))                     # SIGTERM's handler lands here
+        unlink(self, missing_ok=missing_ok)
+
+    try:
+        with pytest.raises(SystemExit), atomic_file(tmp_path / "clip.wav"):
+            monkeypatch.setattr(Path, "unlink", stopped_then_unlink)
+            raise OSError(errno.EFBIG, "File too large")
+    finally:
+        stop_ended()
+        monkeypatch.undo()
+    assert list(tmp_path.iterdir()) == []
 
 
 class _Dropper:
