@@ -7,7 +7,8 @@ Whisper encodes 30 s whatever the clip's length, and that pass is most of what t
 short clip costs (docs/throughput.md). The recogniser can cut the encoder's input to the clip
 and `pad` seconds of the window's padding after it (`WhisperRecognizer.window_pad_s`); a
 transcription from that short window that loops (segments repeating one another or
-themselves) or hears nothing is done again from the whole window. Every dev clip (the four
+themselves) or is not clearly speech (`wise.align.whisper`) is done again from the whole
+window. Every dev clip (the four
 classes) is transcribed from the whole window and with each padding, one core:
 
 - word error rate against the sentence the clip's name gives, on the actors the bundled model
