@@ -43,14 +43,14 @@ from wise import code_version
 from wise.align.whisper import WhisperRecognizer
 from wise.asr_study import word_error_rate
 from wise.audio import load_audio
+from wise.corpora.ravdess import parse_name
 from wise.errors import WiseError
 from wise.fsutil import atomic_write_text
 from wise.pretrained import HELD_OUT
 from wise.testing import nonspeech, repo_root
 from wise.testing.host import machine
+from wise.testing.recordings import clips_of
 from wise.text import tokenize
-
-SENTENCES = {"01": "kids are talking by the door", "02": "dogs are sitting by the door"}
 
 
 def transcribe_all(r: WhisperRecognizer, clips: list[np.ndarray]) -> tuple[list, float, int]:
@@ -166,11 +166,11 @@ def main() -> int:
     os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})       # one core
     torch.set_num_threads(1)
 
-    paths = sorted(args.ravdess.glob("Actor_*/*.flac"))
+    paths = [Path(c) for c in clips_of(args.ravdess)]
     if not paths:
         sys.exit(f"error: {args.ravdess}: no Actor_*/*.flac clips")
     clips = [load_audio(p) for p in paths]
-    truth = [SENTENCES[p.stem.split("-")[4]] for p in paths]
+    truth = [parse_name(p.stem).statement for p in paths]
     held = [p.parent.name in HELD_OUT for p in paths]
     voices = [clips[k] for k in range(0, len(clips), max(1, len(clips) // 8))][:8]
 

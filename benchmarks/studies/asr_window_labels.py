@@ -31,6 +31,7 @@ from wise.predict import Predictor
 from wise.pretrained import HELD_OUT
 from wise.testing import repo_root
 from wise.testing.host import machine
+from wise.testing.recordings import clips_of
 
 
 def main() -> int:
@@ -41,7 +42,7 @@ def main() -> int:
                     default=repo_root() / "benchmarks/results/asr_window_labels.json")
     args = ap.parse_args()
 
-    paths = sorted(args.ravdess.glob("Actor_*/*.flac"))
+    paths = [Path(c) for c in clips_of(args.ravdess)]
     p = Predictor(args.model)
     if p._recognizer.whole_window:
         sys.exit(f"error: {args.model}: reads the 30-s window's encoder frames, so its "

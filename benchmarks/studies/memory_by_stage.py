@@ -17,13 +17,11 @@ from __future__ import annotations
 import argparse
 import ctypes
 import json
-import random
 import subprocess
 import sys
 from pathlib import Path
 
 STAGES = ("vad", "asr", "align", "features", "predict")
-SENTENCES = {"01": "kids are talking by the door", "02": "dogs are sitting by the door"}
 
 
 def growth(stage: str, ravdess: Path, n: int) -> float:
@@ -32,7 +30,9 @@ def growth(stage: str, ravdess: Path, n: int) -> float:
     import psutil
 
     from wise.audio import load_audio
+    from wise.corpora.ravdess import parse_name
     from wise.predict import Predictor
+    from wise.testing.recordings import clips_of
 
     libc, me = ctypes.CDLL("libc.so.6"), psutil.Process()
 
@@ -40,9 +40,8 @@ def growth(stage: str, ravdess: Path, n: int) -> float:
         libc.malloc_trim(0)
         return me.memory_info().rss / 2**20
 
-    paths = random.Random(0).sample(sorted(str(p) for p in ravdess.glob("Actor_*/*.flac")),
-                                    20 + n)
-    clips = [(load_audio(p), SENTENCES[Path(p).stem.split("-")[4]]) for p in paths]
+    paths = clips_of(ravdess, n=20 + n, seed=0)
+    clips = [(load_audio(p), parse_name(Path(p).stem).statement) for p in paths]
     m = Predictor()
     m.warm_up()
     from wise.align.vad import speech_seconds

@@ -49,10 +49,10 @@ from wise.predict import Predictor, utterance_features
 from wise.pretrained import HELD_OUT
 from wise.testing import repo_root
 from wise.testing.host import machine
+from wise.testing.recordings import clips_of
 
 SR = 16000
 WINDOW_S = 29.0
-SENTENCES = {"01": "kids are talking by the door", "02": "dogs are sitting by the door"}
 OPTIONS = dict(language="en", beam_size=1, temperature=0.0, condition_on_previous_text=False,
                word_timestamps=True, no_speech_threshold=None, log_prob_threshold=None)
 
@@ -91,10 +91,10 @@ def main() -> int:
     os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})       # one core
     torch.set_num_threads(1)
 
-    paths = sorted(str(p) for p in args.ravdess.glob("Actor_*/*.flac"))
+    paths = clips_of(args.ravdess)
     random.Random(args.seed).shuffle(paths)
     clips = [normalize_gain(load_audio(p)) for p in paths]
-    truth = [SENTENCES[Path(p).stem.split("-")[4]] for p in paths]
+    truth = [parse_name(Path(p).stem).statement for p in paths]
     m = Predictor()
     m.warm_up()
     model = m._recognizer._model
