@@ -20,19 +20,17 @@ Writes benchmarks/results/threads.json.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
+from bench_throughput import clip_arguments, command_line, predict_command, stage_seconds
 
 from wise import code_version
 from wise.fsutil import atomic_write_text
-from wise.testing import repo_root
 from wise.testing.host import machine
 from wise.testing.recordings import clips_of
 
@@ -42,35 +40,23 @@ def timed(cmd: list[str]) -> tuple[float, list[float]]:
     t0 = time.perf_counter()
     r = subprocess.run(cmd, capture_output=True, text=True, check=True)
     wall = time.perf_counter() - t0
-    per_clip = [json.loads(line).get("seconds", {}).get("total")
-                for line in r.stdout.splitlines()]
-    return wall, [s for s in per_clip if s is not None]
+    return wall, [s["total"] for s in stage_seconds(r.stdout) if "total" in s]
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("ravdess", type=Path)
-    ap.add_argument("--clips", type=int, default=64)
-    ap.add_argument("--repeats", type=int, default=2)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--model", type=Path, help="also time a checkpoint of your own")
-    ap.add_argument("--out", type=Path, default=repo_root() / "benchmarks/results/threads.json")
-    args = ap.parse_args()
-
+    args = clip_arguments(__doc__, "threads.json")
     cores = len(os.sched_getaffinity(0))
     clips = clips_of(args.ravdess, n=args.clips, seed=args.seed)
     splits = {f"workers {cores}, threads 1": (cores, 1), f"workers 1, threads {cores}": (1, cores),
               "workers 1, threads 1": (1, 1)}
-    models = {"bundled": []} | ({} if args.model is None
-                                else {args.model.name: ["--model", str(args.model)]})
+    models = {"bundled": None} | ({} if args.model is None else {args.model.name: args.model})
     walls: dict[str, dict[str, list[float]]] = {}
     inside: dict[str, dict[str, list[float]]] = {}
     for rep in range(args.repeats):
-        for model, model_args in models.items():
+        for model, model_path in models.items():
             for split, (workers, threads) in splits.items():
-                cmd = [sys.executable, "-m", "wise.cli", "predict", *model_args, "--json",
-                       "--quiet", "--workers", str(workers), "--threads", str(threads), *clips]
-                wall, per_clip = timed(cmd)
+                wall, per_clip = timed(predict_command(clips, model_path, "--workers",
+                                                       str(workers), "--threads", str(threads)))
                 walls.setdefault(model, {}).setdefault(split, []).append(round(wall, 2))
                 if workers == 1 and rep == 0:
                     inside.setdefault(model, {})[split] = per_clip
@@ -79,9 +65,7 @@ def main() -> int:
     result = {
         "benchmark": "bench_threads", "code_version": code_version(),
         "machine": machine(platform=True), "cores": cores,
-        "command": " ".join(["python", "benchmarks/timing/bench_threads.py",
-                             *(Path(a).name if a.startswith("/") else a
-                               for a in sys.argv[1:])]),
+        "command": command_line("benchmarks/timing/bench_threads.py"),
         "clips": len(clips),
         "models": {model: {
             split: {"runs_s": runs, "median_s": round(float(np.median(runs)), 2),

@@ -60,17 +60,39 @@ def timed(cmd: list[str], cpu: int) -> tuple[float, str]:
     return time.perf_counter() - t0, r.stdout
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def clip_arguments(doc: str, results: str) -> argparse.Namespace:
+    """The command line of a benchmark that runs whole `wise predict` processes over a seeded
+    draw of dev clips (this one and bench_threads.py); `results`: the default JSON's name."""
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
     ap.add_argument("ravdess", type=Path)
     ap.add_argument("--clips", type=int, default=64)
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--model", type=Path, help="also time `wise predict --model` with it")
-    ap.add_argument("--out", type=Path,
-                    default=repo_root() / "benchmarks/results/throughput.json")
-    args = ap.parse_args()
+    ap.add_argument("--out", type=Path, default=repo_root() / "benchmarks/results" / results)
+    return ap.parse_args()
 
+
+def predict_command(clips: list[str], model: Path | None, *options: str) -> list[str]:
+    """`wise predict --json --quiet [--model M] OPTIONS CLIPS` as this Python runs it."""
+    chosen = [] if model is None else ["--model", str(model)]
+    return [sys.executable, "-m", "wise.cli", "predict", *chosen, "--json", "--quiet",
+            *options, *clips]
+
+
+def stage_seconds(stdout: str) -> list[dict[str, float]]:
+    """Each result line's seconds per stage (a file that failed has none)."""
+    return [json.loads(line).get("seconds", {}) for line in stdout.splitlines()]
+
+
+def command_line(script: str) -> str:
+    """How this benchmark was run, with absolute paths cut to their names."""
+    return " ".join(["python", script, *(Path(a).name if a.startswith("/") else a
+                                         for a in sys.argv[1:])])
+
+
+def main() -> int:
+    args = clip_arguments(__doc__, "throughput.json")
     clips = clips_of(args.ravdess, n=args.clips, seed=args.seed)
     cpu = min(os.sched_getaffinity(0))
     runs: dict[str, list[float]] = {}
@@ -79,27 +101,23 @@ def main() -> int:
         script = Path(tmp, "reference.py")
         script.write_text(REFERENCE)
         reference = [sys.executable, str(script), str(bundled_model_dir()), *clips]
-        wise = [sys.executable, "-m", "wise.cli", "predict", "--workers", "1", "--json",
-                "--quiet", *clips]
-        procs = {"reference": reference, "wise": wise}
+        procs = {"reference": reference, "wise": predict_command(clips, None, "--workers", "1")}
         if args.model is not None:
-            procs["wise_model"] = [*wise[:4], "--model", str(args.model), *wise[4:]]
+            procs["wise_model"] = predict_command(clips, args.model, "--workers", "1")
         for rep in range(args.repeats):
             for name, cmd in procs.items():
                 seconds, out = timed(cmd, cpu)
                 runs.setdefault(name, []).append(round(seconds, 2))
                 if name != "reference" and rep == 0:
-                    for line in out.splitlines():
-                        for stage, v in json.loads(line).get("seconds", {}).items():
+                    for clip in stage_seconds(out):
+                        for stage, v in clip.items():
                             stages.setdefault(name, {}).setdefault(stage, []).append(v)
                 print(name, round(seconds, 2), flush=True)
     median = {k: round(float(np.median(v)), 2) for k, v in runs.items()}
     result = {
         "benchmark": "bench_throughput", "code_version": code_version(),
         "machine": machine(platform=True),
-        "command": " ".join(["python", "benchmarks/timing/bench_throughput.py",
-                             *(Path(a).name if a.startswith("/") else a
-                               for a in sys.argv[1:])]),
+        "command": command_line("benchmarks/timing/bench_throughput.py"),
         "clips": len(clips), "model": None if args.model is None else args.model.name,
         "runs_s": runs, "median_s": median,
         "ratio_to_reference": {k: round(median[k] / median["reference"], 3)
