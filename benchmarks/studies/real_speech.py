@@ -77,6 +77,12 @@ ROWS: dict[str, tuple[str, list[str], str]] = {
                                 "`wise_whisper` without the linear read-out of the statistics"),
     "wise_whisper_no_shrink": ("wise_whisper", ["adapt_prior_clips=0"],
                                "`wise_whisper` with a new speaker's statistics not shrunk"),
+    "wise_whisper_short_window": ("wise_whisper", ["encoder_window=clip+7s"],
+                                  "`wise_whisper` on the frames of the clip + 7 s window the "
+                                  "recogniser decodes from"),
+    "wise_whisper_short_window_15s": ("wise_whisper", ["encoder_window=clip+15s"],
+                                      "`wise_whisper` on the frames of the clip + 15 s "
+                                      "window"),
 }
 
 
