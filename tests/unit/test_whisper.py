@@ -95,12 +95,15 @@ def segments_of(*segments: tuple[float, Words]) -> list[SimpleNamespace]:
 def fake_model(*segments: tuple[float, Words], short: list[tuple[float, Words]] | None = None):
     """A stand-in for faster-whisper's model: these segments of (no_speech_prob, words) from
     the whole window, and `short`'s (default: the same) from a window cut short. `windows`
-    lists the encoder input asked for by each call (None: the whole window)."""
+    lists the encoder input asked for by each call (None: the whole window); the encoder's
+    output it keeps (`first_window`) is 1.0 everywhere for a short window, 2.0 for a whole one."""
     model = SimpleNamespace(window_frames=None, windows=[])
 
     def transcribe(audio, **options):
         assert options["beam_size"] == 1 and options["temperature"] == 0.0
         model.windows.append(model.window_frames)
+        model.first_window = np.full((1, (model.window_frames or 3000) // 2, 2),
+                                     2.0 if model.window_frames is None else 1.0, np.float32)
         cut = model.window_frames is not None and short is not None
         return iter(segments_of(*(short if cut else segments))), None
     model.transcribe = transcribe
@@ -180,11 +183,15 @@ def test_a_short_clip_is_decoded_from_the_clip_and_some_padding():
     rec = r.recognize(speech(3.0))
     frames = 300 + round(r.window_pad_s * 100)          # 10 ms mel frames
     assert r._model.windows == [frames + frames % 2]
-    assert rec.text == "Kids are talking." and rec.encoder_frames is None
+    assert rec.text == "Kids are talking."
+    # The encoder frames over the clip (one per 20 ms), and the window they came from.
+    assert rec.encoder_window == "clip+7s" and rec.encoder_frames.shape == (150, 2)
+    assert (rec.encoder_frames == 1.0).all()
     r.whole_window = True              # what a model reading the 30-s window's frames needs
     r._model.windows.clear()
-    assert r.recognize(speech(3.0)).text == "Kids are talking."
-    assert r._model.windows == [None]
+    rec = r.recognize(speech(3.0))
+    assert rec.text == "Kids are talking." and r._model.windows == [None]
+    assert rec.encoder_window == "30s" and (rec.encoder_frames == 2.0).all()
     assert "30-s window" in r.name
     r.whole_window = False
     r._model.windows.clear()
@@ -200,6 +207,9 @@ def test_a_short_window_that_loops_is_decoded_again_from_the_whole_window():
     rec = r.recognize(speech())
     assert len(r._model.windows) == 2 and r._model.windows[1] is None
     assert rec.text == "Kids are talking."
+    # Its frames are the whole window's, and say so: a model of the short window's frames
+    # must not read them.
+    assert rec.encoder_window == "30s" and (rec.encoder_frames == 2.0).all()
 
 
 def test_the_whole_window_decides_whether_there_is_speech():

@@ -18,16 +18,18 @@ class Recognition:
     (seconds); `confidence` is in [0, 1] (each recogniser documents what it means);
     `no_speech_prob` is Whisper's highest no-speech probability over the kept segments (None
     from pocketsphinx). `encoder_frames` (Whisper only, audio up to 30 s): the last layer of
-    Whisper's encoder over the audio, (T, D), one frame per 20 ms, from the one 30-s window
-    it decoded (only when it decoded that window: `whole_window`); the same frames as
-    `frames: <this model>` with `encoder_window: 30s` (`wise.features.encoder`), so that
-    prediction need not encode the audio twice."""
+    Whisper's encoder over the audio, (T, D), one frame per 20 ms, from the one window its
+    words were decoded from; `encoder_window` says which window that was, as the
+    `FeatureConfig.encoder_window` ("30s", "clip+7s") under which `frames: <this model>`
+    computes the same frames (`wise.features.encoder`), so that prediction need not encode the
+    audio twice."""
 
     text: str
     confidence: float
     words: list[Segment]
     no_speech_prob: float | None = None
     encoder_frames: np.ndarray | None = None
+    encoder_window: str | None = None
 
 
 class Recognizer(Protocol):
@@ -35,7 +37,8 @@ class Recognizer(Protocol):
 
     name: str                   # what to report as the recogniser, e.g. in results files
     encoder_dir: Path | None    # the Whisper model whose encoder frames it keeps, or None
-                                # (one that has it also has `whole_window`: see Whisper's)
+                                # (one that has it also has `whole_window` and
+                                # `window_pad_s`: see Whisper's)
 
     def load(self) -> None:
         """Load the model now rather than on the first `recognize`."""

@@ -28,7 +28,9 @@ no-speech probability over SURE_NO_SPEECH_PROB: the thresholds below were measur
 whole window, and the short one once took reversed babble for words at 0.26), is done again
 from the whole 30-s window, which then decides, as before, whether the audio holds speech (3 of
 the 448 clips were). `whole_window = True` always decodes the 30-s window: only its encoder
-frames are the features a model trained on 30-s windows reads (`Recognition.encoder_frames`).
+frames are the features a model trained on 30-s windows reads. `Recognition.encoder_frames`
+are the frames of whichever window the words came from, and `Recognition.encoder_window` says
+which ("30s" or "clip+7s", the `FeatureConfig.encoder_window` that computes the same).
 
 No speech. Whisper predicts, for every 30 s window, the probability that it holds no speech
 (`no_speech_prob`). A segment with a no-speech probability over NO_SPEECH_PROB, or whose text
@@ -136,19 +138,20 @@ class WhisperRecognizer:
         require_speech(x, source)
         self.load()
         x = normalize_gain(x)
-        short = len(x) // MEL_HOP + round(self.window_pad_s * SAMPLE_RATE / MEL_HOP)
+        short = short_window_frames(len(x) // MEL_HOP, self.window_pad_s)
         if not self.whole_window and short < WINDOW_MEL_FRAMES:
-            segments = self._transcribe(x, short + short % 2)
+            segments = self._transcribe(x, short)
             if not _looping(segments):
                 try:
-                    rec = self._recognition(x, segments, source, None)
+                    rec = self._recognition(x, segments, source,
+                                            f"clip+{self.window_pad_s:g}s")
                     if (rec.confidence >= SURE_CONFIDENCE
                             and (rec.no_speech_prob or 0.0) <= SURE_NO_SPEECH_PROB):
                         return rec
                 except WiseError:
                     pass            # nothing heard: the whole window decides
         segments = self._transcribe(x, None)
-        return self._recognition(x, segments, source, self._first_window(x))
+        return self._recognition(x, segments, source, "30s")
 
     def _transcribe(self, x: np.ndarray, window_frames: int | None) -> list:
         """Whisper's segments of gain-normalised `x`, decoded from the encoder over the first
@@ -162,7 +165,9 @@ class WhisperRecognizer:
         return list(segments)
 
     def _recognition(self, x: np.ndarray, segments: list, source: str,
-                     encoder_frames: np.ndarray | None) -> Recognition:
+                     window: str) -> Recognition:
+        """The words of `segments`, and the encoder frames of the first window they were
+        decoded from, which was `window` (a `FeatureConfig.encoder_window` value)."""
         seconds = len(x) / SAMPLE_RATE
         texts: list[str] = []
         words: list[Segment] = []
@@ -198,18 +203,30 @@ class WhisperRecognizer:
         if confidence < MIN_CONFIDENCE:
             raise WiseError(source, f"no speech recognised reliably in the audio (best guess "
                                     f"{text!r}, confidence {confidence:.2f})")
+        frames = self._first_window(x)
         return Recognition(text=text, confidence=confidence, words=words,
-                           no_speech_prob=max(kept), encoder_frames=encoder_frames)
+                           no_speech_prob=max(kept), encoder_frames=frames,
+                           encoder_window=window if frames is not None else None)
 
     def _first_window(self, x: np.ndarray) -> np.ndarray | None:
-        """The encoder's frames over `x` from the window transcription began with, when that
-        window held all of it (30 s or less): faster-whisper's mel has len(x) // MEL_HOP
-        frames of content, and the encoder gives one frame per two of them."""
+        """The encoder's frames over `x` from the window the last transcription began with
+        (short or whole), when that window held all of it (30 s or less): faster-whisper's
+        mel has len(x) // MEL_HOP frames of content, and the encoder gives one frame per two
+        of them."""
         first = self._model.first_window
         content = len(x) // MEL_HOP
         if first is None or content > WINDOW_MEL_FRAMES:
             return None
         return np.array(first)[0][:(content + 1) // 2].astype(np.float32)
+
+
+def short_window_frames(content: int, pad_s: float) -> int:
+    """Mel frames the encoder reads in the short window of a clip with `content` mel frames:
+    the clip and `pad_s` seconds of the window's zero padding, rounded up to an even count
+    (the encoder halves it), at most the whole window. The features of `encoder_window:
+    clip+Ns` (`wise.features.encoder`) pad each window the same way."""
+    short = content + round(pad_s * SAMPLE_RATE / MEL_HOP)
+    return min(short + short % 2, WINDOW_MEL_FRAMES)
 
 
 def _looping(segments: list) -> bool:

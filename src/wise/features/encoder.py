@@ -20,6 +20,10 @@ What the encoder sees, step by step (the same for training, `wise features`, and
      on one core, benchmarks/timing/bench_encoder.py), whatever the clip's length.
    - `encoder_window: "clip"` encodes each window as long as it is (a 5-s clip: 250 frames,
      0.02 s). Cheaper, but the encoder never saw such short inputs in training.
+   - `encoder_window: "clip+Ns"` pads each window with N s of zeros (rounded up to an even
+     number of mel frames, at most 30 s in all): "clip+7s" is the short window the
+     recogniser decodes a clip from (`wise.align.whisper.short_window_frames`), so its
+     transcription's encoder pass again gives these frames.
    Either way only the frames over the audio are kept, ceil(mel frames / 2) per window, so a
    clip of d seconds has about d / 0.02 frames; a recording longer than 30 s is several
    windows, their frames back to back (attention does not cross a window's edge).
@@ -53,9 +57,14 @@ from pathlib import Path
 
 import numpy as np
 
-from wise.align.whisper import MODEL_FILES, WINDOW_MEL_FRAMES, bundled_model_dir
+from wise.align.whisper import (
+    MODEL_FILES,
+    WINDOW_MEL_FRAMES,
+    bundled_model_dir,
+    short_window_frames,
+)
 from wise.audio import normalize_gain
-from wise.config import ENCODER_DIMS, FeatureConfig
+from wise.config import ENCODER_DIMS, FeatureConfig, encoder_padding
 from wise.errors import WiseError, first_line
 from wise.features.mfcc import frame_times as mfcc_frame_times
 from wise.fsutil import atomic_file, file_sha256, user_cache_dir
@@ -222,13 +231,15 @@ class Encoder:
         # The last mel frame covers only the padding faster-whisper adds; its transcription
         # leaves it out too (`content_frames`), so that the frames match what it encodes.
         mel = mel[:, :max(mel.shape[1] - 1, 1)]
+        pad_s = encoder_padding(window)
         out = []
         for start in range(0, max(mel.shape[1], 1), WINDOW_MEL_FRAMES):
             chunk = mel[:, start:start + WINDOW_MEL_FRAMES]
-            keep = (chunk.shape[1] + 1) // 2
-            if window == "30s":
-                chunk = np.pad(chunk, ((0, 0), (0, WINDOW_MEL_FRAMES - chunk.shape[1])))
-            out.append(self.encode_window(chunk)[:keep])
+            n = chunk.shape[1]
+            width = (WINDOW_MEL_FRAMES if pad_s is None
+                     else short_window_frames(n, pad_s) if pad_s > 0 else n)
+            chunk = np.pad(chunk, ((0, 0), (0, width - n)))
+            out.append(self.encode_window(chunk)[:(n + 1) // 2])
         return np.concatenate(out).astype(np.float32)
 
 
