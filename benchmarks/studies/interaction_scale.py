@@ -1,0 +1,232 @@
+"""Does WISE's interaction mechanism (IM) learn the synthetic corpus's interaction third given
+more data? A learning curve: the same generator at 2,000 utterances (the demo's corpus) and
+at 4 and 16 times that, WISE and the rows that isolate IM, the accuracy on each kind of
+utterance (docs/synthetic-interaction-design.md, "The learning curve", registered before the
+runs).
+
+    python benchmarks/studies/interaction_scale.py --measure        # one epoch per size, row
+    python benchmarks/studies/interaction_scale.py --sizes 2000,8000 --rows wise,hr_dmf
+    python benchmarks/studies/interaction_scale.py --table-only     # from the finished runs
+
+Work folder (`--work`, default runs/interaction-scale): corpus-N/ (`wise synth --utterances N
+--seed 0`), manifest-N.jsonl (`wise prepare iemocap`), its feature cache beside it, and
+N/ROW/ (`wise cv --seeds S`: leave one session out, every fold and seed resumable). Every
+step reuses what an earlier run finished, so the grid can be spread over several sittings.
+
+`--measure` times one training epoch of each row at each size on one torch thread (the
+training rows of the first fold, as `wise cv` trains them) and writes
+benchmarks/results/interaction_scale_budget.json: the budget plan in the design doc is made
+from it. Without it, the script trains the asked cells and then writes
+benchmarks/results/interaction_scale.json (per size and row: accuracy per utterance kind,
+mean over the finished (seed, fold) runs, each run's value, and the paired difference from
+WISE on the same runs with its corrected 95% interval, `wise.stats`) and the figure
+docs/interaction_scale.png. Cells with unfinished folds are reported with the runs they have.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from synthetic_by_type import TYPES, type_accuracy
+
+from wise import LABELS, code_version
+from wise.cli import main as wise_main
+from wise.fsutil import atomic_write_text
+from wise.stats import mean_interval, paired_difference
+from wise.testing import repo_root
+from wise.testing.host import machine
+
+RESULTS = repo_root() / "benchmarks" / "results"
+FIGURE = repo_root() / "docs" / "interaction_scale.png"
+SIZES = (2000, 8000, 32000)
+ROWS = ("wise", "hr_dmf", "im_dmf", "im_hr")       # WISE, then without IM, HR, DMF
+REFERENCE = "wise"
+CORPUS_SEED = 0
+
+
+def corpus(work: Path, n: int) -> Path:
+    """The manifest of the N-utterance corpus, made (and its features cached) if missing."""
+    folder, manifest = work / f"corpus-{n}", work / f"manifest-{n}.jsonl"
+    steps = []
+    if not (folder / "synthetic_meta.jsonl").is_file():
+        steps.append(["synth", str(folder), "--utterances", str(n), "--seed", str(CORPUS_SEED),
+                      "--quiet"])
+    if not manifest.is_file():
+        steps.append(["prepare", "iemocap", str(folder), "--out", str(manifest), "--quiet"])
+    steps.append(["features", str(manifest), "--quiet"])
+    for step in steps:
+        if wise_main(step) != 0:
+            raise SystemExit(f"wise {' '.join(step)} failed")
+    return manifest
+
+
+def measure(work: Path, sizes: list[int], rows: list[str]) -> dict:
+    """Seconds of one training epoch per (size, row): the first fold's training rows (every
+    session but Ses01), one torch thread, as a fold of `wise cv` trains."""
+    from wise.rows import load_run_config
+    from wise.runtime import Runtime
+    from wise.train import deterministic, init_seed, load_corpus, new_model, train
+
+    deterministic(threads=1)
+    out: dict = {}
+    for n in sizes:
+        manifest = corpus(work, n)
+        for row in rows:
+            run = load_run_config(row, ["max_epochs=1", "min_epochs=1"])
+            loaded = load_corpus(run, manifest, Runtime(workers=1, progress=False))
+            fold = [i for i, s in enumerate(loaded.sessions) if s != "Ses01"]
+            model = new_model(run, loaded.store, init_seed(run.train.seed, 1))
+            t = time.perf_counter()
+            info = train(model, loaded.data(model), fold, run.train, n_classes=len(LABELS),
+                         progress=False)
+            out.setdefault(str(n), {})[row] = {
+                "epoch_seconds": round(info.history[0]["seconds"], 2),
+                "with_setup_seconds": round(time.perf_counter() - t, 2),
+                "n_fit": info.n_fit, "n_val": info.n_val, "n_utterances": len(loaded.store)}
+            print(n, row, out[str(n)][row], flush=True)
+    return out
+
+
+def run_cell(work: Path, n: int, row: str, seeds: int, jobs: int) -> None:
+    """`wise cv` of `row` on the N-utterance corpus, `seeds` seeds (finished folds kept)."""
+    manifest = corpus(work, n)
+    args = ["cv", "--config", row, "--manifest", str(manifest), "--out", str(work / str(n) / row),
+            "--seeds", str(seeds), "--jobs", str(jobs), "--quiet"]
+    if wise_main(args) != 0:
+        raise SystemExit(f"wise {' '.join(args)} failed")
+
+
+def test_over_train(run: Path) -> float | None:
+    """A fold's test rows over its training rows (those held out for early stopping
+    included), averaged over the run's finished folds: the interval's correction."""
+    ratios = []
+    for m in run.glob("seed_*/fold_*/metrics.json"):
+        d = json.loads(m.read_text())
+        ratios.append(d["n"] / (d["n_train"] + d.get("n_val", 0)))
+    return float(np.mean(ratios)) if ratios else None
+
+
+def cell_table(work: Path, n: int, rows: list[str]) -> dict:
+    """Per row with finished folds: accuracy per kind of utterance (mean, each (seed, fold)'s,
+    the interval of the mean), and the paired difference from WISE."""
+    meta_file = work / f"corpus-{n}" / "synthetic_meta.jsonl"
+    if not meta_file.is_file():
+        return {}
+    with open(meta_file, encoding="utf-8") as f:
+        meta = {m["id"]: m["type"] for m in map(json.loads, f)}
+    acc, ratio = {}, {}
+    for row in rows:
+        run = work / str(n) / row
+        r = test_over_train(run)
+        if r is not None:
+            acc[row], ratio[row] = type_accuracy(run, meta), r
+    out = {}
+    for row, by_type in acc.items():
+        cell: dict = {}
+        for kind in TYPES:
+            scores = by_type.get(kind, {})
+            if not scores:
+                continue
+            values = list(scores.values())
+            entry: dict = {"mean": round(float(np.mean(values)), 4), "n_runs": len(values),
+                           "runs": {f"seed {s}, fold {k}": round(v, 4)
+                                    for (s, k), v in sorted(scores.items())}}
+            if len(values) >= 2:
+                _, ci = mean_interval(values, ratio[row])
+                entry["ci95"] = [round(x, 4) for x in ci]
+            if row != REFERENCE and REFERENCE in acc:
+                d = paired_difference(scores, acc[REFERENCE].get(kind, {}), ratio[row])
+                if d is not None:
+                    entry["vs_wise"] = {**d, "mean": round(d["mean"], 4),
+                                        "ci95": [round(x, 4) for x in d["ci95"]]}
+            cell[kind] = entry
+        out[row] = cell
+    return out
+
+
+def plot(table: dict, out: Path) -> None:
+    """The interaction third's accuracy against corpus size, a line per row, the interval
+    of each mean as a bar; chance (.25) dashed."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for k, row in enumerate(ROWS):
+        pts = [(int(n), c[row]["interaction"]) for n, c in table.items()
+               if row in c and "interaction" in c[row]]
+        if not pts:
+            continue
+        x = np.array([n for n, _ in pts]) * (1 + 0.03 * (k - 1.5))   # side by side
+        y = np.array([e["mean"] for _, e in pts])
+        lo = np.array([e.get("ci95", [e["mean"]] * 2)[0] for _, e in pts])
+        hi = np.array([e.get("ci95", [e["mean"]] * 2)[1] for _, e in pts])
+        ax.errorbar(x, y, yerr=[y - lo, hi - y], marker="o", capsize=3, label=row)
+    ax.axhline(0.25, ls="--", color="grey", lw=1, label="chance")
+    ax.set_xscale("log")
+    ax.set_xticks([int(n) for n in table], [f"{int(n):,}" for n in table])
+    ax.minorticks_off()
+    ax.set_xlabel("utterances in the synthetic corpus")
+    ax.set_ylabel("accuracy on the interaction third")
+    ax.set_title("Does more data teach the word-pattern binding?")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".tmp.png")
+    fig.savefig(tmp, dpi=120)
+    tmp.replace(out)
+    plt.close(fig)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--work", type=Path, default=Path("runs/interaction-scale"))
+    ap.add_argument("--sizes", default=",".join(map(str, SIZES)))
+    ap.add_argument("--rows", default=",".join(ROWS))
+    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--jobs", type=int, default=2, help="trainings at once, one thread each")
+    ap.add_argument("--measure", action="store_true",
+                    help="only time one epoch per size and row (the budget)")
+    ap.add_argument("--table-only", action="store_true", help="train nothing")
+    args = ap.parse_args()
+    sizes = [int(n) for n in args.sizes.split(",")]
+    rows = args.rows.split(",")
+    unknown = sorted(set(rows) - set(ROWS))
+    if unknown:
+        raise SystemExit(f"--rows: not a row of this study: {', '.join(unknown)}")
+    envelope = {"code_version": code_version(), "machine": machine(platform=True),
+                "command": " ".join(["python", "benchmarks/studies/interaction_scale.py",
+                                     *sys.argv[1:]])}
+    if args.measure:
+        result = {**envelope, "torch_threads": 1, "epochs": measure(args.work, sizes, rows)}
+        atomic_write_text(RESULTS / "interaction_scale_budget.json",
+                          json.dumps(result, indent=2) + "\n")
+        return 0
+    if not args.table_only:
+        for n in sizes:
+            for row in rows:
+                run_cell(args.work, n, row, args.seeds, args.jobs)
+    table = {str(n): cell_table(args.work, n, list(ROWS)) for n in SIZES}
+    table = {n: c for n, c in table.items() if c}
+    result = {**envelope, "reference": REFERENCE, "corpus_seed": CORPUS_SEED,
+              "metric": "accuracy on the test fold's utterances of each kind, per (seed, fold)",
+              "interval": "95% corrected repeated-CV t-interval (wise.stats)", "sizes": table}
+    atomic_write_text(RESULTS / "interaction_scale.json", json.dumps(result, indent=2) + "\n")
+    if table:
+        plot(table, FIGURE)
+    for n, cells in table.items():
+        for row, c in cells.items():
+            i = c.get("interaction", {})
+            print(f"{n:>6} {row:<8} interaction {i.get('mean')} ({i.get('n_runs')} runs) "
+                  f"vs wise {i.get('vs_wise', {}).get('ci95')}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
