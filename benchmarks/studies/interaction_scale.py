@@ -149,9 +149,35 @@ def cell_table(work: Path, n: int, rows: list[str]) -> dict:
     return out
 
 
+def _num(x: float, sign: bool = False) -> str:
+    """.285, or +.008 / −.067 with `sign` (a difference)."""
+    text = f"{abs(x):.3f}".lstrip("0")
+    return ("−" if x < 0 else "+" if sign else "") + text
+
+
+def markdown(table: dict) -> str:
+    """The table docs/synthetic-results.md quotes: per size and row, the runs finished, each
+    kind's mean accuracy, the interaction third's interval and its difference from WISE."""
+    lines = ["| utterances | row | (seed, fold) runs | acoustic | lexical | interaction "
+             "[95% interval] | interaction, minus `wise` on the same runs [95% interval] |",
+             "|---|---|---|---|---|---|---|"]
+    for n, cells in table.items():
+        for row, c in cells.items():
+            i, v = c["interaction"], c["interaction"].get("vs_wise")
+            ci = i.get("ci95")
+            lines.append(
+                f"| {int(n):,} | `{row}` | {i['n_runs']} | {_num(c['acoustic']['mean'])} | "
+                f"{_num(c['lexical']['mean'])} | {_num(i['mean'])}"
+                + (f" [{_num(ci[0])}, {_num(ci[1])}]" if ci else "") + " | "
+                + (f"{_num(v['mean'], True)} [{_num(v['ci95'][0], True)}, "
+                   f"{_num(v['ci95'][1], True)}]" if v else "—") + " |")
+    return "\n".join(lines)
+
+
 def plot(table: dict, out: Path) -> None:
     """The interaction third's accuracy against corpus size, a line per row, the interval
-    of each mean as a bar; chance (.25) dashed."""
+    of each mean as a bar, a cell with fewer than its 15 (seed, fold) runs marked with its
+    count; chance (.25) and the third's majority share (.31) dashed."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -168,7 +194,12 @@ def plot(table: dict, out: Path) -> None:
         lo = np.array([e.get("ci95", [e["mean"]] * 2)[0] for _, e in pts])
         hi = np.array([e.get("ci95", [e["mean"]] * 2)[1] for _, e in pts])
         ax.errorbar(x, y, yerr=[y - lo, hi - y], marker="o", capsize=3, label=row)
+        for xi, yi, (_, e) in zip(x, y, pts, strict=True):     # an unfinished cell says so
+            if e["n_runs"] < 15:
+                ax.annotate(f"{e['n_runs']} runs", (xi, yi), textcoords="offset points",
+                            xytext=(4, -10), fontsize=7)
     ax.axhline(0.25, ls="--", color="grey", lw=1, label="chance")
+    ax.axhline(0.31, ls=":", color="grey", lw=1, label="majority class of the third")
     ax.set_xscale("log")
     ax.set_xticks([int(n) for n in table], [f"{int(n):,}" for n in table])
     ax.minorticks_off()
@@ -216,7 +247,8 @@ def main() -> int:
     table = {n: c for n, c in table.items() if c}
     result = {**envelope, "reference": REFERENCE, "corpus_seed": CORPUS_SEED,
               "metric": "accuracy on the test fold's utterances of each kind, per (seed, fold)",
-              "interval": "95% corrected repeated-CV t-interval (wise.stats)", "sizes": table}
+              "interval": "95% corrected repeated-CV t-interval (wise.stats)", "sizes": table,
+              "table": markdown(table)}
     atomic_write_text(RESULTS / "interaction_scale.json", json.dumps(result, indent=2) + "\n")
     if table:
         plot(table, FIGURE)
