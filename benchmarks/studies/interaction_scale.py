@@ -101,7 +101,7 @@ def run_cell(work: Path, n: int, row: str, seeds: int, jobs: int) -> None:
         raise SystemExit(f"wise {' '.join(args)} failed")
 
 
-def test_over_train(run: Path) -> float | None:
+def fold_ratio(run: Path) -> float | None:
     """A fold's test rows over its training rows (those held out for early stopping
     included), averaged over the run's finished folds: the interval's correction."""
     ratios = []
@@ -122,7 +122,7 @@ def cell_table(work: Path, n: int, rows: list[str]) -> dict:
     acc, ratio = {}, {}
     for row in rows:
         run = work / str(n) / row
-        r = test_over_train(run)
+        r = fold_ratio(run)
         if r is not None:
             acc[row], ratio[row] = type_accuracy(run, meta), r
     out = {}
