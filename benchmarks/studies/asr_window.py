@@ -31,13 +31,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from wise import code_version
 from wise.align.whisper import WhisperRecognizer
@@ -48,7 +46,7 @@ from wise.errors import WiseError
 from wise.fsutil import atomic_write_text
 from wise.pretrained import HELD_OUT
 from wise.testing import nonspeech, repo_root
-from wise.testing.host import machine
+from wise.testing.host import machine, one_core
 from wise.testing.recordings import clips_of
 from wise.text import tokenize
 
@@ -163,8 +161,7 @@ def main() -> int:
     ap.add_argument("--out", type=Path,
                     default=repo_root() / "benchmarks/results/asr_window.json")
     args = ap.parse_args()
-    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})       # one core
-    torch.set_num_threads(1)
+    one_core()
 
     paths = [Path(c) for c in clips_of(args.ravdess)]
     if not paths:

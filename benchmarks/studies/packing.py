@@ -27,14 +27,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from wise import code_version
 from wise.align.whisper import MEL_HOP
@@ -48,7 +46,7 @@ from wise.metrics import scores
 from wise.predict import Predictor, utterance_features
 from wise.pretrained import HELD_OUT
 from wise.testing import repo_root
-from wise.testing.host import machine
+from wise.testing.host import machine, one_core
 from wise.testing.recordings import clips_of
 
 SR = 16000
@@ -88,8 +86,7 @@ def main() -> int:
     ap.add_argument("--out", type=Path,
                     default=repo_root() / "benchmarks/results/packing.json")
     args = ap.parse_args()
-    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})       # one core
-    torch.set_num_threads(1)
+    one_core()
 
     paths = clips_of(args.ravdess)
     random.Random(args.seed).shuffle(paths)

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import resource
 import sys
@@ -42,7 +41,6 @@ from pathlib import Path
 
 import numpy as np
 import psutil
-import torch
 
 from wise import code_version
 from wise.corpora.label_map import map_label
@@ -53,7 +51,7 @@ from wise.metrics import scores
 from wise.predict import Predictor
 from wise.pretrained import HELD_OUT
 from wise.testing import repo_root
-from wise.testing.host import machine
+from wise.testing.host import machine, one_core
 from wise.testing.recordings import Placed, clips_under, join_clips, score_cuts
 from wise.testing.service import start_service, stop_service
 from wise.timeline import Phrase, TimelineOptions, timeline
@@ -183,8 +181,7 @@ def main() -> int:
                     default=repo_root() / "benchmarks/results/timeline.json")
     args = ap.parse_args()
 
-    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})       # one core
-    torch.set_num_threads(1)
+    one_core()
     rng = random.Random(args.seed)
     actors = sorted(p for p in args.ravdess.glob("Actor_*") if p.is_dir())
     clips = {a.name: sorted(str(c) for c in a.glob("*.flac")) for a in actors}

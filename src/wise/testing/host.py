@@ -1,4 +1,5 @@
-"""The machine a benchmark ran on, in the words its results JSON records."""
+"""The machine a benchmark ran on, in the words its results JSON records, and how a timing
+benchmark holds it still."""
 
 from __future__ import annotations
 
@@ -18,3 +19,12 @@ def machine(platform: bool = False) -> str:
     ram = f"{int(mem) / 2**20:.0f} GiB RAM" if mem is not None else "? GiB RAM"
     words = f"{os.cpu_count()} cores, {ram}"
     return f"{words}, {_platform.platform()}" if platform else words
+
+
+def one_core() -> None:
+    """Pin this process to its lowest CPU and torch to one thread: a timing on one core that
+    the other core's work, and torch's thread pool, do not move."""
+    import torch
+
+    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+    torch.set_num_threads(1)
