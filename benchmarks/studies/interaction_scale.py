@@ -76,9 +76,14 @@ def measure(work: Path, sizes: list[int], rows: list[str]) -> dict:
     out: dict = {}
     for n in sizes:
         manifest = corpus(work, n)
+        loaded_by_features: dict = {}   # the rows share their features: load each set once
         for row in rows:
             run = load_run_config(row, ["max_epochs=1", "min_epochs=1"])
-            loaded = load_corpus(run, manifest, Runtime(workers=1, progress=False))
+            key = run.features.key()
+            if key not in loaded_by_features:
+                loaded_by_features[key] = load_corpus(run, manifest,
+                                                      Runtime(workers=1, progress=False))
+            loaded = loaded_by_features[key]
             fold = [i for i, s in enumerate(loaded.sessions) if s != "Ses01"]
             model = new_model(run, loaded.store, init_seed(run.train.seed, 1))
             t = time.perf_counter()
