@@ -37,7 +37,7 @@ from synthetic_by_type import TYPES, type_accuracy
 from wise import LABELS, code_version
 from wise.cli import main as wise_main
 from wise.fsutil import atomic_write_text
-from wise.stats import mean_interval, paired_difference
+from wise.stats import mean_interval, paired_difference, test_over_train
 from wise.testing import repo_root
 from wise.testing.host import machine
 
@@ -106,16 +106,6 @@ def run_cell(work: Path, n: int, row: str, seeds: int, jobs: int) -> None:
         raise SystemExit(f"wise {' '.join(args)} failed")
 
 
-def fold_ratio(run: Path) -> float | None:
-    """A fold's test rows over its training rows (those held out for early stopping
-    included), averaged over the run's finished folds: the interval's correction."""
-    ratios = []
-    for m in run.glob("seed_*/fold_*/metrics.json"):
-        d = json.loads(m.read_text())
-        ratios.append(d["n"] / (d["n_train"] + d.get("n_val", 0)))
-    return float(np.mean(ratios)) if ratios else None
-
-
 def cell_table(work: Path, n: int, rows: list[str]) -> dict:
     """Per row with finished folds: accuracy per kind of utterance (mean, each (seed, fold)'s,
     the interval of the mean), and the paired difference from WISE."""
@@ -127,9 +117,11 @@ def cell_table(work: Path, n: int, rows: list[str]) -> dict:
     acc, ratio = {}, {}
     for row in rows:
         run = work / str(n) / row
-        r = fold_ratio(run)
-        if r is not None:
-            acc[row], ratio[row] = type_accuracy(run, meta), r
+        # The finished folds' metrics, as a summary lists them (a cell may lack its summary).
+        folds = [json.loads(m.read_text()) for m in run.glob("seed_*/fold_*/metrics.json")]
+        if folds:
+            acc[row] = type_accuracy(run, meta)
+            ratio[row] = test_over_train({"folds": folds})
     out = {}
     for row, by_type in acc.items():
         cell: dict = {}
