@@ -84,6 +84,12 @@ class FeatureConfig:
     # padding (e.g. "clip+7s": the short window the recogniser decodes a clip from, so that
     # one pass again serves both).
     encoder_window: str = "30s"
+    # Which of the encoder's layers give the frames: () its last, the output the recogniser
+    # decodes from; (k, ...) the output of its first k layers (counted from 1, each through
+    # the encoder's closing layer norm), side by side in layer order (a frame is the encoder's
+    # width times the number of layers). On emotion, Whisper's middle layers say more than its
+    # last, which is tuned to words (docs/real-speech.md).
+    encoder_layers: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         if self.phone_overflow not in ("truncate", "merge"):
@@ -94,6 +100,13 @@ class FeatureConfig:
         if self.prosody not in ("none", "egemaps"):
             raise ValueError(f"prosody must be 'none' or 'egemaps', not {self.prosody!r}")
         encoder_padding(self.encoder_window)        # raises for anything else
+        layers = tuple(self.encoder_layers)          # a list from YAML or a cache's index
+        if (any(isinstance(k, bool) or not isinstance(k, int) or k < 1 for k in layers)
+                or len(set(layers)) != len(layers)):
+            raise ValueError(f"encoder_layers must be distinct layer numbers from 1, "
+                             f"not {list(layers)}")
+        layers = tuple(sorted(layers))
+        object.__setattr__(self, "encoder_layers", layers)
         if not self.frames:
             raise ValueError("frames must be 'mfcc', an encoder name or a model folder")
         if self.functionals not in (*N_FUNCTIONALS, "pooled"):
@@ -108,7 +121,10 @@ class FeatureConfig:
         for name in ("prosody", "functionals"):
             if d[name] == "none":
                 del d[name]
+        if not d["encoder_layers"]:
+            del d["encoder_layers"]
         if d["frames"] == "mfcc":
+            d.pop("encoder_layers", None)
             del d["frames"], d["encoder_window"]
         return d
 
@@ -132,7 +148,7 @@ class FeatureConfig:
         if self.frames not in ENCODER_DIMS:
             raise ValueError(f"frames: the width of {self.frames} is known once it is loaded "
                              "(wise.features.encoder.dim)")
-        return ENCODER_DIMS[self.frames] + prosody
+        return ENCODER_DIMS[self.frames] * max(len(self.encoder_layers), 1) + prosody
 
     @property
     def frame_hop_s(self) -> float:
@@ -291,7 +307,10 @@ class RunConfig:
 
     def to_dict(self) -> dict:
         features = asdict(self.features)
-        if not self.features.is_encoder:     # as in `FeatureConfig.key_fields`
+        if not features["encoder_layers"]:     # as in `FeatureConfig.key_fields`
+            del features["encoder_layers"]
+        if not self.features.is_encoder:
+            features.pop("encoder_layers", None)
             del features["frames"], features["encoder_window"]
         return {"name": self.name, "model": self.model, "model_args": dict(self.model_args),
                 "features": features, "train": self.train.key_fields(),

@@ -183,6 +183,7 @@ class Predictor:
         self._encoder_padding = encoder_padding(self.features.encoder_window)
         self._shared_encoder = (
             self.features.is_encoder and self._encoder_padding != 0
+            and not self.features.encoder_layers        # the recogniser has the last only
             and self._recognizer.encoder_dir is not None
             and self._recognizer.encoder_dir.resolve()
             == encoder_model_dir(self.features.frames).resolve())

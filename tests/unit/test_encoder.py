@@ -15,7 +15,13 @@ from wise.audio import load_audio, normalize_gain
 from wise.config import FeatureConfig, encoder_padding
 from wise.errors import WiseError
 from wise.features.cache import audio_key
-from wise.features.encoder import PartedModel, assemble, encoder_frames, frame_times
+from wise.features.encoder import (
+    PartedModel,
+    assemble,
+    encoder_frames,
+    frame_times,
+    without_layers,
+)
 from wise.features.hierarchy import build_hierarchy
 from wise.features.prosody import frame_features
 from wise.utterance import Segment
@@ -132,6 +138,48 @@ def test_the_cache_keys_the_encoder_and_leaves_the_mfcc_key_alone():
             FeatureConfig(frames="whisper-tiny.en", encoder_window=bad)
     assert encoder_padding("30s") is None and encoder_padding("clip") == 0
     assert encoder_padding("clip+7s") == 7 and encoder_padding("clip+2.5s") == 2.5
+
+
+# ------------------------------------------------------------------ which layers
+
+def test_a_model_without_its_top_layers_keeps_every_other_variable():
+    """The copy's model.bin has the same header, aliases and every variable but those of the
+    encoder layers above k, byte for byte; keeping all the layers is the file itself."""
+    data = (bundled_model_dir() / "model.bin").read_bytes()
+    same, n = without_layers(data, 4)
+    assert n == 4 and same == data
+    two, n = without_layers(data, 2)
+    assert n == 4
+    # Layers 2 and 3 of tiny.en are the same size: removing them removes that many bytes
+    # and nothing else (header and aliases included: the count is rewritten, not the rest).
+    one, _ = without_layers(data, 1)
+    assert len(data) - len(two) == 2 * (len(two) - len(one)) > 0
+    assert b"encoder/layer_1/" in two and b"encoder/layer_2/" not in two
+    assert b"decoder/layer_3/" in two and two[-200:] == data[-200:]
+
+
+def test_a_middle_layer_gives_other_frames_and_the_last_the_same():
+    x = load_audio(CLIP)
+    last = encoder_frames(x, TINY)
+    np.testing.assert_array_equal(
+        encoder_frames(x, FeatureConfig(frames="whisper-tiny.en", encoder_layers=(4,))), last)
+    both = FeatureConfig(frames="whisper-tiny.en", encoder_layers=[4, 2])
+    frames = encoder_frames(x, both)
+    assert both.encoder_layers == (2, 4) and frames.shape == (len(last), 768) == (
+        len(last), both.frame_dim)
+    np.testing.assert_array_equal(frames[:, 384:], last)
+    assert np.abs(frames[:, :384] - last).mean() > 0.1          # layer 2 is not layer 4
+    with pytest.raises(WiseError, match="has 4 layers; encoder_layers asks for layer 5"):
+        encoder_frames(x, FeatureConfig(frames="whisper-tiny.en", encoder_layers=(5,)))
+
+
+def test_the_layers_are_keyed_and_checked():
+    layered = FeatureConfig(frames="whisper-tiny.en", encoder_layers=(2,))
+    assert "encoder_layers" not in TINY.key_fields() and layered.key() != TINY.key()
+    assert layered.key() != FeatureConfig(frames="whisper-tiny.en", encoder_layers=(3,)).key()
+    for bad in ([0], [2, 2], ["2"], [True]):
+        with pytest.raises(ValueError, match="encoder_layers must be distinct"):
+            FeatureConfig(frames="whisper-tiny.en", encoder_layers=bad)
 
 
 def test_an_unknown_frame_source_is_one_line(tmp_path):

@@ -460,7 +460,8 @@ class FeatureStore:
                     # A folder's width: the pack's own, without loading the model.
                     width = np.load(self.dir / "frames.npy", mmap_mode="r").shape[1]
                     lld = N_EGEMAPS_LLD if self.config.prosody == "egemaps" else 0
-                    ENCODER_DIMS[self.config.frames] = width - lld
+                    layers = max(len(self.config.encoder_layers), 1)
+                    ENCODER_DIMS[self.config.frames] = (width - lld) // layers
                 names = [*PACK_ARRAYS, *(["functionals"] if self.config.n_functionals else [])]
                 self.arrays = {name: np.load(self.dir / f"{name}.npy", mmap_mode="r")
                                for name in names}

@@ -13,7 +13,11 @@ What the encoder sees, step by step (the same for training, `wise features`, and
    the clip's own loudest band as the top of an 80 dB range), computed once for the clip.
 3. Cut into windows of 3,000 mel frames (30 s, Whisper's context); each window encoded by
    the CTranslate2 model (int8 weights, one thread) and its last layer kept: one frame per
-   20 ms, 384 values for tiny.en, 512 for base.
+   20 ms, 384 values for tiny.en, 512 for base. `encoder_layers: [k, ...]` keeps instead the
+   output of the first k layers (tiny.en has 4, base 6), each through the encoder's closing
+   layer norm, side by side: CTranslate2 returns only an encoder's last output, so layer k is
+   the last output of a copy of the model without the layers above k (`without_layers`,
+   built in memory when loaded; k = all the layers is the whole model, bit for bit).
    - `encoder_window: "30s"` pads every window with zeros to 30 s, as Whisper was trained
      and as faster-whisper's transcription encodes it: the frames of a clip's first window are
      those the recogniser decodes from. Costs a full 30-s pass per window (0.43 s with tiny.en
@@ -49,7 +53,9 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import re
 import shutil
+import struct
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import metadata
@@ -201,17 +207,73 @@ def dim(frames: str) -> int:
     return ENCODER_DIMS[frames]
 
 
-class Encoder:
-    """One CTranslate2 Whisper model's encoder, loaded once per process (int8, one thread)."""
+_LAYER = re.compile(r"encoder/layer_(\d+)/")
 
-    def __init__(self, frames: str):
+
+def without_layers(model_bin: bytes, keep: int) -> tuple[bytes, int]:
+    """A CTranslate2 model.bin with the encoder layers above the first `keep` removed, and how
+    many encoder layers the model had. CTranslate2 counts an encoder's layers by their
+    variables, so the copy's last output is layer `keep`'s, through the closing layer norm.
+
+    The format is CTranslate2's own (its Python `ModelSpec._serialize` writes it; nothing
+    reads it back outside the C++ library): a version, the spec's name, a revision, then each
+    variable as name, rank, dims, type, byte count and bytes, then the aliases."""
+    out, at = bytearray(), 0
+
+    def take(fmt: str) -> int:
+        nonlocal at
+        (value,) = struct.unpack_from(fmt, model_bin, at)
+        at += struct.calcsize(fmt)
+        return value
+
+    def name() -> str:
+        nonlocal at
+        size = take("H")                               # with its closing NUL
+        at += size
+        return model_bin[at - size:at - 1].decode()
+
+    take("I")
+    name()
+    take("I")
+    count, start = take("I"), at
+    variables, layers = [], set()
+    for _ in range(count):
+        first = at
+        variable = name()
+        rank = take("B")
+        at += 4 * rank + 1                             # dims, type
+        size = take("I")
+        at += size                                     # the bytes
+        m = _LAYER.match(variable)
+        if m:
+            layers.add(int(m.group(1)))
+        variables.append((m is not None and int(m.group(1)) >= keep, model_bin[first:at]))
+    kept = [blob for dropped, blob in variables if not dropped]
+    out += model_bin[:start - 4] + struct.pack("I", len(kept)) + b"".join(kept)
+    out += model_bin[at:]                              # the aliases
+    return bytes(out), len(layers)
+
+
+class Encoder:
+    """One CTranslate2 Whisper model's encoder, loaded once per process (int8, one thread):
+    the whole of it, or (`layer` k) its first k layers."""
+
+    def __init__(self, frames: str, layer: int | None = None):
         folder = model_dir(frames)
         import ctranslate2
         from faster_whisper.feature_extractor import FeatureExtractor
 
+        files = None
+        if layer is not None:
+            files = {f.name: f.read_bytes() for f in folder.iterdir() if f.is_file()}
+            files["model.bin"], n = without_layers(files["model.bin"], layer)
+            if layer > n:
+                raise WiseError(folder, f"the encoder has {n} layers; encoder_layers asks "
+                                        f"for layer {layer}")
         try:
             self.model = ctranslate2.models.Whisper(str(folder), device="cpu",
-                                                    compute_type="int8", intra_threads=1)
+                                                    compute_type="int8", intra_threads=1,
+                                                    files=files)
         except Exception as e:      # ctranslate2 raises all sorts for a bad folder
             raise WiseError(folder, f"not a usable CTranslate2 Whisper model "
                                     f"({first_line(e)})") from None
@@ -243,12 +305,16 @@ class Encoder:
         return np.concatenate(out).astype(np.float32)
 
 
-@lru_cache(maxsize=2)
-def _encoder(frames: str) -> Encoder:
-    return Encoder(frames)
+@lru_cache(maxsize=4)
+def _encoder(frames: str, layer: int | None = None) -> Encoder:
+    return Encoder(frames, layer)
 
 
 def encoder_frames(x: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
-    """(T, D) float32: the encoder frames of 16 kHz audio `x` for `cfg` (its `frames` and
-    `encoder_window`). The model is loaded on first use in this process and kept."""
-    return _encoder(cfg.frames).frames(x, cfg.encoder_window)
+    """(T, D) float32: the encoder frames of 16 kHz audio `x` for `cfg` (its `frames`,
+    `encoder_window` and `encoder_layers`: D is the encoder's width times the number of
+    layers). Each model is loaded on first use in this process and kept."""
+    if not cfg.encoder_layers:
+        return _encoder(cfg.frames).frames(x, cfg.encoder_window)
+    return np.concatenate([_encoder(cfg.frames, k).frames(x, cfg.encoder_window)
+                           for k in cfg.encoder_layers], axis=1)
