@@ -27,6 +27,13 @@ def test_the_real_speech_page_quotes_the_generated_tables():
     assert page[page.index(start) + len(start):page.index(end)] == tables
 
 
+def test_the_real_speech_page_quotes_the_encoder_layers_table():
+    table = (ROOT / "benchmarks/results/encoder_layers.md").read_text()
+    page = (ROOT / "docs/real-speech.md").read_text()
+    start, end = "<!-- encoder-layers:start -->\n", "<!-- encoder-layers:end -->"
+    assert page[page.index(start) + len(start):page.index(end)] == table
+
+
 def test_the_real_speech_page_quotes_the_adaptation_table():
     table = (ROOT / "benchmarks/results/adaptation_wise_whisper.md").read_text()
     page = (ROOT / "docs/real-speech.md").read_text()
