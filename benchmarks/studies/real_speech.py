@@ -93,6 +93,10 @@ ROWS: dict[str, tuple[str, list[str], str]] = {
                             "`wise_whisper` on layer 2 of tiny.en's encoder"),
     "wise_whisper_layers_2_4": ("wise_whisper", ["encoder_layers=[2,4]"],
                                 "`wise_whisper` on layers 2 and 4, side by side"),
+    "wise_whisper_layers_2_4_short_window": ("wise_whisper", ["encoder_layers=[2,4]",
+                                                              "encoder_window=clip+7s"],
+                                             "`wise_whisper` on layers 2 and 4 of the clip + "
+                                             "7 s window"),
     "wise_whisper_layers_2_4_corpus": ("wise_whisper", ["encoder_layers=[2,4]",
                                                         "normalize=corpus"],
                                        "`wise_whisper` on layers 2 and 4, corpus statistics"),

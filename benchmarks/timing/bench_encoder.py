@@ -3,17 +3,20 @@
     python benchmarks/timing/bench_encoder.py --manifest ravdess-dev.jsonl --runs runs/real-speech \
         [--n 20] [--out benchmarks/results/encoder.json]
 
-1. **The frames alone.** For each encoder (`whisper-tiny.en`; `whisper-base` when its extra is
-   installed) and window (`30s`, `clip`): seconds to compute the frames of a 5-s clip
-   (`wise.features.encoder.encoder_frames`), median over `--n` real clips padded with silence
-   to exactly 5 s, after one warm-up; one thread (CTranslate2's and BLAS's). The MFCC is
-   timed the same way for scale.
-2. **Inside predict, no transcript.** The fold-1 checkpoint of seed 0 of two finished cv
-   runs, one reading MFCC frames (RUNS/wise_plus) and one reading tiny.en's encoder frames
-   (RUNS/wise_whisper; its frames come from the recogniser's own 30-s window), predicts the
-   same clips with ASR: the median of each stage (`Prediction.seconds`) and of the total.
-   What the encoder adds to predict is the difference of the "features" stage, because ASR
-   and alignment are the same calls in both; a row that is missing is left out.
+1. **The frames alone.** For each encoder (`whisper-tiny.en`, and its layer 2 alone;
+   `whisper-base` when its extra is installed) and window (`30s`, `clip`; `clip+7s` for layer
+   2): seconds to compute the frames of a 5-s clip (`wise.features.encoder.encoder_frames`),
+   median over `--n` real clips padded with silence to exactly 5 s, after one warm-up; one
+   thread (CTranslate2's and BLAS's). The MFCC is timed the same way for scale.
+2. **Inside predict, no transcript.** The fold-1 checkpoint of seed 0 of finished cv runs
+   predicts the same clips with ASR: the median of each stage (`Prediction.seconds`) and of
+   the total. The runs: RUNS/wise_plus (MFCC frames), RUNS/wise_whisper (tiny.en's last
+   layer, taken from the recogniser's own 30-s window), RUNS/wise_whisper_layers_2_4 (its
+   layers 2 and 4 over the 30-s window) and RUNS/wise_whisper_layers_2_4_short_window (over
+   the clip + 7 s window the recogniser decodes a short clip from); the layered ones take
+   layer 4 from the recogniser and compute layer 2. What the encoder adds to predict is the
+   difference of the "features" stage from the MFCC model's; the recogniser's window (and so
+   its ASR stage) differs between the rows, and the totals say the rest.
 """
 
 from __future__ import annotations
@@ -76,18 +79,23 @@ def main() -> int:
                     "frames_alone": {}, "predict": {}}
     with threadpool_limits(1):
         result["frames_alone"]["mfcc"] = median_seconds(lambda x: mfcc(x, FeatureConfig()), xs)
-        for frames in ("whisper-tiny.en", "whisper-base"):
-            for window in ("30s", "clip"):
-                cfg = FeatureConfig(frames=frames, encoder_window=window)
+        for frames, layers, windows in (("whisper-tiny.en", (), ("30s", "clip")),
+                                        ("whisper-tiny.en", (2,), ("30s", "clip+7s", "clip")),
+                                        ("whisper-base", (), ("30s", "clip"))):
+            for window in windows:
+                cfg = FeatureConfig(frames=frames, encoder_window=window,
+                                    encoder_layers=layers)
                 try:
                     s = median_seconds(lambda x, c=cfg: encoder_frames(x, c), xs)
                 except WiseError as e:                 # the extra is not installed
                     print(f"{frames}: {e.message}", flush=True)
                     break
-                result["frames_alone"][f"{frames} {window}"] = s
-                print(f"{frames} {window}: {s:.4f} s per 5-s clip", flush=True)
+                name = f"{frames}{''.join(f' layer {k}' for k in layers)} {window}"
+                result["frames_alone"][name] = s
+                print(f"{name}: {s:.4f} s per 5-s clip", flush=True)
         rows = list(read_manifest(args.manifest))
-        for row in ("wise_plus", "wise_whisper"):
+        for row in ("wise_plus", "wise_whisper", "wise_whisper_layers_2_4",
+                    "wise_whisper_layers_2_4_short_window"):
             model = Path(args.runs) / row / "seed_0" / "fold_1" / "model.wise"
             if not model.is_file():
                 print(f"{row}: no {model}, left out", flush=True)

@@ -42,6 +42,7 @@ from wise.config import MAX_PREDICT_SECONDS, FeatureConfig, encoder_padding
 from wise.errors import WiseError
 from wise.features.cache import UtteranceFeatures
 from wise.features.encoder import model_dir as encoder_model_dir
+from wise.features.encoder import reads_last_layer
 from wise.features.hierarchy import build_hierarchy
 from wise.features.prosody import Prosody, frame_features, utterance_functionals
 from wise.features.words import PACKAGES, WordVectors, load_word_vectors
@@ -178,15 +179,15 @@ class Predictor:
         self._recognizer = make_recognizer(asr, asr_model, threads=options.threads)
         # Encoder frames of the recogniser's own model over a window it decodes from (the whole
         # 30-s one, or the clip and some padding) are the frames its transcription encoded:
-        # take them from it rather than encode the clip twice, and have it decode from the
-        # window the model was trained on.
+        # take them from it rather than encode the clip twice (the last layer's: lower layers
+        # are computed here), and have it decode from the window the model was trained on.
         self._encoder_padding = encoder_padding(self.features.encoder_window)
         self._shared_encoder = (
             self.features.is_encoder and self._encoder_padding != 0
-            and not self.features.encoder_layers        # the recogniser has the last only
             and self._recognizer.encoder_dir is not None
             and self._recognizer.encoder_dir.resolve()
-            == encoder_model_dir(self.features.frames).resolve())
+            == encoder_model_dir(self.features.frames).resolve()
+            and reads_last_layer(self.features))  # a model of lower layers computes its own
         if self._shared_encoder:
             if self._encoder_padding is None:
                 self._recognizer.whole_window = True

@@ -94,24 +94,34 @@ def test_a_short_window_model_reads_the_frames_its_words_were_decoded_from(train
     assert r.status == "ok" and r.transcript_source == "asr"
 
 
-def test_a_model_of_middle_layers_encodes_the_clip_itself(trained, tmp_path):
-    """A model of `encoder_layers: [2, 4]` frames cannot take them from the recogniser, which
-    has the last layer only: it encodes the clip, its checkpoint knowing which layers, and
-    predicts from the frames its training computed."""
+def test_a_model_of_two_layers_takes_the_last_from_the_recogniser(trained, tmp_path):
+    """A model of `encoder_layers: [2, 4]` frames takes layer 4 (the whole encoder's output)
+    from the recogniser's pass and computes layer 2 itself: the frames its training computed.
+    One of layer 2 alone shares nothing."""
     model = tmp_path / "layers.wise"
     assert main(["train", "--config", "wise_whisper", "--manifest", str(trained["manifest"]),
                  "--out", str(model), "--set", "encoder_layers=[2, 4]",
                  "--set", "max_epochs=1", "--set", "min_epochs=1", "--set", "batch_size=4",
                  "--workers", "1", "--quiet"]) == 0
     p = Predictor(model, vectors_cache=trained["root"] / "wise-cache")
-    assert p.features.encoder_layers == (2, 4) and not p._shared_encoder
+    assert p.features.encoder_layers == (2, 4) and p._shared_encoder
     u = trained["rows"][0]
     x = load_audio(u.audio)
-    frames, _ = p.audio_features(x, None)
-    assert frames.shape[1] == 768
+    p._recognizer.load()
+    rec = p._recognizer.recognize(x, source=u.audio)
+    frames, _ = p.audio_features(x, rec.encoder_frames)
+    np.testing.assert_array_equal(frames, encoder_frames(x, p.features))
     np.testing.assert_array_equal(frames[:, 384:], trained["store"].by_id(u.id).frames)
     r = p.predict(u.audio)
     assert r.status == "ok" and r.transcript_source == "asr"
+    lone = tmp_path / "layer2.wise"
+    assert main(["train", "--config", "wise_whisper", "--manifest", str(trained["manifest"]),
+                 "--out", str(lone), "--set", "encoder_layers=[2]",
+                 "--set", "max_epochs=1", "--set", "min_epochs=1", "--set", "batch_size=4",
+                 "--workers", "1", "--quiet"]) == 0
+    p2 = Predictor(lone, vectors_cache=trained["root"] / "wise-cache")
+    assert not p2._shared_encoder
+    np.testing.assert_array_equal(p2.audio_features(x, rec.encoder_frames)[0], frames[:, :384])
 
 
 def test_the_probe_row_cross_validates_on_encoder_frames(trained, tmp_path):

@@ -20,6 +20,7 @@ from wise.features.encoder import (
     assemble,
     encoder_frames,
     frame_times,
+    reads_last_layer,
     without_layers,
 )
 from wise.features.hierarchy import build_hierarchy
@@ -169,6 +170,13 @@ def test_a_middle_layer_gives_other_frames_and_the_last_the_same():
         len(last), both.frame_dim)
     np.testing.assert_array_equal(frames[:, 384:], last)
     assert np.abs(frames[:, :384] - last).mean() > 0.1          # layer 2 is not layer 4
+    assert reads_last_layer(both) and reads_last_layer(TINY)
+    assert not reads_last_layer(FeatureConfig(frames="whisper-tiny.en", encoder_layers=(2,)))
+    # The recogniser's frames stand for the last layer only, and only when it is read.
+    np.testing.assert_array_equal(encoder_frames(x, both, last=last + 1)[:, 384:], last + 1)
+    np.testing.assert_array_equal(
+        encoder_frames(x, FeatureConfig(frames="whisper-tiny.en", encoder_layers=(2,)),
+                       last=last + 1), frames[:, :384])
     with pytest.raises(WiseError, match="has 4 layers; encoder_layers asks for layer 5"):
         encoder_frames(x, FeatureConfig(frames="whisper-tiny.en", encoder_layers=(5,)))
 

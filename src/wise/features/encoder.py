@@ -310,11 +310,29 @@ def _encoder(frames: str, layer: int | None = None) -> Encoder:
     return Encoder(frames, layer)
 
 
-def encoder_frames(x: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
+@lru_cache(maxsize=8)
+def n_layers(frames: str) -> int:
+    """How many layers the encoder of `frames` has (tiny.en 4, base 6)."""
+    return without_layers((model_dir(frames) / "model.bin").read_bytes(), 0)[1]
+
+
+def reads_last_layer(cfg: FeatureConfig) -> bool:
+    """Whether `cfg`'s encoder frames include the whole encoder's output (its last layer):
+    the frames a recogniser of the same model computes when it transcribes."""
+    return not cfg.encoder_layers or cfg.encoder_layers[-1] == n_layers(cfg.frames)
+
+
+def encoder_frames(x: np.ndarray, cfg: FeatureConfig, last: np.ndarray | None = None
+                   ) -> np.ndarray:
     """(T, D) float32: the encoder frames of 16 kHz audio `x` for `cfg` (its `frames`,
     `encoder_window` and `encoder_layers`: D is the encoder's width times the number of
-    layers). Each model is loaded on first use in this process and kept."""
-    if not cfg.encoder_layers:
-        return _encoder(cfg.frames).frames(x, cfg.encoder_window)
-    return np.concatenate([_encoder(cfg.frames, k).frames(x, cfg.encoder_window)
-                           for k in cfg.encoder_layers], axis=1)
+    layers). `last`: the whole encoder's frames of `x` over the same window, when the
+    recogniser has them already: the last layer's, not computed again (ignored when `cfg`
+    does not read that layer). Each model is loaded on first use in this process and kept."""
+    with_last = reads_last_layer(cfg)
+    lower = cfg.encoder_layers[:-1] if with_last else cfg.encoder_layers
+    out = [_encoder(cfg.frames, k).frames(x, cfg.encoder_window) for k in lower]
+    if with_last:
+        out.append(last if last is not None
+                   else _encoder(cfg.frames).frames(x, cfg.encoder_window))
+    return out[0] if len(out) == 1 else np.concatenate(out, axis=1)

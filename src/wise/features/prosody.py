@@ -154,12 +154,12 @@ def frame_features(x: np.ndarray, cfg: FeatureConfig, prosody: Prosody | None,
                    encoded: np.ndarray | None = None) -> np.ndarray:
     """(T, cfg.frame_dim) float32: the MFCC (or encoder) frames, then the prosody descriptors
     if configured. Training (the cache) and prediction both compute frames here. `encoded`:
-    the encoder frames of `x` when the recogniser has computed them already (the same ones,
-    `wise.align.recognition.Recognition.encoder_frames`)."""
-    if encoded is not None:
-        feats = encoded
+    the whole encoder's frames of `x` when the recogniser has computed them already (the same
+    ones, `wise.align.recognition.Recognition.encoder_frames`): the last layer's frames."""
+    if cfg.is_encoder:                                          # (T, D)
+        feats = encoder_frames(x, cfg, last=encoded)
     else:
-        feats = encoder_frames(x, cfg) if cfg.is_encoder else mfcc(x, cfg)  # (T, 39 or D)
+        feats = mfcc(x, cfg)                                    # (T, 39)
     if cfg.prosody == "none":
         return feats
     return np.concatenate([feats, prosody.frames(x, len(feats))], axis=1)
