@@ -23,6 +23,15 @@ from wise.utterance import read_manifest
 RAVDESS = Path(__file__).parents[1] / "fixtures" / "ravdess"
 
 
+def train_tiny(manifest: Path, out: Path, *sets: str) -> Path:
+    """`wise train --config wise_whisper` for one epoch, with `--set` items: a checkpoint."""
+    args = [a for item in ("max_epochs=1", "min_epochs=1", "batch_size=4", *sets)
+            for a in ("--set", item)]
+    assert main(["train", "--config", "wise_whisper", "--manifest", str(manifest), "--out",
+                 str(out), *args, "--workers", "1", "--quiet"]) == 0
+    return out
+
+
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory) -> dict:
     root = tmp_path_factory.mktemp("whisper")
@@ -30,10 +39,7 @@ def trained(tmp_path_factory) -> dict:
     manifest = root / "m.jsonl"
     assert main(["prepare", "ravdess", str(root / "ravdess"), "--out", str(manifest),
                  "--quiet"]) == 0
-    model = root / "ww.wise"
-    assert main(["train", "--config", "wise_whisper", "--manifest", str(manifest), "--out",
-                 str(model), "--set", "max_epochs=1", "--set", "min_epochs=1",
-                 "--set", "batch_size=4", "--workers", "1", "--quiet"]) == 0
+    model = train_tiny(manifest, root / "ww.wise")
     run = load_run_config("wise_whisper")
     feats = build_features(manifest, root / "wise-cache", run.features, Skips(), workers=1,
                            progress=False)
@@ -75,11 +81,7 @@ def test_prediction_reuses_the_recognisers_encoder_pass(trained):
 def test_a_short_window_model_reads_the_frames_its_words_were_decoded_from(trained, tmp_path):
     """A model of `encoder_window: clip+7s` frames has the recogniser decode from that window,
     and predicts from the frames of that pass: the same ones its training computed."""
-    model = tmp_path / "short.wise"
-    assert main(["train", "--config", "wise_whisper", "--manifest", str(trained["manifest"]),
-                 "--out", str(model), "--set", "encoder_window=clip+7s",
-                 "--set", "max_epochs=1", "--set", "min_epochs=1", "--set", "batch_size=4",
-                 "--workers", "1", "--quiet"]) == 0
+    model = train_tiny(trained["manifest"], tmp_path / "short.wise", "encoder_window=clip+7s")
     p = Predictor(model, vectors_cache=trained["root"] / "wise-cache")
     assert p._shared_encoder and not p._recognizer.whole_window
     assert p._recognizer.window_pad_s == 7 and "clip + 7 s window" in p.asr_name
@@ -98,11 +100,7 @@ def test_a_model_of_two_layers_takes_the_last_from_the_recogniser(trained, tmp_p
     """A model of `encoder_layers: [2, 4]` frames takes layer 4 (the whole encoder's output)
     from the recogniser's pass and computes layer 2 itself: the frames its training computed.
     One of layer 2 alone shares nothing."""
-    model = tmp_path / "layers.wise"
-    assert main(["train", "--config", "wise_whisper", "--manifest", str(trained["manifest"]),
-                 "--out", str(model), "--set", "encoder_layers=[2, 4]",
-                 "--set", "max_epochs=1", "--set", "min_epochs=1", "--set", "batch_size=4",
-                 "--workers", "1", "--quiet"]) == 0
+    model = train_tiny(trained["manifest"], tmp_path / "layers.wise", "encoder_layers=[2, 4]")
     p = Predictor(model, vectors_cache=trained["root"] / "wise-cache")
     assert p.features.encoder_layers == (2, 4) and p._shared_encoder
     u = trained["rows"][0]
@@ -114,11 +112,7 @@ def test_a_model_of_two_layers_takes_the_last_from_the_recogniser(trained, tmp_p
     np.testing.assert_array_equal(frames[:, 384:], trained["store"].by_id(u.id).frames)
     r = p.predict(u.audio)
     assert r.status == "ok" and r.transcript_source == "asr"
-    lone = tmp_path / "layer2.wise"
-    assert main(["train", "--config", "wise_whisper", "--manifest", str(trained["manifest"]),
-                 "--out", str(lone), "--set", "encoder_layers=[2]",
-                 "--set", "max_epochs=1", "--set", "min_epochs=1", "--set", "batch_size=4",
-                 "--workers", "1", "--quiet"]) == 0
+    lone = train_tiny(trained["manifest"], tmp_path / "layer2.wise", "encoder_layers=[2]")
     p2 = Predictor(lone, vectors_cache=trained["root"] / "wise-cache")
     assert not p2._shared_encoder
     np.testing.assert_array_equal(p2.audio_features(x, rec.encoder_frames)[0], frames[:, :384])
