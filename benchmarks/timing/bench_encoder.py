@@ -16,7 +16,8 @@
    the clip + 7 s window the recogniser decodes a short clip from); the layered ones take
    layer 4 from the recogniser and compute layer 2. What the encoder adds to predict is the
    difference of the "features" stage from the MFCC model's; the recogniser's window (and so
-   its ASR stage) differs between the rows, and the totals say the rest.
+   its ASR stage) differs between the rows, and the totals say the rest. A row that is
+   missing, or whose checkpoint this version cannot load, is left out.
 """
 
 from __future__ import annotations
@@ -100,7 +101,11 @@ def main() -> int:
             if not model.is_file():
                 print(f"{row}: no {model}, left out", flush=True)
                 continue
-            p = Predictor(model)
+            try:
+                p = Predictor(model)
+            except WiseError as e:                     # made by an older version
+                print(f"{row}: {e.message}, left out", flush=True)
+                continue
             tests = {json.loads(line)["id"] for line in
                      open(model.parent / "predictions.jsonl", encoding="utf-8")}
             held_out = [u for u in rows if u.id in tests][:args.n]
