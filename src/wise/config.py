@@ -87,8 +87,8 @@ class FeatureConfig:
     # Which of the encoder's layers give the frames: () its last, the output the recogniser
     # decodes from; (k, ...) the output of its first k layers (counted from 1, each through
     # the encoder's closing layer norm), side by side in layer order (a frame is the encoder's
-    # width times the number of layers). On emotion, Whisper's middle layers say more than its
-    # last, which is tuned to words (docs/real-speech.md).
+    # width times the number of layers). On the dev actors' emotions, layers 2 and 4 of tiny.en
+    # read more than its last alone, which is tuned to words (docs/real-speech.md).
     encoder_layers: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
