@@ -20,32 +20,26 @@ def test_the_page_quotes_the_benchmarks_table(result, page):
     assert table in (ROOT / page).read_text(), f"{page} does not quote {result}'s table"
 
 
-def test_the_real_speech_page_quotes_the_generated_tables():
-    tables = (ROOT / "benchmarks/results/real_speech_v2.md").read_text()
+def between(page: str, marker: str) -> str:
+    """The text of `page` between its `<!-- marker:start -->` line and `<!-- marker:end -->`."""
+    start, end = f"<!-- {marker}:start -->\n", f"<!-- {marker}:end -->"
+    return page[page.index(start) + len(start):page.index(end)]
+
+
+@pytest.mark.parametrize("result, marker", [
+    ("benchmarks/results/real_speech_v2.md", "real-speech-v2"),
+    ("benchmarks/results/encoder_layers.md", "encoder-layers"),
+    ("benchmarks/results/adaptation_wise_whisper.md", "adaptation"),
+])
+def test_the_real_speech_page_quotes_the_generated_tables(result, marker):
     page = (ROOT / "docs/real-speech.md").read_text()
-    start, end = "<!-- real-speech-v2:start -->\n", "<!-- real-speech-v2:end -->"
-    assert page[page.index(start) + len(start):page.index(end)] == tables
-
-
-def test_the_real_speech_page_quotes_the_encoder_layers_table():
-    table = (ROOT / "benchmarks/results/encoder_layers.md").read_text()
-    page = (ROOT / "docs/real-speech.md").read_text()
-    start, end = "<!-- encoder-layers:start -->\n", "<!-- encoder-layers:end -->"
-    assert page[page.index(start) + len(start):page.index(end)] == table
-
-
-def test_the_real_speech_page_quotes_the_adaptation_table():
-    table = (ROOT / "benchmarks/results/adaptation_wise_whisper.md").read_text()
-    page = (ROOT / "docs/real-speech.md").read_text()
-    start, end = "<!-- adaptation:start -->\n", "<!-- adaptation:end -->"
-    assert page[page.index(start) + len(start):page.index(end)] == table
+    assert between(page, marker) == (ROOT / result).read_text()
 
 
 def test_the_model_card_quotes_the_bundled_models_build():
     build = json.loads((ROOT / "benchmarks/results/bundled_model.json").read_text())
     page = (ROOT / "docs/models.md").read_text()
-    start, end = "<!-- bundled-model:start -->\n", "<!-- bundled-model:end -->"
-    assert page[page.index(start) + len(start):page.index(end)] == build["table"]
+    assert between(page, "bundled-model") == build["table"]
     checkpoint, train = build["checkpoint"], build["train"]
     assert f"({checkpoint['bytes']:,} bytes), {train['n_params']:,} parameters" in page
     assert f"training {train['train_seconds']} s" in page
