@@ -210,15 +210,14 @@ def dim(frames: str) -> int:
 _LAYER = re.compile(r"encoder/layer_(\d+)/")
 
 
-def without_layers(model_bin: bytes, keep: int) -> tuple[bytes, int]:
-    """A CTranslate2 model.bin with the encoder layers above the first `keep` removed, and how
-    many encoder layers the model had. CTranslate2 counts an encoder's layers by their
-    variables, so the copy's last output is layer `keep`'s, through the closing layer norm.
+def _variables(model_bin: bytes) -> tuple[int, list[tuple[int | None, int, int]], int]:
+    """Where a CTranslate2 model.bin keeps its variables: the offset of their count, each
+    variable's encoder layer (None for the others) and byte range, and where they end.
 
     The format is CTranslate2's own (its Python `ModelSpec._serialize` writes it; nothing
     reads it back outside the C++ library): a version, the spec's name, a revision, then each
     variable as name, rank, dims, type, byte count and bytes, then the aliases."""
-    out, at = bytearray(), 0
+    at = 0
 
     def take(fmt: str) -> int:
         nonlocal at
@@ -235,23 +234,33 @@ def without_layers(model_bin: bytes, keep: int) -> tuple[bytes, int]:
     take("I")
     name()
     take("I")
-    count, start = take("I"), at
-    variables, layers = [], set()
-    for _ in range(count):
+    count_at = at
+    variables = []
+    for _ in range(take("I")):
         first = at
-        variable = name()
+        m = _LAYER.match(name())
         rank = take("B")
         at += 4 * rank + 1                             # dims, type
         size = take("I")
         at += size                                     # the bytes
-        m = _LAYER.match(variable)
-        if m:
-            layers.add(int(m.group(1)))
-        variables.append((m is not None and int(m.group(1)) >= keep, model_bin[first:at]))
-    kept = [blob for dropped, blob in variables if not dropped]
-    out += model_bin[:start - 4] + struct.pack("I", len(kept)) + b"".join(kept)
-    out += model_bin[at:]                              # the aliases
-    return bytes(out), len(layers)
+        variables.append((int(m.group(1)) if m else None, first, at))
+    return count_at, variables, at
+
+
+def _layer_count(variables: list[tuple[int | None, int, int]]) -> int:
+    return len({layer for layer, _, _ in variables if layer is not None})
+
+
+def without_layers(model_bin: bytes, keep: int) -> tuple[bytes, int]:
+    """A CTranslate2 model.bin with the encoder layers above the first `keep` removed, and how
+    many encoder layers the model had. CTranslate2 counts an encoder's layers by their
+    variables, so the copy's last output is layer `keep`'s, through the closing layer norm."""
+    count_at, variables, end = _variables(model_bin)
+    kept = [model_bin[first:last] for layer, first, last in variables
+            if layer is None or layer < keep]
+    out = b"".join([model_bin[:count_at], struct.pack("I", len(kept)), *kept,
+                    model_bin[end:]])                  # the aliases
+    return out, _layer_count(variables)
 
 
 class Encoder:
@@ -313,7 +322,7 @@ def _encoder(frames: str, layer: int | None = None) -> Encoder:
 @lru_cache(maxsize=8)
 def n_layers(frames: str) -> int:
     """How many layers the encoder of `frames` has (tiny.en 4, base 6)."""
-    return without_layers((model_dir(frames) / "model.bin").read_bytes(), 0)[1]
+    return _layer_count(_variables((model_dir(frames) / "model.bin").read_bytes())[1])
 
 
 def reads_last_layer(cfg: FeatureConfig) -> bool:
