@@ -10,8 +10,15 @@ runs).
 
 Work folder (`--work`, default runs/interaction-scale): corpus-N/ (`wise synth --utterances N
 --seed 0`), manifest-N.jsonl (`wise prepare iemocap`), its feature cache beside it, and
-N/ROW/ (`wise cv --seeds S`: leave one session out, every fold and seed resumable). Every
-step reuses what an earlier run finished, so the grid can be spread over several sittings.
+N/ROW/ (the folds of `wise cv --seeds S`: leave one session out). Every step reuses what an
+earlier run finished, so the grid can be spread over several sittings, on several machines:
+each finished (seed, fold) is also recorded, as soon as it ends, in
+benchmarks/results/interaction_scale_runs.jsonl (its accuracy per kind of utterance, its
+test/train sizes, its config's hash and the machine that trained it), which is part of the
+repository. A (seed, fold)
+recorded there with the same config is not trained again, and the table is made from that
+file alone: a work folder lost with its machine costs only the unfinished folds. (The corpora
+and their features are regenerated bit for bit from the seed: see docs/evaluation.md.)
 
 `--measure` times one training epoch of each row at each size on one torch thread (the
 training rows of the first fold, as `wise cv` trains them) and writes
@@ -26,6 +33,7 @@ docs/interaction_scale.png. Cells with unfinished folds are reported with the ru
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import sys
 import time
@@ -36,12 +44,16 @@ from synthetic_by_type import TYPES, type_accuracy
 
 from wise import LABELS, code_version
 from wise.cli import main as wise_main
+from wise.crossval import plan_cv, run_jobs
 from wise.fsutil import atomic_write_text
-from wise.stats import mean_interval, paired_difference, test_over_train
+from wise.rows import load_run_config
+from wise.runtime import Runtime
+from wise.stats import mean_interval, paired_difference
 from wise.testing import repo_root
 from wise.testing.host import machine
 
 RESULTS = repo_root() / "benchmarks" / "results"
+LEDGER = RESULTS / "interaction_scale_runs.jsonl"
 FIGURE = repo_root() / "docs" / "interaction_scale.png"
 SIZES = (2000, 8000, 32000)
 ROWS = ("wise", "hr_dmf", "im_dmf", "im_hr")       # WISE, then without IM, HR, DMF
@@ -97,33 +109,80 @@ def measure(work: Path, sizes: list[int], rows: list[str]) -> dict:
     return out
 
 
-def run_cell(work: Path, n: int, row: str, seeds: int, jobs: int) -> None:
-    """`wise cv` of `row` on the N-utterance corpus, `seeds` seeds (finished folds kept)."""
+def read_ledger(path: Path = LEDGER) -> list[dict]:
+    """Every finished (seed, fold) recorded so far, one dict a line."""
+    if not path.is_file():
+        return []
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def record(entry: dict, path: Path = LEDGER) -> None:
+    """Add one finished (seed, fold) to the ledger: rewritten whole, atomically (an interrupted
+    write leaves the previous file), under a lock, since two cells may train at once in two
+    processes."""
+    with open(path.parent / f".{path.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        lines = [json.dumps(e, sort_keys=True) for e in [*read_ledger(path), entry]]
+        atomic_write_text(path, "\n".join(lines) + "\n")
+
+
+def kinds_of(work: Path, n: int) -> dict[str, str]:
+    """Utterance id -> its kind (lexical, acoustic, interaction), from the generator's meta."""
+    with open(work / f"corpus-{n}" / "synthetic_meta.jsonl", encoding="utf-8") as f:
+        return {m["id"]: m["type"] for m in map(json.loads, f)}
+
+
+def run_cell(work: Path, n: int, row: str, seeds: int, jobs: int,
+             ledger: Path = LEDGER) -> None:
+    """Cross-validate `row` on the N-utterance corpus with `seeds` seeds, as `wise cv` does
+    (same folds, same files, finished folds on disk kept), less the (seed, fold)s the ledger
+    already holds for this config; record each one in the ledger as it finishes."""
     manifest = corpus(work, n)
-    args = ["cv", "--config", row, "--manifest", str(manifest), "--out", str(work / str(n) / row),
-            "--seeds", str(seeds), "--jobs", str(jobs), "--quiet"]
-    if wise_main(args) != 0:
-        raise SystemExit(f"wise {' '.join(args)} failed")
+    out = work / str(n) / row
+    plan = plan_cv(load_run_config(row), manifest, out, seeds=seeds,
+                   runtime=Runtime(jobs=jobs, progress=False))
+    kinds = kinds_of(work, n)
+    recorded = {(e["seed"], e["fold"], e["config_hash"]) for e in read_ledger(ledger)
+                if e["size"] == n and e["row"] == row}
+
+    def finished(seed: int, k: int, test: str, config_hash: str, r: dict) -> None:
+        if (seed, k, config_hash) in recorded:
+            return
+        by_kind = type_accuracy(out, kinds)
+        record({"size": n, "row": row, "seed": seed, "fold": k, "test": test,
+                "config_hash": config_hash, "n": r["n"],
+                "n_train": r["n_train"] + r.get("n_val", 0), "ua": round(r["ua"], 4),
+                "accuracy": {t: by_kind[t][seed, k] for t in TYPES
+                             if (seed, k) in by_kind.get(t, {})},
+                "code_version": code_version(), "machine": machine(platform=True)}, ledger)
+        recorded.add((seed, k, config_hash))
+
+    for (seed, k), r in sorted(plan.results.items()):       # on disk, perhaps not recorded
+        finished(seed, k, r["test"], r["config_hash"], r)
+    todo = [j for j in plan.todo if (j.run.train.seed, j.k, j.config_hash) not in recorded]
+    print(f"{n} {row}: {len(recorded)} (seed, fold) runs recorded, {len(todo)} to train",
+          flush=True)
+    run_jobs(todo, jobs, lambda j, r: finished(j.run.train.seed, j.k, j.name, j.config_hash, r))
 
 
-def cell_table(work: Path, n: int, rows: list[str]) -> dict:
-    """Per row with finished folds: accuracy per kind of utterance (mean, each (seed, fold)'s,
-    the interval of the mean), and the paired difference from WISE."""
-    meta_file = work / f"corpus-{n}" / "synthetic_meta.jsonl"
-    if not meta_file.is_file():
-        return {}
-    with open(meta_file, encoding="utf-8") as f:
-        meta = {m["id"]: m["type"] for m in map(json.loads, f)}
-    acc, ratio = {}, {}
-    for row in rows:
-        run = work / str(n) / row
-        # The finished folds' metrics, as a summary lists them (a cell may lack its summary).
-        folds = [json.loads(m.read_text()) for m in run.glob("seed_*/fold_*/metrics.json")]
-        if folds:
-            acc[row] = type_accuracy(run, meta)
-            ratio[row] = test_over_train({"folds": folds})
+def cell_table(n: int, rows: list[str], ledger: Path = LEDGER) -> dict:
+    """Per row with recorded runs: accuracy per kind of utterance (mean, each (seed, fold)'s,
+    the interval of the mean), and the paired difference from WISE on the same runs, those
+    of a (seed, fold) whose two runs were trained on the same machine."""
+    acc: dict[str, dict[str, dict[tuple[int, int], float]]] = {}
+    sizes: dict[str, list[float]] = {}
+    machines: dict[str, dict[tuple[int, int], str]] = {}
+    for e in read_ledger(ledger):
+        if e["size"] == n and e["row"] in rows:
+            for kind, v in e["accuracy"].items():
+                acc.setdefault(e["row"], {}).setdefault(kind, {})[e["seed"], e["fold"]] = v
+            sizes.setdefault(e["row"], []).append(e["n"] / e["n_train"])
+            machines.setdefault(e["row"], {})[e["seed"], e["fold"]] = e["machine"]
+    ratio = {row: float(np.mean(r)) for row, r in sizes.items()}   # as wise.stats.test_over_train
     out = {}
-    for row, by_type in acc.items():
+    for row in [r for r in rows if r in acc]:
+        by_type = acc[row]
         cell: dict = {}
         for kind in TYPES:
             scores = by_type.get(kind, {})
@@ -137,7 +196,9 @@ def cell_table(work: Path, n: int, rows: list[str]) -> dict:
                 _, ci = mean_interval(values, ratio[row])
                 entry["ci95"] = [round(x, 4) for x in ci]
             if row != REFERENCE and REFERENCE in acc:
-                d = paired_difference(scores, acc[REFERENCE].get(kind, {}), ratio[row])
+                ref = {key: v for key, v in acc[REFERENCE].get(kind, {}).items()
+                       if machines[REFERENCE][key] == machines[row].get(key)}
+                d = paired_difference(scores, ref, ratio[row])
                 if d is not None:
                     entry["vs_wise"] = {**d, "mean": round(d["mean"], 4),
                                         "ci95": [round(x, 4) for x in d["ci95"]]}
@@ -240,7 +301,7 @@ def main() -> int:
         for n in sizes:
             for row in rows:
                 run_cell(args.work, n, row, args.seeds, args.jobs)
-    table = {str(n): cell_table(args.work, n, list(ROWS)) for n in SIZES}
+    table = {str(n): cell_table(n, list(ROWS)) for n in SIZES}
     table = {n: c for n, c in table.items() if c}
     result = {**envelope, "reference": REFERENCE, "corpus_seed": CORPUS_SEED,
               "metric": "accuracy on the test fold's utterances of each kind, per (seed, fold)",

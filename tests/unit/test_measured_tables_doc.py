@@ -1,6 +1,7 @@
 """The measured tables the docs quote are the ones the benchmarks wrote: a rerun that changes a
 figure fails here until the page is updated."""
 
+import importlib
 import json
 from pathlib import Path
 
@@ -18,6 +19,19 @@ def test_the_page_quotes_the_benchmarks_table(result, page):
     table = json.loads((ROOT / result).read_text())["table"]
     assert table.count("\n") >= 3
     assert table in (ROOT / page).read_text(), f"{page} does not quote {result}'s table"
+
+
+def test_the_learning_curve_is_made_from_its_ledger(monkeypatch):
+    """interaction_scale.json's table is what its runs' ledger gives: no run left out, none
+    added by hand, every interval from the recorded runs."""
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks" / "studies"))
+    study = importlib.import_module("interaction_scale")
+    runs = study.read_ledger()
+    assert len({(e["size"], e["row"], e["seed"], e["fold"]) for e in runs}) == len(runs)
+    table = {str(n): study.cell_table(n, list(study.ROWS)) for n in study.SIZES}
+    made = study.markdown({n: c for n, c in table.items() if c})
+    assert made == json.loads((ROOT / "benchmarks/results/interaction_scale.json").read_text())[
+        "table"]
 
 
 def between(page: str, marker: str) -> str:
