@@ -36,6 +36,11 @@ RESULTS = Path(__file__).resolve().parents[1] / "results"
 
 # name -> (shipped config, overrides, what it is)
 EGEMAPS = ["functionals=egemaps", "prosody=egemaps"]
+# `wise_whisper` reads layers 2 and 4 of tiny.en's encoder over the clip + 7 s window; before
+# that it read the last layer over the 30-s window. Its variants below were measured against
+# that earlier config and keep its settings, so that a name means what its results measured.
+SHIPPED_FRAMES = ["encoder_layers=[2,4]", "encoder_window=clip+7s"]
+PREVIOUS = ["encoder_layers=[]", "encoder_window=30s"]
 ROWS: dict[str, tuple[str, list[str], str]] = {
     "egemaps_svm": ("egemaps_svm", [], "eGeMAPS functionals + RBF SVM (classic baseline)"),
     "wise_plus": ("wise_plus", [], "WISE+ (shipped config: librosa functionals)"),
@@ -70,17 +75,19 @@ ROWS: dict[str, tuple[str, list[str], str]] = {
                                    "the probe on Whisper base's encoder, per speaker"),
     "wise_whisper": ("wise_whisper", [], "WISE over Whisper tiny.en's encoder frames "
                                          "(shipped real-speech config)"),
-    "wise_whisper_base": ("wise_whisper", ["frames=whisper-base"],
+    "wise_whisper_previous": ("wise_whisper", PREVIOUS,
+                              "`wise_whisper` as shipped before: the last layer, 30-s window"),
+    "wise_whisper_base": ("wise_whisper", [*PREVIOUS, "frames=whisper-base"],
                           "`wise_whisper` on Whisper base's encoder"),
-    "wise_whisper_no_readout": ("wise_whisper", ["utterance_logits=false",
+    "wise_whisper_no_readout": ("wise_whisper", [*PREVIOUS, "utterance_logits=false",
                                                  "readout_first=false"],
                                 "`wise_whisper` without the linear read-out of the statistics"),
-    "wise_whisper_no_shrink": ("wise_whisper", ["adapt_prior_clips=0"],
+    "wise_whisper_no_shrink": ("wise_whisper", [*PREVIOUS, "adapt_prior_clips=0"],
                                "`wise_whisper` with a new speaker's statistics not shrunk"),
-    "wise_whisper_short_window": ("wise_whisper", ["encoder_window=clip+7s"],
+    "wise_whisper_short_window": ("wise_whisper", [*PREVIOUS, "encoder_window=clip+7s"],
                                   "`wise_whisper` on the frames of the clip + 7 s window the "
                                   "recogniser decodes from"),
-    "wise_whisper_short_window_15s": ("wise_whisper", ["encoder_window=clip+15s"],
+    "wise_whisper_short_window_15s": ("wise_whisper", [*PREVIOUS, "encoder_window=clip+15s"],
                                       "`wise_whisper` on the frames of the clip + 15 s "
                                       "window"),
     # Which of the encoder's layers (FeatureConfig.encoder_layers): tiny.en has 4.
@@ -89,15 +96,14 @@ ROWS: dict[str, tuple[str, list[str], str]] = {
     "whisper_probe_layer2_speaker": ("whisper_probe", ["encoder_layers=[2]",
                                                        "normalize=speaker"],
                                      "the probe on layer 2, per speaker"),
-    "wise_whisper_layer2": ("wise_whisper", ["encoder_layers=[2]"],
+    "wise_whisper_layer2": ("wise_whisper", [*PREVIOUS, "encoder_layers=[2]"],
                             "`wise_whisper` on layer 2 of tiny.en's encoder"),
-    "wise_whisper_layers_2_4": ("wise_whisper", ["encoder_layers=[2,4]"],
+    "wise_whisper_layers_2_4": ("wise_whisper", [*PREVIOUS, "encoder_layers=[2,4]"],
                                 "`wise_whisper` on layers 2 and 4, side by side"),
-    "wise_whisper_layers_2_4_short_window": ("wise_whisper", ["encoder_layers=[2,4]",
-                                                              "encoder_window=clip+7s"],
+    "wise_whisper_layers_2_4_short_window": ("wise_whisper", [*PREVIOUS, *SHIPPED_FRAMES],
                                              "`wise_whisper` on layers 2 and 4 of the clip + "
                                              "7 s window"),
-    "wise_whisper_layers_2_4_corpus": ("wise_whisper", ["encoder_layers=[2,4]",
+    "wise_whisper_layers_2_4_corpus": ("wise_whisper", [*PREVIOUS, "encoder_layers=[2,4]",
                                                         "normalize=corpus"],
                                        "`wise_whisper` on layers 2 and 4, corpus statistics"),
     "whisper_probe_layer2_clip": ("whisper_probe", ["encoder_layers=[2]", "encoder_window=clip"],
@@ -111,10 +117,19 @@ ROWS: dict[str, tuple[str, list[str], str]] = {
     "whisper_probe_layers_2_4_speaker": ("whisper_probe", ["encoder_layers=[2,4]",
                                                            "normalize=speaker"],
                                          "the probe on layers 2 and 4, per speaker"),
-    "wise_whisper_layer2_corpus": ("wise_whisper", ["encoder_layers=[2]", "normalize=corpus"],
+    "wise_whisper_layer2_corpus": ("wise_whisper", [*PREVIOUS, "encoder_layers=[2]",
+                                                    "normalize=corpus"],
                                    "`wise_whisper` on layer 2, corpus statistics"),
-    "wise_whisper_layer2_clip": ("wise_whisper", ["encoder_layers=[2]", "encoder_window=clip"],
+    "wise_whisper_layer2_clip": ("wise_whisper", [*PREVIOUS, "encoder_layers=[2]",
+                                                  "encoder_window=clip"],
                                  "`wise_whisper` on layer 2, the clip encoded alone"),
+    # The probe on the frames the shipped config reads.
+    "whisper_probe_layers_2_4_short_window": ("whisper_probe", SHIPPED_FRAMES,
+                                              "the probe on layers 2 and 4 of the clip + 7 s "
+                                              "window, corpus statistics"),
+    "whisper_probe_layers_2_4_short_window_speaker": ("whisper_probe",
+                                                      [*SHIPPED_FRAMES, "normalize=speaker"],
+                                                      "the same, per speaker"),
 }
 
 
@@ -268,6 +283,10 @@ def main() -> int:
     ap.add_argument("--references", nargs="+",
                     default=["egemaps_svm", "wise_plus", "wise_plus_egemaps"],
                     help="rows every other row is compared with, pair by pair")
+    ap.add_argument("--adapted-references", nargs="+", default=ADAPTED_REFERENCES,
+                    help="the rows the adapted table compares with")
+    ap.add_argument("--unadapted-references", nargs="+", default=UNADAPTED_REFERENCES,
+                    help="the rows the not-adapted table compares with")
     ap.add_argument("--table-only", action="store_true",
                     help="train nothing: build the table from the finished runs in --out")
     ap.add_argument("--tag", default="real_speech", help="results file name (without .json)")
@@ -297,7 +316,8 @@ def main() -> int:
               f"({len(uas)} (seed, fold) pairs)", flush=True)
     table = compare(rows, args.references)
     by_condition = {c: compare(rows, refs, c) for c, refs in
-                    (("adapted", ADAPTED_REFERENCES), ("unadapted", UNADAPTED_REFERENCES))}
+                    (("adapted", args.adapted_references),
+                     ("unadapted", args.unadapted_references))}
     meta = {"manifest": args.manifest, "folds": args.folds, "seeds": list(range(args.seeds)),
             "validation": args.validation,
             "references": args.references,
@@ -311,8 +331,8 @@ def main() -> int:
     atomic_write_text(RESULTS / f"{args.tag}.json",
                       json.dumps({**meta, "rows": table, **by_condition}, indent=2) + "\n")
     md = markdown(table, args.references, meta)
-    for condition, refs in (("adapted", ADAPTED_REFERENCES),
-                            ("unadapted", UNADAPTED_REFERENCES)):
+    for condition, refs in (("adapted", args.adapted_references),
+                            ("unadapted", args.unadapted_references)):
         if by_condition[condition]:
             md += "\n" + markdown(by_condition[condition], refs, meta, TITLES[condition])
     atomic_write_text(RESULTS / f"{args.tag}.md", md)

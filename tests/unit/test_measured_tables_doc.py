@@ -43,6 +43,7 @@ def between(page: str, marker: str) -> str:
 @pytest.mark.parametrize("result, marker", [
     ("benchmarks/results/real_speech_v2.md", "real-speech-v2"),
     ("benchmarks/results/encoder_layers.md", "encoder-layers"),
+    ("benchmarks/results/shipped_encoder.md", "shipped-encoder"),
     ("benchmarks/results/adaptation_wise_whisper.md", "adaptation"),
 ])
 def test_the_real_speech_page_quotes_the_generated_tables(result, marker):
@@ -59,3 +60,23 @@ def test_the_model_card_quotes_the_bundled_models_build():
     assert f"training {train['train_seconds']} s" in page
     assert f"{train['clips']} clips" in page
     assert f"in {build['held_out_predict']['unadapted']['seconds']} s, one after another" in page
+
+
+def test_the_predict_path_figures_are_the_combined_runs():
+    """docs/real-speech.md's predict-path table of the shipped config quotes the combined
+    results of benchmarks/studies/real_speech_predict.py: UA and each paired difference."""
+    run = json.loads((ROOT / "benchmarks/results/real_speech_predict_wise_whisper.json")
+                     .read_text())
+    block = between((ROOT / "docs/real-speech.md").read_text(), "predict-shipped")
+
+    def num(x: float, sign: bool) -> str:
+        text = f"{abs(x):.3f}".lstrip("0")
+        return ("−" if x < 0 else "+" if sign else "") + text
+
+    for condition, row in (("adapted", "speaker adapted"), ("unadapted", "not adapted")):
+        line = next(x for x in block.splitlines() if x.startswith(f"| {row} |"))
+        assert f"**{num(run[f'{condition}_ua'], False)}**" in line
+        for ref in run["baselines"][condition]:
+            d = run[f"{condition}_ua_vs"][ref]
+            lo, hi = d["ci95"]
+            assert (f"{num(d['mean'], True)} [{num(lo, True)}, {num(hi, True)}]") in line, ref
