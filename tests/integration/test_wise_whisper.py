@@ -21,11 +21,15 @@ from wise.rows import load_run_config
 from wise.utterance import read_manifest
 
 RAVDESS = Path(__file__).parents[1] / "fixtures" / "ravdess"
+# The simplest case, which the tests below vary: the encoder's last layer over the whole 30-s
+# window (the shipped config reads layers 2 and 4 of the clip + 7 s window: tested last).
+LAST_LAYER = ("encoder_layers=[]", "encoder_window=30s")
 
 
 def train_tiny(manifest: Path, out: Path, *sets: str) -> Path:
-    """`wise train --config wise_whisper` for one epoch, with `--set` items: a checkpoint."""
-    args = [a for item in ("max_epochs=1", "min_epochs=1", "batch_size=4", *sets)
+    """`wise train --config wise_whisper` for one epoch on the last layer of the 30-s window,
+    with more `--set` items: a checkpoint."""
+    args = [a for item in ("max_epochs=1", "min_epochs=1", "batch_size=4", *LAST_LAYER, *sets)
             for a in ("--set", item)]
     assert main(["train", "--config", "wise_whisper", "--manifest", str(manifest), "--out",
                  str(out), *args, "--workers", "1", "--quiet"]) == 0
@@ -40,7 +44,7 @@ def trained(tmp_path_factory) -> dict:
     assert main(["prepare", "ravdess", str(root / "ravdess"), "--out", str(manifest),
                  "--quiet"]) == 0
     model = train_tiny(manifest, root / "ww.wise")
-    run = load_run_config("wise_whisper")
+    run = load_run_config("wise_whisper", LAST_LAYER)
     feats = build_features(manifest, root / "wise-cache", run.features, Skips(), workers=1,
                            progress=False)
     return {"root": root, "manifest": manifest, "model": model,
@@ -131,3 +135,26 @@ def test_the_probe_row_cross_validates_on_encoder_frames(trained, tmp_path):
     for k in (1, 2):
         m = json.loads((out / "seed_0" / f"fold_{k}" / "metrics.json").read_text())
         assert m["n_params"] in {c * 768 + c + 2 * 768 for c in (1, 3, 4)}
+
+
+def test_the_shipped_config_reads_layers_2_and_4_of_the_short_window(trained, tmp_path):
+    """`wise_whisper` as shipped: layers 2 and 4 of the clip + 7 s window. Its recogniser
+    decodes that window and hands over layer 4; prediction computes layer 2 over the same
+    window, and the frames are those training computed."""
+    features = load_run_config("wise_whisper").features
+    assert features.encoder_layers == (2, 4) and features.encoder_window == "clip+7s"
+    model = train_tiny(trained["manifest"], tmp_path / "shipped.wise", "encoder_layers=[2, 4]",
+                       "encoder_window=clip+7s")
+    p = Predictor(model, vectors_cache=trained["root"] / "wise-cache")
+    assert p.features == features
+    assert p._shared_encoder and not p._recognizer.whole_window
+    u = trained["rows"][0]
+    x = load_audio(u.audio)
+    p._recognizer.load()
+    rec = p._recognizer.recognize(x, source=u.audio)
+    assert rec.encoder_window == "clip+7s"
+    frames, _ = p.audio_features(x, rec.encoder_frames)
+    np.testing.assert_array_equal(frames, encoder_frames(x, features))
+    np.testing.assert_array_equal(frames[:, 384:], rec.encoder_frames)
+    r = p.predict(u.audio)
+    assert r.status == "ok" and r.transcript_source == "asr"

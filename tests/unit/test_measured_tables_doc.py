@@ -45,6 +45,7 @@ def between(page: str, marker: str) -> str:
     ("benchmarks/results/encoder_layers.md", "encoder-layers"),
     ("benchmarks/results/shipped_encoder.md", "shipped-encoder"),
     ("benchmarks/results/adaptation_wise_whisper.md", "adaptation"),
+    ("benchmarks/results/adaptation_wise_whisper_previous.md", "adaptation-previous"),
 ])
 def test_the_real_speech_page_quotes_the_generated_tables(result, marker):
     page = (ROOT / "docs/real-speech.md").read_text()
