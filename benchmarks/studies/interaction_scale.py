@@ -15,10 +15,9 @@ earlier run finished, so the grid can be spread over several sittings, on severa
 each finished (seed, fold) is also recorded, as soon as it ends, in
 benchmarks/results/interaction_scale_runs.jsonl (its accuracy per kind of utterance, its
 test/train sizes, its config's hash and the machine that trained it), which is part of the
-repository. A (seed, fold)
-recorded there with the same config is not trained again, and the table is made from that
-file alone: a work folder lost with its machine costs only the unfinished folds. (The corpora
-and their features are regenerated bit for bit from the seed: see docs/evaluation.md.)
+repository. A (seed, fold) recorded there with the same config is not trained again, and the
+table is made from that file alone: a work folder lost with its machine costs only the
+unfinished folds (the corpora and their features are made again from the seed).
 
 `--measure` times one training epoch of each row at each size on one torch thread (the
 training rows of the first fold, as `wise cv` trains them) and writes

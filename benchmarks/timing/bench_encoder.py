@@ -10,11 +10,12 @@
    thread (CTranslate2's and BLAS's). The MFCC is timed the same way for scale.
 2. **Inside predict, no transcript.** The fold-1 checkpoint of seed 0 of finished cv runs
    predicts the same clips with ASR: the median of each stage (`Prediction.seconds`) and of
-   the total. The runs: RUNS/wise_plus (MFCC frames), RUNS/wise_whisper (tiny.en's last
-   layer, taken from the recogniser's own 30-s window), RUNS/wise_whisper_layers_2_4 (its
-   layers 2 and 4 over the 30-s window) and RUNS/wise_whisper_layers_2_4_short_window (over
-   the clip + 7 s window the recogniser decodes a short clip from); the layered ones take
-   layer 4 from the recogniser and compute layer 2. What the encoder adds to predict is the
+   the total. The runs: RUNS/wise_plus (MFCC frames), RUNS/wise_whisper_previous (tiny.en's
+   last layer, taken from the recogniser's own 30-s window; `wise_whisper` as first
+   shipped), RUNS/wise_whisper_layers_2_4 (its layers 2 and 4 over the 30-s window) and
+   RUNS/wise_whisper_layers_2_4_short_window (over the clip + 7 s window the recogniser
+   decodes a short clip from, the config shipped now); the layered ones take layer 4 from
+   the recogniser and compute layer 2. What the encoder adds to predict is the
    difference of the "features" stage from the MFCC model's; the recogniser's window (and so
    its ASR stage) differs between the rows, and the totals say the rest. A row that is
    missing, or whose checkpoint this version cannot load, is left out.
@@ -95,7 +96,7 @@ def main() -> int:
                 result["frames_alone"][name] = s
                 print(f"{name}: {s:.4f} s per 5-s clip", flush=True)
         rows = list(read_manifest(args.manifest))
-        for row in ("wise_plus", "wise_whisper", "wise_whisper_layers_2_4",
+        for row in ("wise_plus", "wise_whisper_previous", "wise_whisper_layers_2_4",
                     "wise_whisper_layers_2_4_short_window"):
             model = Path(args.runs) / row / "seed_0" / "fold_1" / "model.wise"
             if not model.is_file():

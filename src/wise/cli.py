@@ -257,8 +257,9 @@ def _add_predict(sub: argparse._SubParsersAction) -> None:
     _predictor_options(s)
     s.add_argument("--same-speaker", action="store_true",
                    help="the files are one speaker's: a model trained with normalize=speaker "
-                   "(wise_plus) normalises with their statistics instead of the training "
-                   "speakers' average (docs/real-speech.md)")
+                   "(wise_whisper, wise_plus) normalises with their statistics instead of the "
+                   "training speakers' average; give several clips, one clip adapted on "
+                   "itself does not help (docs/real-speech.md)")
     s.add_argument("--workers", type=int, default=None,
                    help="processes, one file each at a time (default: 1, or min(2, cores) "
                    "for 8 files or more)")
@@ -696,6 +697,11 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if args.text is not None and len(args.audio) > 1:
         raise WiseError(None, "--text gives one transcript: use --transcripts FILE for "
                               "several audio files")
+    if args.same_speaker and len(args.audio) == 1:
+        # Measured on the dev actors: a clip adapted on itself loses its emotion with its
+        # voice (docs/real-speech.md, "A clip cannot adapt to itself").
+        print("wise: --same-speaker with one file adapts on that clip alone, which does not "
+              "help; give several clips of the speaker", file=sys.stderr, flush=True)
     texts = read_transcripts(args.transcripts) if args.transcripts else {}
     per_file = [args.text if args.text is not None else _transcript_for(a, texts)
                 for a in args.audio]

@@ -151,18 +151,23 @@ def test_cli_same_speaker_adapts(shipped, tmp_path, capsys):
     actor = [u for u in plus["rows"] if u.speaker == "Actor_10"]
     listing = tmp_path / "t.tsv"
     listing.write_text("".join(f"{u.audio}\t{u.text}\n" for u in actor))
-    base = ["predict", str(plus["model"]), *[u.audio for u in actor], "--transcripts",
-            str(listing), "--json", "--quiet", "--workers", "1"]
+    options = ["--transcripts", str(listing), "--json", "--quiet", "--workers", "1"]
+    base = ["predict", str(plus["model"]), *[u.audio for u in actor], *options]
     runs = {}
     for flag in ([], ["--same-speaker"]):
         assert main(base + flag) == 0
-        runs[bool(flag)] = [json.loads(line)["probabilities"]
-                            for line in capsys.readouterr().out.splitlines()]
+        out = capsys.readouterr()
+        runs[bool(flag)] = [json.loads(line)["probabilities"] for line in out.out.splitlines()]
+        assert "--same-speaker with one file" not in out.err
     assert runs[True] != runs[False]
     p = Predictor(plus["model"], vectors_cache=plus["root"] / "wise-cache")
     p.adapt_speaker([u.audio for u in actor])
     r = p.predict(actor[0].audio, text=actor[0].text)
     assert r.probabilities == pytest.approx(runs[True][0], abs=1e-5)
+    # One file: it would adapt on itself, which does not help (docs/real-speech.md): say so.
+    assert main(["predict", str(plus["model"]), actor[0].audio, *options,
+                 "--same-speaker"]) == 0
+    assert "--same-speaker with one file" in capsys.readouterr().err
 
 
 def test_without_opensmile_the_model_says_what_to_install(plus, monkeypatch):
