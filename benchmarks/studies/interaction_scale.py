@@ -39,15 +39,15 @@ import time
 from pathlib import Path
 
 import numpy as np
-from synthetic_by_type import TYPES, type_accuracy
+from synthetic_by_type import TYPES, fold_accuracy
 
 from wise import LABELS, code_version
 from wise.cli import main as wise_main
-from wise.crossval import plan_cv, run_jobs
+from wise.crossval import fold_dir, plan_cv, run_jobs
 from wise.fsutil import atomic_write_text
 from wise.rows import load_run_config
 from wise.runtime import Runtime
-from wise.stats import mean_interval, paired_difference
+from wise.stats import mean_interval, paired_difference, test_over_train
 from wise.testing import repo_root
 from wise.testing.host import machine
 
@@ -148,12 +148,11 @@ def run_cell(work: Path, n: int, row: str, seeds: int, jobs: int,
     def finished(seed: int, k: int, test: str, config_hash: str, r: dict) -> None:
         if (seed, k, config_hash) in recorded:
             return
-        by_kind = type_accuracy(out, kinds)
+        by_kind = fold_accuracy(fold_dir(out, seed, k) / "predictions.jsonl", kinds)
         record({"size": n, "row": row, "seed": seed, "fold": k, "test": test,
                 "config_hash": config_hash, "n": r["n"],
                 "n_train": r["n_train"] + r.get("n_val", 0), "ua": round(r["ua"], 4),
-                "accuracy": {t: by_kind[t][seed, k] for t in TYPES
-                             if (seed, k) in by_kind.get(t, {})},
+                "accuracy": {t: by_kind[t] for t in TYPES if t in by_kind},
                 "code_version": code_version(), "machine": machine(platform=True)}, ledger)
         recorded.add((seed, k, config_hash))
 
@@ -170,15 +169,16 @@ def cell_table(n: int, rows: list[str], ledger: Path = LEDGER) -> dict:
     the interval of the mean), and the paired difference from WISE on the same runs, those
     of a (seed, fold) whose two runs were trained on the same machine."""
     acc: dict[str, dict[str, dict[tuple[int, int], float]]] = {}
-    sizes: dict[str, list[float]] = {}
+    runs: dict[str, list[dict]] = {}
     machines: dict[str, dict[tuple[int, int], str]] = {}
     for e in read_ledger(ledger):
         if e["size"] == n and e["row"] in rows:
             for kind, v in e["accuracy"].items():
                 acc.setdefault(e["row"], {}).setdefault(kind, {})[e["seed"], e["fold"]] = v
-            sizes.setdefault(e["row"], []).append(e["n"] / e["n_train"])
+            runs.setdefault(e["row"], []).append(e)
             machines.setdefault(e["row"], {})[e["seed"], e["fold"]] = e["machine"]
-    ratio = {row: float(np.mean(r)) for row, r in sizes.items()}   # as wise.stats.test_over_train
+    # An entry's n_train already counts the rows held out for early stopping.
+    ratio = {row: test_over_train({"folds": r}) for row, r in runs.items()}
     out = {}
     for row in [r for r in rows if r in acc]:
         by_type = acc[row]

@@ -29,19 +29,24 @@ RESULTS = Path(__file__).resolve().parents[1] / "results"
 TYPES = ("acoustic", "lexical", "interaction")
 
 
+def fold_accuracy(preds: Path, meta: dict[str, str]) -> dict[str, float]:
+    """type -> accuracy on one (seed, fold)'s utterances of that type (its predictions.jsonl)."""
+    hits: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for line in preds.read_text(encoding="utf-8").splitlines():
+        p = json.loads(line)
+        h = hits[meta[p["id"]]]
+        h[0] += p["pred"] == p["label"]
+        h[1] += 1
+    return {t: a / n for t, (a, n) in hits.items()}
+
+
 def type_accuracy(run: Path, meta: dict[str, str]) -> dict[str, dict[tuple[int, int], float]]:
     """type -> {(seed, fold): accuracy on that fold's utterances of that type}."""
     out: dict[str, dict[tuple[int, int], float]] = defaultdict(dict)
     for preds in sorted(run.glob("seed_*/fold_*/predictions.jsonl")):
         key = (int(preds.parent.parent.name[5:]), int(preds.parent.name[5:]))
-        hits: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-        for line in preds.read_text(encoding="utf-8").splitlines():
-            p = json.loads(line)
-            h = hits[meta[p["id"]]]
-            h[0] += p["pred"] == p["label"]
-            h[1] += 1
-        for t, (a, n) in hits.items():
-            out[t][key] = a / n
+        for t, acc in fold_accuracy(preds, meta).items():
+            out[t][key] = acc
     return out
 
 
