@@ -123,6 +123,29 @@ ROWS: dict[str, tuple[str, list[str], str]] = {
     "wise_whisper_layer2_clip": ("wise_whisper", [*PREVIOUS, "encoder_layers=[2]",
                                                   "encoder_window=clip"],
                                  "`wise_whisper` on layer 2, the clip encoded alone"),
+    # The unadapted case: a share of training clips normalised as an unknown speaker's, and the
+    # read-out fitted on both views (readout_mix).
+    "wise_whisper_mixed": ("wise_whisper", ["unadapted_fraction=0.5", "readout_mix=true"],
+                           "`wise_whisper`, half the training clips read as an unknown "
+                           "speaker's, the read-out fitted on both views"),
+    "wise_whisper_layer2_mixed": ("wise_whisper", ["encoder_layers=[2]", "unadapted_fraction=0.5",
+                                                   "readout_mix=true"],
+                                  "the same on layer 2 alone"),
+    "wise_whisper_layer2_mixed_val": ("wise_whisper", ["encoder_layers=[2]",
+                                                       "unadapted_fraction=0.5",
+                                                       "readout_mix=true", "val_unadapted=true"],
+                                      "the same, each epoch judged adapted and not"),
+    "wise_whisper_mixed_val": ("wise_whisper", ["unadapted_fraction=0.5", "readout_mix=true",
+                                                "val_unadapted=true"],
+                               "`wise_whisper_mixed`, each epoch judged adapted and not"),
+    "whisper_probe_layer2_short_window": ("whisper_probe", ["encoder_layers=[2]",
+                                                            "encoder_window=clip+7s"],
+                                          "the probe on layer 2 of the clip + 7 s window, "
+                                          "corpus statistics"),
+    "whisper_probe_layer2_short_window_speaker": ("whisper_probe",
+                                                  ["encoder_layers=[2]", "encoder_window=clip+7s",
+                                                   "normalize=speaker"],
+                                                  "the same, per speaker"),
     # The probe on the frames the shipped config reads.
     "whisper_probe_layers_2_4_short_window": ("whisper_probe", SHIPPED_FRAMES,
                                               "the probe on layers 2 and 4 of the clip + 7 s "

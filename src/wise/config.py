@@ -217,6 +217,15 @@ class TrainConfig:
     # fixed, and train the rest from the last FC layer at zero (Wise.start_from_readout).
     readout_first: bool = False
     readout_C: float = 0.1
+    # With readout_first and unadapted_fraction f > 0: fit the read-out on both views of every
+    # training utterance, its speaker's statistics (weight 1 - f) and the unknown speaker's
+    # (weight f), as the rest of the model is trained; else on the first view alone, and the
+    # fixed read-out never learns to read a voice it was not adapted to.
+    readout_mix: bool = False
+    # Under normalize: speaker, judge each epoch on the validation speakers both adapted to and
+    # as unknown speakers (the mean of the two UAs), as the model will be used; else adapted
+    # only.
+    val_unadapted: bool = False
     seed: int = 0
     device: str = "auto"          # "auto" (CUDA when available), "cpu", "cuda"
     precision: str = "fp32"       # "bf16": forward and loss under torch.autocast in bfloat16
@@ -237,6 +246,10 @@ class TrainConfig:
             raise ValueError("readout_C must be positive")
         if not 0.0 <= self.unadapted_fraction < 1.0:
             raise ValueError("unadapted_fraction must be in [0, 1)")
+        if self.readout_mix and not (self.readout_first and self.unadapted_fraction > 0):
+            raise ValueError("readout_mix needs readout_first and unadapted_fraction > 0")
+        if self.val_unadapted and self.normalize != "speaker":
+            raise ValueError("val_unadapted needs normalize: speaker")
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, "
                              f"not {self.precision!r}")
@@ -254,7 +267,8 @@ class TrainConfig:
             del d["validation"]
         if not d["readout_first"]:
             del d["readout_C"]
-        for name in ("adapt_prior_clips", "unadapted_fraction", "readout_first"):
+        for name in ("adapt_prior_clips", "unadapted_fraction", "readout_first", "readout_mix",
+                     "val_unadapted"):
             if not d[name]:
                 del d[name]
         return d

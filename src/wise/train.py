@@ -210,17 +210,37 @@ def batches_on(data: Batches, batches: list[list[int]], normalizer: Normalizer |
         yield b.to(device, non_blocking=True)
 
 
+UNKNOWN_SPEAKER = "<unknown>"
+"""A speaker key no normaliser holds: normalised with the training speakers' average."""
+
+
+def as_unknown(data: Batches) -> Batches:
+    """`data` with every row an unknown speaker's."""
+    return replace(data, speakers=[UNKNOWN_SPEAKER] * len(data.speakers))
+
+
 def start_from_readout(model: nn.Module, data: Batches, rows: list[int], normalizer: Normalizer,
                        cfg: TrainConfig, n_classes: int, device: torch.device) -> None:
     """TrainConfig.readout_first: the model's utterance read-out fitted alone on `rows`, with
-    balanced class weights n / (k n_c) as the probe row's (`Wise.start_from_readout`)."""
+    balanced class weights n / (k n_c) as the probe row's (`Wise.start_from_readout`). With
+    `readout_mix`, on each row twice: with its speaker's statistics (weight 1 - f) and as an
+    unknown speaker's (weight f = unadapted_fraction), the mix training then draws from."""
     if not (isinstance(model, Wise) and model.cfg.utterance_logits):
         raise WiseError(None, "readout_first needs a WISE model with utterance_logits: true")
-    b = replace(data, inputs=frozenset({BatchInput.UTTERANCE_STATS})).batch(rows, normalizer)
-    weight = balanced_weights(b.labels.numpy(), n_classes)
-    model.start_from_readout(b.utt_stats.to(device), b.labels.to(device),
-                             torch.tensor(weight, dtype=torch.float32, device=device),
-                             cfg.readout_C)
+    stats_only = replace(data, inputs=frozenset({BatchInput.UTTERANCE_STATS}))
+    views = [(stats_only, 1.0)]
+    if cfg.readout_mix:
+        f = cfg.unadapted_fraction
+        views = [(stats_only, 1.0 - f), (as_unknown(stats_only), f)]
+    batches = [(d.batch(rows, normalizer), w) for d, w in views]
+    labels = batches[0][0].labels
+    class_weight = balanced_weights(labels.numpy(), n_classes)
+    model.start_from_readout(
+        torch.cat([b.utt_stats for b, _ in batches]).to(device),
+        torch.cat([b.labels for b, _ in batches]).to(device),
+        torch.tensor(class_weight, dtype=torch.float32, device=device),
+        cfg.readout_C,
+        torch.cat([torch.full((len(rows),), w) for _, w in batches]).to(device))
 
 
 def balanced_weights(y: np.ndarray, n_classes: int) -> np.ndarray:
@@ -228,10 +248,6 @@ def balanced_weights(y: np.ndarray, n_classes: int) -> np.ndarray:
     "balanced"); a class absent from `y` counts as one row."""
     counts = np.bincount(y, minlength=n_classes).astype(np.float64)
     return counts.sum() / np.maximum(counts, 1) / n_classes
-
-
-UNKNOWN_SPEAKER = "<unknown>"
-"""A speaker key no normaliser holds: normalised with the training speakers' average."""
 
 
 def unadapted(data: Batches, rows: list[int], fraction: float, rng: np.random.Generator) -> Batches:
@@ -354,9 +370,12 @@ def train(model: nn.Module, data: Batches, rows: list[int], cfg: TrainConfig, *,
         if val_rows:
             scored = torch.zeros(2, dtype=torch.float64, device=device)
             if world.main:
-                probs, _ = evaluate(model, data, val_rows, val_normalizer)
-                scored[0] = unweighted_accuracy(y_val, probs.argmax(1), n_classes)
-                scored[1] = float((probs.argmax(1) == y_val).mean())
+                views = [evaluate(model, data, val_rows, val_normalizer)[0]]
+                if cfg.val_unadapted:        # the same speakers, as unknown ones
+                    views.append(evaluate(model, as_unknown(data), val_rows, normalizer)[0])
+                scored[0] = np.mean([unweighted_accuracy(y_val, p.argmax(1), n_classes)
+                                     for p in views])
+                scored[1] = np.mean([float((p.argmax(1) == y_val).mean()) for p in views])
             val_ua, val_wa = world.from_main(scored).tolist()
         history.append({"epoch": epoch, "loss": epoch_loss, "val_ua": val_ua,
                         "val_wa": val_wa, "seconds": round(time.perf_counter() - t0, 2)})

@@ -132,3 +132,43 @@ def test_attentive_pooling_reads_only_real_frames():
     assert (out[0, 39:] < 1e-2).all()
     with pytest.raises(ValueError, match="utterance_stats=true"):
         build_model("wise", {"attentive_pooling": True})
+
+
+def test_row_weights_in_the_readout_fit_count_rows_fractionally():
+    # readout_mix fits every row twice, weighted 1 - f and f: rows given twice at weights
+    # .5 and .5 must fit as the rows once, and a view at weight 0 must not count at all.
+    rng = np.random.default_rng(1)
+    y = np.repeat(np.arange(4), 15)
+    x = (rng.normal(size=(4, 156)) * 0.5)[y] + rng.normal(size=(60, 156))
+    noise = rng.normal(size=x.shape) * 3
+    weight = torch.ones(4)
+
+    def fitted(stats: np.ndarray, labels: np.ndarray, rows: list[float] | None) -> torch.Tensor:
+        model = build_model("wise", {"utterance_stats": True, "utterance_logits": True},
+                            text_dim=50, frame_dim=39, n_functionals=78)
+        model.start_from_readout(torch.tensor(stats, dtype=torch.float32),
+                                 torch.tensor(labels), weight, C=0.1,
+                                 row_weight=None if rows is None else torch.tensor(rows))
+        return model.utterance_readout.weight.detach()
+
+    once = fitted(x, y, None)
+    torch.testing.assert_close(fitted(np.vstack([x, x]), np.r_[y, y], [0.5] * 120), once,
+                               atol=2e-3, rtol=0)
+    torch.testing.assert_close(fitted(np.vstack([x, noise]), np.r_[y, y],
+                                      [1.0] * 60 + [0.0] * 60), once, atol=2e-3, rtol=0)
+    # ...and a view that does count moves the fit.
+    assert (fitted(np.vstack([x, noise]), np.r_[y, y], [0.5] * 120) - once).abs().max() > 0.01
+
+
+def test_the_mixed_readout_and_the_two_view_validation_are_options_that_need_their_setting():
+    from wise.config import TrainConfig
+
+    assert "readout_mix" not in TrainConfig().key_fields()
+    assert "val_unadapted" not in TrainConfig().key_fields()
+    cfg = TrainConfig(normalize="speaker", readout_first=True, unadapted_fraction=0.5,
+                      readout_mix=True, val_unadapted=True)
+    assert cfg.key_fields()["readout_mix"] and cfg.key_fields()["val_unadapted"]
+    with pytest.raises(ValueError, match="readout_mix needs"):
+        TrainConfig(readout_first=True, readout_mix=True)
+    with pytest.raises(ValueError, match="val_unadapted needs"):
+        TrainConfig(val_unadapted=True)
