@@ -130,11 +130,12 @@ ROWS: dict[str, tuple[str, list[str], str]] = {
                            "speaker's, the read-out fitted on both views"),
     "wise_whisper_layer2_mixed": ("wise_whisper", ["encoder_layers=[2]", "unadapted_fraction=0.5",
                                                    "readout_mix=true"],
-                                  "the same on layer 2 alone"),
+                                  "`wise_whisper_mixed` on layer 2 alone"),
     "wise_whisper_layer2_mixed_val": ("wise_whisper", ["encoder_layers=[2]",
                                                        "unadapted_fraction=0.5",
                                                        "readout_mix=true", "val_unadapted=true"],
-                                      "the same, each epoch judged adapted and not"),
+                                      "`wise_whisper_layer2_mixed`, each epoch judged "
+                                      "adapted and not"),
     "wise_whisper_mixed_val": ("wise_whisper", ["unadapted_fraction=0.5", "readout_mix=true",
                                                 "val_unadapted=true"],
                                "`wise_whisper_mixed`, each epoch judged adapted and not"),
@@ -145,7 +146,8 @@ ROWS: dict[str, tuple[str, list[str], str]] = {
     "whisper_probe_layer2_short_window_speaker": ("whisper_probe",
                                                   ["encoder_layers=[2]", "encoder_window=clip+7s",
                                                    "normalize=speaker"],
-                                                  "the same, per speaker"),
+                                                  "the probe on layer 2 of the clip + 7 s "
+                                                  "window, per speaker"),
     # The probe on the frames the shipped config reads.
     "whisper_probe_layers_2_4_short_window": ("whisper_probe", SHIPPED_FRAMES,
                                               "the probe on layers 2 and 4 of the clip + 7 s "
