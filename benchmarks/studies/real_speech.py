@@ -36,11 +36,17 @@ RESULTS = Path(__file__).resolve().parents[1] / "results"
 
 # name -> (shipped config, overrides, what it is)
 EGEMAPS = ["functionals=egemaps", "prosody=egemaps"]
-# `wise_whisper` reads layers 2 and 4 of tiny.en's encoder over the clip + 7 s window; before
-# that it read the last layer over the 30-s window. Its variants below were measured against
-# that earlier config and keep its settings, so that a name means what its results measured.
-SHIPPED_FRAMES = ["encoder_layers=[2,4]", "encoder_window=clip+7s"]
-PREVIOUS = ["encoder_layers=[]", "encoder_window=30s"]
+# `wise_whisper` reads layer 2 of tiny.en's encoder over the clip + 7 s window, with both views
+# of each clip in training (its speaker's statistics and the training speakers' average) and
+# its read-out fitted on every training speaker. Before that it read layers 2 and 4 of the same
+# window with the read-out fitted on the speakers' own statistics of the rows left after
+# validation (`wise_whisper_2_4`), and before that the last layer over the 30-s window
+# (`wise_whisper_previous`). The variants below keep the settings of the config they were
+# measured against, so that a name means what its results measured.
+SPEAKER_VIEW = ["readout_mix=false", "val_unadapted=false", "unadapted_fraction=0",
+                "readout_rows=fit"]
+LAYERS_2_4 = ["encoder_layers=[2,4]", "encoder_window=clip+7s"]
+PREVIOUS = ["encoder_layers=[]", "encoder_window=30s", *SPEAKER_VIEW]
 ROWS: dict[str, tuple[str, list[str], str]] = {
     "egemaps_svm": ("egemaps_svm", [], "eGeMAPS functionals + RBF SVM (classic baseline)"),
     "wise_plus": ("wise_plus", [], "WISE+ (shipped config: librosa functionals)"),
@@ -100,7 +106,7 @@ ROWS: dict[str, tuple[str, list[str], str]] = {
                             "`wise_whisper` on layer 2 of tiny.en's encoder"),
     "wise_whisper_layers_2_4": ("wise_whisper", [*PREVIOUS, "encoder_layers=[2,4]"],
                                 "`wise_whisper` on layers 2 and 4, side by side"),
-    "wise_whisper_layers_2_4_short_window": ("wise_whisper", [*PREVIOUS, *SHIPPED_FRAMES],
+    "wise_whisper_layers_2_4_short_window": ("wise_whisper", [*PREVIOUS, *LAYERS_2_4],
                                              "`wise_whisper` on layers 2 and 4 of the clip + "
                                              "7 s window"),
     "wise_whisper_layers_2_4_corpus": ("wise_whisper", [*PREVIOUS, "encoder_layers=[2,4]",
@@ -123,22 +129,34 @@ ROWS: dict[str, tuple[str, list[str], str]] = {
     "wise_whisper_layer2_clip": ("wise_whisper", [*PREVIOUS, "encoder_layers=[2]",
                                                   "encoder_window=clip"],
                                  "`wise_whisper` on layer 2, the clip encoded alone"),
-    # The unadapted case: a share of training clips normalised as an unknown speaker's, and the
-    # read-out fitted on both views (readout_mix).
-    "wise_whisper_mixed": ("wise_whisper", ["unadapted_fraction=0.5", "readout_mix=true"],
-                           "`wise_whisper`, half the training clips read as an unknown "
+    # The config shipped before the present one, and the steps from it to the present one.
+    "wise_whisper_2_4": ("wise_whisper", [*LAYERS_2_4, *SPEAKER_VIEW],
+                         "`wise_whisper` as shipped before: layers 2 and 4, the read-out "
+                         "fitted on the speakers' own statistics"),
+    "wise_whisper_readout_all": ("wise_whisper", [*LAYERS_2_4, *SPEAKER_VIEW,
+                                                  "readout_rows=all"],
+                                 "`wise_whisper_2_4`, the read-out fitted on every training "
+                                 "speaker (validation ones too)"),
+    "wise_whisper_mixed": ("wise_whisper", [*LAYERS_2_4, *SPEAKER_VIEW, "unadapted_fraction=0.5",
+                                            "readout_mix=true"],
+                           "`wise_whisper_2_4`, half the training clips read as an unknown "
                            "speaker's, the read-out fitted on both views"),
-    "wise_whisper_layer2_mixed": ("wise_whisper", ["encoder_layers=[2]", "unadapted_fraction=0.5",
+    "wise_whisper_mixed_val": ("wise_whisper", [*LAYERS_2_4, *SPEAKER_VIEW,
+                                                "unadapted_fraction=0.5", "readout_mix=true",
+                                                "val_unadapted=true"],
+                               "`wise_whisper_mixed`, each epoch judged adapted and not"),
+    "wise_whisper_layer2_mixed": ("wise_whisper", [*LAYERS_2_4, *SPEAKER_VIEW,
+                                                   "encoder_layers=[2]", "unadapted_fraction=0.5",
                                                    "readout_mix=true"],
                                   "`wise_whisper_mixed` on layer 2 alone"),
-    "wise_whisper_layer2_mixed_val": ("wise_whisper", ["encoder_layers=[2]",
+    "wise_whisper_layer2_mixed_val": ("wise_whisper", [*LAYERS_2_4, *SPEAKER_VIEW,
+                                                       "encoder_layers=[2]",
                                                        "unadapted_fraction=0.5",
                                                        "readout_mix=true", "val_unadapted=true"],
                                       "`wise_whisper_layer2_mixed`, each epoch judged "
-                                      "adapted and not"),
-    "wise_whisper_mixed_val": ("wise_whisper", ["unadapted_fraction=0.5", "readout_mix=true",
-                                                "val_unadapted=true"],
-                               "`wise_whisper_mixed`, each epoch judged adapted and not"),
+                                      "adapted and not (`wise_whisper` with its read-out "
+                                      "fitted without the validation speakers)"),
+    # The probe on the frames the shipped config reads.
     "whisper_probe_layer2_short_window": ("whisper_probe", ["encoder_layers=[2]",
                                                             "encoder_window=clip+7s"],
                                           "the probe on layer 2 of the clip + 7 s window, "
@@ -148,13 +166,14 @@ ROWS: dict[str, tuple[str, list[str], str]] = {
                                                    "normalize=speaker"],
                                                   "the probe on layer 2 of the clip + 7 s "
                                                   "window, per speaker"),
-    # The probe on the frames the shipped config reads.
-    "whisper_probe_layers_2_4_short_window": ("whisper_probe", SHIPPED_FRAMES,
+    # The probe on the frames `wise_whisper_2_4` reads.
+    "whisper_probe_layers_2_4_short_window": ("whisper_probe", LAYERS_2_4,
                                               "the probe on layers 2 and 4 of the clip + 7 s "
                                               "window, corpus statistics"),
     "whisper_probe_layers_2_4_short_window_speaker": ("whisper_probe",
-                                                      [*SHIPPED_FRAMES, "normalize=speaker"],
-                                                      "the same, per speaker"),
+                                                      [*LAYERS_2_4, "normalize=speaker"],
+                                                      "the probe on layers 2 and 4 of the clip "
+                                                      "+ 7 s window, per speaker"),
 }
 
 

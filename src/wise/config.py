@@ -87,8 +87,9 @@ class FeatureConfig:
     # Which of the encoder's layers give the frames: () its last, the output the recogniser
     # decodes from; (k, ...) the output of its first k layers (counted from 1, each through
     # the encoder's closing layer norm), side by side in layer order (a frame is the encoder's
-    # width times the number of layers). On the dev actors' emotions, layers 2 and 4 of tiny.en
-    # read more than its last alone, which is tuned to words (docs/real-speech.md).
+    # width times the number of layers). On the dev actors' emotions, layer 2 of tiny.en
+    # reads a new voice better than its last, which is tuned to words and to the voice
+    # (docs/real-speech.md).
     encoder_layers: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
@@ -226,6 +227,11 @@ class TrainConfig:
     # as unknown speakers (the mean of the two UAs), as the model will be used; else adapted
     # only.
     val_unadapted: bool = False
+    # The rows the read-out is fitted on (readout_first): "fit", the training rows less the
+    # validation ones, or "all", the validation rows too (their speakers standardised as
+    # early stopping sees them), so that it hears every training speaker as the probe row
+    # does; the epochs are still judged on the validation rows.
+    readout_rows: str = "fit"
     seed: int = 0
     device: str = "auto"          # "auto" (CUDA when available), "cpu", "cuda"
     precision: str = "fp32"       # "bf16": forward and loss under torch.autocast in bfloat16
@@ -248,6 +254,8 @@ class TrainConfig:
             raise ValueError("unadapted_fraction must be in [0, 1)")
         if self.readout_mix and not (self.readout_first and self.unadapted_fraction > 0):
             raise ValueError("readout_mix needs readout_first and unadapted_fraction > 0")
+        if self.readout_rows not in ("fit", "all"):
+            raise ValueError(f"readout_rows must be 'fit' or 'all', not {self.readout_rows!r}")
         if self.val_unadapted and self.normalize != "speaker":
             raise ValueError("val_unadapted needs normalize: speaker")
         if self.precision not in PRECISIONS:
@@ -267,6 +275,8 @@ class TrainConfig:
             del d["validation"]
         if not d["readout_first"]:
             del d["readout_C"]
+        if d["readout_rows"] == "fit":
+            del d["readout_rows"]
         for name in ("adapt_prior_clips", "unadapted_fraction", "readout_first", "readout_mix",
                      "val_unadapted"):
             if not d[name]:

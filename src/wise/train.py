@@ -328,11 +328,32 @@ def train(model: nn.Module, data: Batches, rows: list[int], cfg: TrainConfig, *,
     loss_sum = nn.CrossEntropyLoss(weight=weight, reduction="sum")
     class_weight = np.ones(n_classes) if weight is None else weight.cpu().numpy()
     if cfg.readout_first:            # before DDP wraps it: the read-out is then fixed
-        start_from_readout(model, data, fit_rows, normalizer, cfg, n_classes, device)
+        if cfg.readout_rows == "all":    # every training speaker, as the probe row hears
+            start_from_readout(model, data, fit_rows + val_rows, val_normalizer, cfg,
+                               n_classes, device)
+        else:
+            start_from_readout(model, data, fit_rows, normalizer, cfg, n_classes, device)
     net = world.wrap(model, device)
     opt = optimizer(model, cfg)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda t: 1.0 / (1.0 + cfg.lr_decay * t))
     y_val = np.array([data.labels[i] for i in val_rows])
+
+    def validate() -> tuple[float | None, float | None]:
+        """(UA, WA) of the model on the validation rows, rank 0 scoring for every rank;
+        (None, None) when none are held out (too few rows: the last epoch is kept)."""
+        if not val_rows:
+            return None, None
+        scored = torch.zeros(2, dtype=torch.float64, device=device)
+        if world.main:
+            views = [evaluate(model, data, val_rows, val_normalizer)[0]]
+            if cfg.val_unadapted:        # the same speakers, as unknown ones
+                views.append(evaluate(model, as_unknown(data), val_rows, normalizer)[0])
+            scored[0] = np.mean([unweighted_accuracy(y_val, p.argmax(1), n_classes)
+                                 for p in views])
+            scored[1] = np.mean([float((p.argmax(1) == y_val).mean()) for p in views])
+        ua, wa = world.from_main(scored).tolist()
+        return ua, wa
+
     best = {"ua": -1.0, "epoch": 0, "state": None}
     history = []
     for epoch in range(1, cfg.max_epochs + 1):
@@ -366,17 +387,7 @@ def train(model: nn.Module, data: Batches, rows: list[int], cfg: TrainConfig, *,
             # Summed on the device: no wait for the GPU at every batch.
             total += loss.detach().double() * (len(rows_b) / world.size)
         epoch_loss = world.sum(total).item() / len(fit_rows)
-        val_ua = val_wa = None  # no rows held out (too few rows): the last epoch is kept
-        if val_rows:
-            scored = torch.zeros(2, dtype=torch.float64, device=device)
-            if world.main:
-                views = [evaluate(model, data, val_rows, val_normalizer)[0]]
-                if cfg.val_unadapted:        # the same speakers, as unknown ones
-                    views.append(evaluate(model, as_unknown(data), val_rows, normalizer)[0])
-                scored[0] = np.mean([unweighted_accuracy(y_val, p.argmax(1), n_classes)
-                                     for p in views])
-                scored[1] = np.mean([float((p.argmax(1) == y_val).mean()) for p in views])
-            val_ua, val_wa = world.from_main(scored).tolist()
+        val_ua, val_wa = validate()
         history.append({"epoch": epoch, "loss": epoch_loss, "val_ua": val_ua,
                         "val_wa": val_wa, "seconds": round(time.perf_counter() - t0, 2)})
         if on_epoch is not None:

@@ -47,7 +47,7 @@ def between(page: str, marker: str) -> str:
     ("benchmarks/results/adaptation_wise_whisper.md", "adaptation"),
     ("benchmarks/results/adaptation_wise_whisper_previous.md", "adaptation-previous"),
     ("benchmarks/results/unadapted_case.md", "unadapted-case"),
-    ("benchmarks/results/adaptation_wise_whisper_layer2_mixed_val.md", "adaptation-both-views"),
+    ("benchmarks/results/adaptation_wise_whisper_2_4.md", "adaptation-2-4"),
 ])
 def test_the_real_speech_page_quotes_the_generated_tables(result, marker):
     page = (ROOT / "docs/real-speech.md").read_text()

@@ -160,7 +160,7 @@ def test_row_weights_in_the_readout_fit_count_rows_fractionally():
     assert (fitted(np.vstack([x, noise]), np.r_[y, y], [0.5] * 120) - once).abs().max() > 0.01
 
 
-def test_the_mixed_readout_and_the_two_view_validation_are_options_that_need_their_setting():
+def test_the_readout_options_are_options_that_need_their_setting():
     from wise.config import TrainConfig
 
     assert "readout_mix" not in TrainConfig().key_fields()
@@ -172,3 +172,8 @@ def test_the_mixed_readout_and_the_two_view_validation_are_options_that_need_the
         TrainConfig(readout_first=True, readout_mix=True)
     with pytest.raises(ValueError, match="val_unadapted needs"):
         TrainConfig(val_unadapted=True)
+    # Where the read-out is fitted: a default that leaves old hashes alone, one other choice.
+    assert "readout_rows" not in TrainConfig(readout_first=True).key_fields()
+    assert TrainConfig(readout_first=True, readout_rows="all").key_fields()["readout_rows"] == "all"
+    with pytest.raises(ValueError, match="readout_rows must be 'fit' or 'all'"):
+        TrainConfig(readout_rows="val")
