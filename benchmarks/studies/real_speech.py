@@ -30,7 +30,7 @@ import numpy as np
 from wise import code_version
 from wise.cli import main as wise_main
 from wise.fsutil import atomic_write_text
-from wise.stats import compare_runs
+from wise.stats import compare_folds, compare_runs
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
 
@@ -44,7 +44,7 @@ EGEMAPS = ["functionals=egemaps", "prosody=egemaps"]
 # (`wise_whisper_previous`). The variants below keep the settings of the config they were
 # measured against, so that a name means what its results measured.
 SPEAKER_VIEW = ["readout_mix=false", "val_unadapted=false", "unadapted_fraction=0",
-                "readout_rows=fit"]
+                "readout_rows=fit", "adapt_prior_clips=4"]
 LAYERS_2_4 = ["encoder_layers=[2,4]", "encoder_window=clip+7s"]
 PREVIOUS = ["encoder_layers=[]", "encoder_window=30s", *SPEAKER_VIEW]
 ROWS: dict[str, tuple[str, list[str], str]] = {
@@ -156,6 +156,9 @@ ROWS: dict[str, tuple[str, list[str], str]] = {
                                       "`wise_whisper_layer2_mixed`, each epoch judged "
                                       "adapted and not (`wise_whisper` with its read-out "
                                       "fitted without the validation speakers)"),
+    "wise_whisper_prior4": ("wise_whisper", ["adapt_prior_clips=4"],
+                            "`wise_whisper_layer2_mixed_val`, the read-out fitted on every "
+                            "training speaker (`wise_whisper` with n0 = 4, not 8)"),
     # The probe on the frames the shipped config reads.
     "whisper_probe_layer2_short_window": ("whisper_probe", ["encoder_layers=[2]",
                                                             "encoder_window=clip+7s"],
@@ -289,13 +292,23 @@ def compare(rows: dict[str, dict], references: list[str], condition: str | None 
                 r["vs"][ref] = {"n_pairs": v["n_pairs"], "mean": round(v["mean"], 4),
                                 "ci95": [round(x, 4) for x in v["ci95"]],
                                 "verdict": v["verdict"]}
+                if len(by_seed) > 1 and (w := compare_folds(s, other)) is not None:
+                    r["vs"][ref]["over_folds"] = {"n_pairs": w["n_pairs"],
+                                                  "ci95": [round(x, 4) for x in w["ci95"]],
+                                                  "verdict": w["verdict"]}
         out[name] = r
     return out
 
 
 def markdown(table: dict, references: list[str], meta: dict, title: str = "") -> str:
     def cell(v: dict | None) -> str:
-        return "—" if v is None else f"{v['mean']:+.3f} [{v['ci95'][0]:+.3f}, {v['ci95'][1]:+.3f}]"
+        if v is None:
+            return "—"
+        text = f"{v['mean']:+.3f} [{v['ci95'][0]:+.3f}, {v['ci95'][1]:+.3f}]"
+        if "over_folds" in v:
+            lo, hi = v["over_folds"]["ci95"]
+            text += f"; folds [{lo:+.3f}, {hi:+.3f}]"
+        return text
 
     lines = [f"Manifest `{meta['manifest']}`, {meta['folds']} speaker-independent folds "
              f"(`speaker_groups`), seeds {meta['seeds']}, early stopping on held-out training "
@@ -304,8 +317,10 @@ def markdown(table: dict, references: list[str], meta: dict, title: str = "") ->
              "seed, averaged over seeds; Δ = paired UA difference against a reference row on "
              "the same (seed, fold), with its 95% interval corrected for the overlapping "
              "training sets of cross-validation (variance s²(1/J + n_test/n_train) over J "
-             "pairs; Nadeau & Bengio 2003, `wise.stats`). A row is better or worse only when "
-             "the interval excludes 0.", ""] if not title else [title, ""]
+             "pairs; Nadeau & Bengio 2003, `wise.stats`); \"folds\": the same interval with "
+             "each fold's seeds averaged first (one pair a fold), the one to read when a row's "
+             "seeds give nearly the same models (a scikit-learn row's are identical). A row is "
+             "better or worse only when the interval excludes 0.", ""] if not title else [title, ""]
     lines += ["| Row | What | UA | WA | fold std | "
               + " | ".join(f"Δ UA vs `{r}` [95% CI]" for r in references) + " |",
               "|---|---|---|---|---|" + "---|" * len(references)]

@@ -75,6 +75,16 @@ def run_scores(summary: CVSummary, key: str = "ua") -> dict[tuple[int, str], flo
     return {(int(f.get("seed", 0)), str(f["test"])): float(f[key]) for f in summary["folds"]}
 
 
+def fold_scores(summary: CVSummary, key: str = "ua") -> dict[str, float]:
+    """A `wise cv` summary's score per test fold, averaged over its seeds: the units to pair
+    when a row's seeds give (nearly) the same models, as a scikit-learn row's do, so that its
+    (seed, fold) pairs are not as many independent ones."""
+    by_fold: dict[str, list[float]] = {}
+    for (_, fold), v in run_scores(summary, key).items():
+        by_fold.setdefault(fold, []).append(v)
+    return {fold: float(np.mean(v)) for fold, v in by_fold.items()}
+
+
 def test_over_train(summary: CVSummary) -> float:
     """Mean over a summary's runs of test rows / rows of the training folds (those fitted plus
     those held out for early stopping: the model depends on both); 0 when not recorded."""
@@ -89,3 +99,10 @@ def compare_runs(a: CVSummary, b: CVSummary, key: str = "ua") -> PairedDifferenc
     the same interval."""
     ratio = (test_over_train(a) + test_over_train(b)) / 2
     return paired_difference(run_scores(a, key), run_scores(b, key), ratio)
+
+
+def compare_folds(a: CVSummary, b: CVSummary, key: str = "ua") -> PairedDifference | None:
+    """`compare_runs` over the test folds, each fold's seeds averaged first (`fold_scores`):
+    the wider, safer interval where the seeds do not vary the model much."""
+    ratio = (test_over_train(a) + test_over_train(b)) / 2
+    return paired_difference(fold_scores(a, key), fold_scores(b, key), ratio)

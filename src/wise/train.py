@@ -328,7 +328,10 @@ def train(model: nn.Module, data: Batches, rows: list[int], cfg: TrainConfig, *,
     loss_sum = nn.CrossEntropyLoss(weight=weight, reduction="sum")
     class_weight = np.ones(n_classes) if weight is None else weight.cpu().numpy()
     if cfg.readout_first:            # before DDP wraps it: the read-out is then fixed
-        if cfg.readout_rows == "all":    # every training speaker, as the probe row hears
+        # "all": every training speaker, as the probe row hears them; the validation
+        # speakers standardised as early stopping sees them (and counted in the average an
+        # unknown speaker is read through, under readout_mix).
+        if cfg.readout_rows == "all":
             start_from_readout(model, data, fit_rows + val_rows, val_normalizer, cfg,
                                n_classes, device)
         else:

@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 from scipy import stats as scipy_stats
 
-from wise.stats import compare_runs, mean_interval, paired_difference, t975
+from wise.stats import (
+    compare_folds,
+    compare_runs,
+    fold_scores,
+    mean_interval,
+    paired_difference,
+    t975,
+)
 
 
 @pytest.mark.parametrize("df", [1, 2, 4, 14, 30, 31, 44, 100, 1000])
@@ -69,3 +76,21 @@ def test_compare_runs_pairs_by_seed_and_test_fold():
     v = compare_runs(a, b)
     assert v["n_pairs"] == 4
     assert v["mean"] == pytest.approx(np.mean([0.01, 0.10, 0.02, 0.06]))
+
+
+def test_compare_folds_averages_each_folds_seeds_before_pairing():
+    # Seeds that give the same model repeat each fold's difference: over (seed, fold) pairs
+    # that looks like twice the evidence; over folds it is what it is.
+    def run(uas):
+        return {"folds": [{"seed": s, "test": t, "ua": u, "n": 20, "n_train": 80}
+                          for (s, t), u in uas.items()]}
+    folds = {"A": 0.05, "B": 0.01, "C": 0.09}
+    a = run({(s, t): 0.7 + d for s in (0, 1, 2) for t, d in folds.items()})
+    b = run({(s, t): 0.7 for s in (0, 1, 2) for t in folds})
+    assert fold_scores(a) == pytest.approx({t: 0.7 + d for t, d in folds.items()})
+    by_fold, by_run = compare_folds(a, b), compare_runs(a, b)
+    assert by_fold["n_pairs"] == 3 and by_run["n_pairs"] == 9
+    assert by_fold["mean"] == pytest.approx(by_run["mean"])
+    assert by_fold["ci95"][0] < by_run["ci95"][0] and by_fold["ci95"][1] > by_run["ci95"][1]
+    ref = paired_difference(dict(folds), dict.fromkeys(folds, 0.0), 20 / 80)
+    assert by_fold["ci95"] == pytest.approx(ref["ci95"])

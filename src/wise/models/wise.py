@@ -190,9 +190,9 @@ class Wise(DimsFromConfig, nn.Module):
         """Fit the utterance read-out alone (`utterance_logits`) as the probe is fitted: a
         multinomial logistic regression of `labels` (N,) on `stats` (N, S), minimising
         sum_i r_i w_y_i loss_i + |W|^2 / (2 C) by L-BFGS to convergence (r_i: `row_weight`, 1
-        when None), and keep it fixed; then
-        zero the last FC layer, so that the model's logits start as the read-out's: the rest
-        of the model learns what the probe misses (TrainConfig.readout_first)."""
+        when None), and keep it fixed; then zero the last FC layer, so that the model's
+        logits start as the read-out's: the rest of the model learns what the probe misses
+        (TrainConfig.readout_first)."""
         lin = self.utterance_readout
         opt = torch.optim.LBFGS(lin.parameters(), lr=1.0, max_iter=500,
                                 tolerance_grad=1e-6, line_search_fn="strong_wolfe")
