@@ -159,16 +159,21 @@ def _rounded(s: dict) -> dict:
 
 def card_table(result: dict) -> str:
     """The model card's table: dev cross-validation through the predict path (UA with its
-    corrected 95% interval over every (seed, fold)), then the bundled model itself on the two
-    actors it never heard."""
+    corrected 95% interval over the folds, each fold's seeds averaged first: a config whose
+    seeds give nearly the same models has as many independent runs as folds), then the
+    bundled model itself on the two actors it never heard."""
     runs = [json.loads(p.read_text()) for p in CV_SEEDS]
     folds = [f for r in runs for f in r["folds"].values()]
     ratio = float(np.mean([f["n_test"] / f["n_train"] for f in folds]))
+
+    def by_fold(key: str) -> list[float]:
+        return [float(np.mean([r["folds"][k][key] for r in runs])) for k in runs[0]["folds"]]
+
     h = result["held_out_predict"]
     lines = ["| Measured on | Speaker | UA [95% CI] | WA |", "|---|---|---|---|"]
     for mode, what in (("unadapted", "each clip alone (not adapted)"),
                        ("adapted", "adapted to the speaker (audio of all 28 clips)")):
-        mean, (lo, hi) = mean_interval([f[f"{mode}_ua"] for f in folds], ratio)
+        mean, (lo, hi) = mean_interval(by_fold(f"{mode}_ua"), ratio)
         lines.append(f"| dev cross-validation: 16 actors, 4 folds of 4 actors × "
                      f"{len(runs)} seeds, {folds[0]['n']} clips a fold | {what} | "
                      f"{mean:.3f} [{lo:.3f}, {hi:.3f}] | — |")
