@@ -93,8 +93,8 @@ def standardised(x: np.ndarray, groups: np.ndarray,
     return np.stack(out), stats
 
 
-def fold_scores(stats: dict[str, np.ndarray], y: np.ndarray, speakers: np.ndarray,
-                train: np.ndarray, test: np.ndarray, copies: list[str]) -> dict[str, float]:
+def reading_scores(stats: dict[str, np.ndarray], y: np.ndarray, speakers: np.ndarray,
+                   train: np.ndarray, test: np.ndarray, copies: list[str]) -> dict[str, float]:
     """UA of each reading on `test`, trained on `train` plus its `copies`."""
     from sklearn.linear_model import LogisticRegression
 
@@ -156,7 +156,7 @@ def main() -> int:
         train = np.setdiff1d(np.array(rows), test)
         n_test, n_train = n_test + len(test), n_train + len(train)
         for aug, copies in AUGMENTATIONS.items():
-            for reading, ua in fold_scores(stats, y, speakers, train, test, copies).items():
+            for reading, ua in reading_scores(stats, y, speakers, train, test, copies).items():
                 scores.setdefault(aug, {}).setdefault(reading, {})[name] = ua
     ratio = n_test / n_train          # the originals only: the copies add no new test rows
     table = {aug: {reading: {"ua": float(np.mean(list(by_fold.values()))),

@@ -43,10 +43,11 @@ EGEMAPS = ["functionals=egemaps", "prosody=egemaps"]
 # validation (`wise_whisper_2_4`), and before that the last layer over the 30-s window
 # (`wise_whisper_previous`). The variants below keep the settings of the config they were
 # measured against, so that a name means what its results measured.
-SPEAKER_VIEW = ["readout_mix=false", "val_unadapted=false", "unadapted_fraction=0",
-                "readout_rows=fit", "adapt_prior_clips=4"]
+# The training settings of the configs shipped before the present one.
+EARLIER_TRAIN = ["readout_mix=false", "val_unadapted=false", "unadapted_fraction=0",
+                 "readout_rows=fit", "adapt_prior_clips=4"]
 LAYERS_2_4 = ["encoder_layers=[2,4]", "encoder_window=clip+7s"]
-PREVIOUS = ["encoder_layers=[]", "encoder_window=30s", *SPEAKER_VIEW]
+PREVIOUS = ["encoder_layers=[]", "encoder_window=30s", *EARLIER_TRAIN]
 ROWS: dict[str, tuple[str, list[str], str]] = {
     "egemaps_svm": ("egemaps_svm", [], "eGeMAPS functionals + RBF SVM (classic baseline)"),
     "wise_plus": ("wise_plus", [], "WISE+ (shipped config: librosa functionals)"),
@@ -130,32 +131,32 @@ ROWS: dict[str, tuple[str, list[str], str]] = {
                                                   "encoder_window=clip"],
                                  "`wise_whisper` on layer 2, the clip encoded alone"),
     # The config shipped before the present one, and the steps from it to the present one.
-    "wise_whisper_2_4": ("wise_whisper", [*LAYERS_2_4, *SPEAKER_VIEW],
+    "wise_whisper_2_4": ("wise_whisper", [*LAYERS_2_4, *EARLIER_TRAIN],
                          "`wise_whisper` as shipped before: layers 2 and 4, the read-out "
                          "fitted on the speakers' own statistics"),
-    "wise_whisper_readout_all": ("wise_whisper", [*LAYERS_2_4, *SPEAKER_VIEW,
+    "wise_whisper_readout_all": ("wise_whisper", [*LAYERS_2_4, *EARLIER_TRAIN,
                                                   "readout_rows=all"],
                                  "`wise_whisper_2_4`, the read-out fitted on every training "
                                  "speaker (validation ones too)"),
-    "wise_whisper_mixed": ("wise_whisper", [*LAYERS_2_4, *SPEAKER_VIEW, "unadapted_fraction=0.5",
+    "wise_whisper_mixed": ("wise_whisper", [*LAYERS_2_4, *EARLIER_TRAIN, "unadapted_fraction=0.5",
                                             "readout_mix=true"],
                            "`wise_whisper_2_4`, half the training clips read as an unknown "
                            "speaker's, the read-out fitted on both views"),
-    "wise_whisper_mixed_val": ("wise_whisper", [*LAYERS_2_4, *SPEAKER_VIEW,
+    "wise_whisper_mixed_val": ("wise_whisper", [*LAYERS_2_4, *EARLIER_TRAIN,
                                                 "unadapted_fraction=0.5", "readout_mix=true",
                                                 "val_unadapted=true"],
                                "`wise_whisper_mixed`, each epoch judged adapted and not"),
-    "wise_whisper_layer2_mixed": ("wise_whisper", [*LAYERS_2_4, *SPEAKER_VIEW,
+    "wise_whisper_layer2_mixed": ("wise_whisper", [*LAYERS_2_4, *EARLIER_TRAIN,
                                                    "encoder_layers=[2]", "unadapted_fraction=0.5",
                                                    "readout_mix=true"],
                                   "`wise_whisper_mixed` on layer 2 alone"),
-    "wise_whisper_layer2_mixed_val": ("wise_whisper", [*LAYERS_2_4, *SPEAKER_VIEW,
+    "wise_whisper_layer2_mixed_val": ("wise_whisper", [*LAYERS_2_4, *EARLIER_TRAIN,
                                                        "encoder_layers=[2]",
                                                        "unadapted_fraction=0.5",
                                                        "readout_mix=true", "val_unadapted=true"],
                                       "`wise_whisper_layer2_mixed`, each epoch judged "
-                                      "adapted and not (`wise_whisper` with its read-out "
-                                      "fitted without the validation speakers)"),
+                                      "adapted and not (`wise_whisper_prior4` with its "
+                                      "read-out fitted without the validation speakers)"),
     "wise_whisper_prior4": ("wise_whisper", ["adapt_prior_clips=4"],
                             "`wise_whisper_layer2_mixed_val`, the read-out fitted on every "
                             "training speaker (`wise_whisper` with n0 = 4, not 8)"),
