@@ -14,7 +14,7 @@ the interval excludes 0.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TypedDict
 
 import numpy as np
@@ -97,12 +97,16 @@ def compare_runs(a: CVSummary, b: CVSummary, key: str = "ua") -> PairedDifferenc
     """`paired_difference` of two `wise cv` summaries' scores (a - b); the test/train ratio is
     the mean of the two runs' (the same folds, so nearly equal), so that a - b and b - a get
     the same interval."""
-    ratio = (test_over_train(a) + test_over_train(b)) / 2
-    return paired_difference(run_scores(a, key), run_scores(b, key), ratio)
+    return _compare(a, b, run_scores, key)
 
 
 def compare_folds(a: CVSummary, b: CVSummary, key: str = "ua") -> PairedDifference | None:
     """`compare_runs` over the test folds, each fold's seeds averaged first (`fold_scores`):
     the wider, safer interval where the seeds do not vary the model much."""
+    return _compare(a, b, fold_scores, key)
+
+
+def _compare(a: CVSummary, b: CVSummary, scores: Callable[[CVSummary, str], dict],
+             key: str) -> PairedDifference | None:
     ratio = (test_over_train(a) + test_over_train(b)) / 2
-    return paired_difference(fold_scores(a, key), fold_scores(b, key), ratio)
+    return paired_difference(scores(a, key), scores(b, key), ratio)

@@ -331,11 +331,9 @@ def train(model: nn.Module, data: Batches, rows: list[int], cfg: TrainConfig, *,
         # "all": every training speaker, as the probe row hears them; the validation
         # speakers standardised as early stopping sees them (and counted in the average an
         # unknown speaker is read through, under readout_mix).
-        if cfg.readout_rows == "all":
-            start_from_readout(model, data, fit_rows + val_rows, val_normalizer, cfg,
-                               n_classes, device)
-        else:
-            start_from_readout(model, data, fit_rows, normalizer, cfg, n_classes, device)
+        rows_r, norm_r = ((fit_rows + val_rows, val_normalizer) if cfg.readout_rows == "all"
+                          else (fit_rows, normalizer))
+        start_from_readout(model, data, rows_r, norm_r, cfg, n_classes, device)
     net = world.wrap(model, device)
     opt = optimizer(model, cfg)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda t: 1.0 / (1.0 + cfg.lr_decay * t))
